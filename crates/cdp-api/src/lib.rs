@@ -1,0 +1,137 @@
+//! The HTTP API of the CDP: routes, auth, DTOs, errors and the OpenAPI document.
+
+pub mod auth;
+pub mod body;
+pub mod dto;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod secrets;
+pub mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{middleware, web, App, HttpMessage};
+use routes::{events, health, keys, profiles, sources, token};
+pub use state::{AppState, Limits};
+use std::time::Instant;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "CDP — customer-data platform API",
+        description = "Ingest events from every touchpoint, resolve identities into one profile per person, and read it back. \
+Authenticate with an API key in `X-Api-Key` or an operator JWT in `Authorization: Bearer`. \
+Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics"),
+        (name = "auth", description = "Operator tokens"),
+        (name = "sources", description = "Touchpoints and their write keys"),
+        (name = "keys", description = "Scoped API keys"),
+        (name = "events", description = "Ingestion"),
+        (name = "profiles", description = "Unified customer profiles")
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Every route of the API, in one place.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::health).service(health::ready).service(health::metrics).service(
+        scope::scope("/api/v1")
+            .service(token::create_token)
+            .service(sources::create_source)
+            .service(sources::list_sources)
+            .service(keys::create_key)
+            .service(keys::list_keys)
+            .service(keys::revoke_key)
+            .service(events::create_event)
+            .service(events::create_event_batch)
+            // `lookup` before `{id}`: actix matches in registration order.
+            .service(profiles::lookup_profile)
+            .service(profiles::get_profile)
+            .service(profiles::list_profile_events)
+            .service(profiles::list_profile_identities)
+            .service(profiles::list_profile_merges),
+    );
+}
+
+/// The OpenAPI document the server serves at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts().1
+}
+
+/// The whole application, ready for `HttpServer::new`.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>,
+> {
+    let metrics = state.metrics.clone();
+    let (app, api) = App::new()
+        .app_data(state)
+        .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(body::json_error))
+        .app_data(web::QueryConfig::default().error_handler(body::query_error))
+        .app_data(web::PathConfig::default().error_handler(body::path_error))
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(error::ApiError::not_found("route")) }))
+        .split_for_parts();
+    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .service(web::redirect("/docs", "/docs/"))
+        .wrap_fn(move |req, srv| {
+            let started = Instant::now();
+            let rid = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                .map(str::to_string)
+                .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+            req.extensions_mut().insert(RequestId(rid.clone()));
+            let metrics = metrics.clone();
+            let fut = srv.call(req);
+            async move {
+                let mut res = fut.await?;
+                let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                metrics.observe(res.request().method().as_str(), &route, res.status().as_u16(), started.elapsed());
+                if let Ok(v) = HeaderValue::from_str(&rid) {
+                    res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                }
+                Ok(res)
+            }
+        })
+        // Outermost: the access log sees the request id set above. `%U` is the
+        // path without the query string, which may hold personal data.
+        .wrap(
+            middleware::Logger::new("%{x-request-id}o %a \"%{method}xi %U\" %s %b %Dms")
+                .custom_request_replace("method", |req| req.method().to_string())
+                .exclude("/health"),
+        )
+}
+
+/// The id of a request, echoed in `X-Request-Id` and in the access log.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);

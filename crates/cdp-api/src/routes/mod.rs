@@ -1,0 +1,6 @@
+pub mod events;
+pub mod health;
+pub mod keys;
+pub mod profiles;
+pub mod sources;
+pub mod token;

@@ -1,0 +1,32 @@
+use crate::auth::JwtConfig;
+use crate::metrics::Metrics;
+use cdp_domain::identity::NormalizeOptions;
+use cdp_store::Db;
+use std::sync::Arc;
+
+/// Limits on what a request may carry.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest body of a single-event request.
+    pub event_body_bytes: usize,
+    /// Largest body of a batch request.
+    pub batch_body_bytes: usize,
+    /// Most events in one batch.
+    pub batch_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { event_body_bytes: 64 * 1024, batch_body_bytes: 1024 * 1024, batch_events: 1000 }
+    }
+}
+
+/// Everything a handler needs, passed explicitly when the app is built.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub jwt: JwtConfig,
+    pub normalize: NormalizeOptions,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+}

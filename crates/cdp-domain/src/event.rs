@@ -1,0 +1,324 @@
+//! The event model: what a touchpoint sends, parsed into a normalised event.
+
+use crate::channel::Channel;
+use crate::error::{FieldError, FieldErrors};
+use crate::identity::{Identity, NormalizeOptions};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const MAX_MESSAGE_ID_LEN: usize = 100;
+pub const MAX_EVENT_NAME_LEN: usize = 200;
+pub const MAX_TRAITS: usize = 200;
+pub const MAX_IDENTITIES: usize = 20;
+/// Events may be stamped at most this far ahead of the server clock.
+pub const MAX_FUTURE_SKEW_SECS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Track,
+    Identify,
+    Page,
+    Screen,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Track => "track",
+            EventType::Identify => "identify",
+            EventType::Page => "page",
+            EventType::Screen => "screen",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EventType> {
+        match s {
+            "track" => Some(EventType::Track),
+            "identify" => Some(EventType::Identify),
+            "page" => Some(EventType::Page),
+            "screen" => Some(EventType::Screen),
+            _ => None,
+        }
+    }
+}
+
+/// An event as a client sends it: loosely typed, checked by [`NewEvent::parse`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RawEvent {
+    #[serde(default)]
+    pub message_id: Value,
+    #[serde(default, rename = "type")]
+    pub kind: Value,
+    #[serde(default)]
+    pub event: Value,
+    #[serde(default)]
+    pub channel: Value,
+    #[serde(default)]
+    pub occurred_at: Value,
+    #[serde(default)]
+    pub identities: Value,
+    #[serde(default)]
+    pub traits: Value,
+    #[serde(default)]
+    pub properties: Value,
+    #[serde(default)]
+    pub context: Value,
+}
+
+/// What the caller's credentials and the server add to an event.
+#[derive(Debug, Clone)]
+pub struct EventDefaults {
+    /// The channel of the key's source, used when the event names none.
+    pub channel: Option<Channel>,
+    pub now: DateTime<Utc>,
+    pub normalize: NormalizeOptions,
+}
+
+/// A valid, normalised event ready to be resolved and stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub message_id: Option<String>,
+    pub kind: EventType,
+    pub name: Option<String>,
+    pub channel: Channel,
+    pub occurred_at: DateTime<Utc>,
+    /// Deduplicated, highest priority first.
+    pub identities: Vec<Identity>,
+    pub traits: Map<String, Value>,
+    pub properties: Map<String, Value>,
+    pub context: Map<String, Value>,
+}
+
+fn opt_string(v: &Value, field: &str, max: usize, errs: &mut FieldErrors) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => {
+            errs.push(FieldError::new(field, "invalid", "must not be empty"));
+            None
+        }
+        Value::String(s) if s.chars().count() > max => {
+            errs.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
+            None
+        }
+        Value::String(s) => Some(s.trim().to_string()),
+        _ => {
+            errs.push(FieldError::new(field, "invalid_type", "must be a string"));
+            None
+        }
+    }
+}
+
+fn opt_object(v: &Value, field: &str, errs: &mut FieldErrors) -> Map<String, Value> {
+    match v {
+        Value::Null => Map::new(),
+        Value::Object(m) => m.clone(),
+        _ => {
+            errs.push(FieldError::new(field, "invalid_type", "must be an object"));
+            Map::new()
+        }
+    }
+}
+
+/// Parses an RFC 3339 timestamp, as sent on the wire.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.with_timezone(&Utc))
+}
+
+impl NewEvent {
+    /// Checks and normalises an event. Every problem is reported, each under
+    /// the JSON path of its field.
+    pub fn parse(raw: RawEvent, defaults: &EventDefaults) -> Result<NewEvent, FieldErrors> {
+        let mut errs = FieldErrors::default();
+        let message_id = opt_string(&raw.message_id, "message_id", MAX_MESSAGE_ID_LEN, &mut errs);
+
+        let kind = match &raw.kind {
+            Value::Null => Some(EventType::Track),
+            Value::String(s) => EventType::parse(s).or_else(|| {
+                errs.push(FieldError::new("type", "invalid", "must be one of track, identify, page, screen"));
+                None
+            }),
+            _ => {
+                errs.push(FieldError::new("type", "invalid_type", "must be a string"));
+                None
+            }
+        };
+        let name = opt_string(&raw.event, "event", MAX_EVENT_NAME_LEN, &mut errs);
+        if kind == Some(EventType::Track) && name.is_none() && raw.event.is_null() {
+            errs.push(FieldError::new("event", "required", "is required for track events"));
+        }
+
+        let channel = match &raw.channel {
+            Value::Null => defaults.channel.or_else(|| {
+                errs.push(FieldError::new("channel", "required", "is required when the key is bound to no source"));
+                None
+            }),
+            Value::String(s) => s.parse::<Channel>().map_err(|e| errs.push(FieldError::new("channel", "invalid", e.to_string()))).ok(),
+            _ => {
+                errs.push(FieldError::new("channel", "invalid_type", "must be a string"));
+                None
+            }
+        };
+
+        let occurred_at = match &raw.occurred_at {
+            Value::Null => Some(defaults.now),
+            Value::String(s) => match parse_time(s) {
+                Some(t) if (t - defaults.now).num_seconds() > MAX_FUTURE_SKEW_SECS => {
+                    errs.push(FieldError::new("occurred_at", "invalid", "is more than 24 hours in the future"));
+                    None
+                }
+                Some(t) => Some(t),
+                None => {
+                    errs.push(FieldError::new("occurred_at", "invalid", "must be an RFC 3339 timestamp such as 2026-11-20T10:15:00Z"));
+                    None
+                }
+            },
+            _ => {
+                errs.push(FieldError::new("occurred_at", "invalid_type", "must be an RFC 3339 string"));
+                None
+            }
+        };
+
+        let mut traits = opt_object(&raw.traits, "traits", &mut errs);
+        if traits.len() > MAX_TRAITS {
+            errs.push(FieldError::new("traits", "too_many", format!("at most {MAX_TRAITS} traits")));
+        }
+        let properties = opt_object(&raw.properties, "properties", &mut errs);
+        let context = opt_object(&raw.context, "context", &mut errs);
+
+        let mut identities: Vec<Identity> = Vec::new();
+        let mut add = |field: String, kind: &str, v: &Value, errs: &mut FieldErrors| -> Option<String> {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => {
+                    errs.push(FieldError::new(field, "invalid_type", "must be a string"));
+                    return None;
+                }
+            };
+            match Identity::parse(kind, &text, &defaults.normalize) {
+                Ok(id) => {
+                    let value = id.value.clone();
+                    if !identities.contains(&id) {
+                        identities.push(id);
+                    }
+                    Some(value)
+                }
+                Err(msg) => {
+                    errs.push(Identity::field_error(&field, msg));
+                    None
+                }
+            }
+        };
+        match &raw.identities {
+            Value::Null => {}
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if v.is_null() {
+                        continue;
+                    }
+                    add(format!("identities.{k}"), k, v, &mut errs);
+                }
+            }
+            _ => errs.push(FieldError::new("identities", "invalid_type", "must be an object of type → value")),
+        }
+        for k in ["email", "phone"] {
+            if let Some(v) = traits.get(k).filter(|v| !v.is_null()).cloned() {
+                if let Some(normalized) = add(format!("traits.{k}"), k, &v, &mut errs) {
+                    traits.insert(k.to_string(), Value::String(normalized));
+                }
+            }
+        }
+        if identities.is_empty() && !errs.0.iter().any(|e| e.field.starts_with("identities") || e.field.starts_with("traits.")) {
+            errs.push(FieldError::new("identities", "required", "at least one identity is required"));
+        }
+        if identities.len() > MAX_IDENTITIES {
+            errs.push(FieldError::new("identities", "too_many", format!("at most {MAX_IDENTITIES} identities")));
+        }
+        identities.sort_by(|a, b| b.kind.priority().cmp(&a.kind.priority()).then_with(|| a.cmp(b)));
+
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(NewEvent {
+            message_id,
+            kind: kind.expect("checked"),
+            name,
+            channel: channel.expect("checked"),
+            occurred_at: occurred_at.expect("checked"),
+            identities,
+            traits,
+            properties,
+            context,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::IdentityType;
+    use serde_json::json;
+
+    fn defaults(channel: Option<Channel>) -> EventDefaults {
+        EventDefaults { channel, now: parse_time("2026-11-20T12:00:00Z").unwrap(), normalize: NormalizeOptions::default() }
+    }
+
+    fn parse(v: Value, channel: Option<Channel>) -> Result<NewEvent, FieldErrors> {
+        NewEvent::parse(serde_json::from_value(v).unwrap(), &defaults(channel))
+    }
+
+    #[test]
+    fn a_store_purchase() {
+        let e = parse(
+            json!({"message_id": "pos-1", "event": "Order Completed", "occurred_at": "2026-11-20T10:15:00+07:00",
+                   "identities": {"phone": "0912 345 678", "loyalty_card": "VNM-0042"},
+                   "traits": {"email": "An.Nguyen@Example.vn", "first_name": "An"},
+                   "properties": {"order_id": "Q1-1", "revenue": 350000}}),
+            Some(Channel::Store),
+        )
+        .unwrap();
+        assert_eq!(e.kind, EventType::Track);
+        assert_eq!(e.channel, Channel::Store);
+        assert_eq!(e.occurred_at, parse_time("2026-11-20T03:15:00Z").unwrap());
+        let kinds: Vec<_> = e.identities.iter().map(|i| i.kind.clone()).collect();
+        assert_eq!(kinds, vec![IdentityType::Email, IdentityType::Phone, IdentityType::LoyaltyCard]);
+        assert_eq!(e.identities[1].value, "+84912345678");
+        assert_eq!(e.traits["email"], "an.nguyen@example.vn");
+    }
+
+    #[test]
+    fn every_problem_is_named() {
+        let err = parse(
+            json!({"type": "click", "channel": "fax", "occurred_at": "yesterday",
+                   "identities": {"email": "not-an-email", "Bad Type": "x"}, "traits": []}),
+            None,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
+        for f in ["type", "channel", "occurred_at", "identities.email", "identities.Bad Type", "traits"] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn identity_and_channel_are_required() {
+        let err = parse(json!({"event": "Viewed"}), None).unwrap_err();
+        let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["channel", "identities"]);
+        let err = parse(
+            json!({"type": "identify", "identities": {"user_id": "u1"}, "channel": "web", "occurred_at": "2030-01-01T00:00:00Z"}),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.0[0].field, "occurred_at");
+    }
+
+    #[test]
+    fn traits_phone_is_an_identity() {
+        let e = parse(json!({"type": "identify", "channel": "hotline", "traits": {"phone": "+84 912 345 678"}}), None).unwrap();
+        assert_eq!(e.identities.len(), 1);
+        assert_eq!(e.identities[0].value, "+84912345678");
+        assert_eq!(e.occurred_at, defaults(None).now);
+    }
+}

@@ -1,0 +1,18 @@
+//! Pure rules and types of the customer-data platform.
+//!
+//! Nothing here performs I/O: no database, no HTTP, no clock reads except
+//! where a caller passes "now" in. Values that exist as domain types are valid
+//! by construction ("parse, don't validate").
+
+pub mod auth;
+pub mod channel;
+pub mod error;
+pub mod event;
+pub mod identity;
+pub mod resolution;
+pub mod traits;
+
+pub use channel::Channel;
+pub use error::{FieldError, FieldErrors};
+pub use event::{EventType, NewEvent, RawEvent};
+pub use identity::{Identity, IdentityType};

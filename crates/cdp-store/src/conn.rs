@@ -1,0 +1,262 @@
+//! One connection type over SQLite and PostgreSQL, its pool, migrations and
+//! write transactions.
+
+use crate::error::{StoreError, StoreResult};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where the data lives, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// `postgres://…` or `postgresql://…`
+    Postgres(String),
+    /// `sqlite://PATH`, `sqlite:PATH` or a plain file path.
+    Sqlite(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> DbUrl {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DbUrl::Postgres(url.to_string())
+        } else {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            DbUrl::Sqlite(path.to_string())
+        }
+    }
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbUrl::Postgres(_) => Backend::Postgres,
+            DbUrl::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+    /// The URL with any password masked, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DbUrl::Sqlite(p) => format!("sqlite://{p}"),
+            DbUrl::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => {
+                    let creds = &u[s + 3..at];
+                    let user = creds.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &u[..s + 3], user, &u[at..])
+                }
+                _ => u.clone(),
+            },
+        }
+    }
+}
+
+/// Opens connections of the backend the URL names (never guessing another)
+/// and sets SQLite's pragmas on each.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl Manager {
+    pub fn new(url: DbUrl) -> Self {
+        Manager { url }
+    }
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+     PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL; PRAGMA cache_size = -65536;";
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match &self.url {
+            DbUrl::Postgres(u) => PgConnection::establish(u).map(AnyConnection::Postgresql).map_err(r2d2::Error::ConnectionError),
+            DbUrl::Sqlite(p) => {
+                let mut c = SqliteConnection::establish(p).map_err(r2d2::Error::ConnectionError)?;
+                c.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        match conn {
+            AnyConnection::Postgresql(c) => c.is_broken(),
+            AnyConnection::Sqlite(c) => c.is_broken(),
+        }
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The pool and the backend it speaks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pub pool: Pool,
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions { max_connections: 16, connect_timeout: Duration::from_secs(10) }
+    }
+}
+
+impl Db {
+    /// Opens the pool and brings the schema up to date.
+    pub fn open(url: &str, opts: &DbOptions) -> StoreResult<Db> {
+        let url = DbUrl::parse(url);
+        let backend = url.backend();
+        if let DbUrl::Sqlite(path) = &url {
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(opts.max_connections)
+            .connection_timeout(opts.connect_timeout)
+            .build(Manager::new(url.clone()))
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", url.redacted())))?;
+        let db = Db { pool, backend };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn conn(&self) -> StoreResult<PooledConn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending migrations; returns their versions.
+    pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            AnyConnection::Postgresql(c) => {
+                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
+            }
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect()),
+        };
+        applied.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+    }
+
+    /// Whether the database answers.
+    pub fn ping(&self) -> StoreResult<()> {
+        let mut c = self.conn()?;
+        c.batch_execute("SELECT 1").map_err(StoreError::from)
+    }
+
+    /// Runs `f` in a write transaction, again when a concurrent writer made it
+    /// fail in a way that a fresh attempt resolves (unique race, deadlock,
+    /// serialization failure, SQLite busy). Nothing of a failed attempt stays.
+    pub fn write<T>(&self, mut f: impl FnMut(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        const ATTEMPTS: u32 = 30;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut conn = self.conn()?;
+            match write_tx(&mut conn, &mut f) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                    log::debug!("retrying write transaction (attempt {attempt}): {e}");
+                    drop(conn);
+                    // Back off a little, with jitter, so that colliding writers part ways.
+                    let cap = 2u64.saturating_pow(attempt.min(7));
+                    std::thread::sleep(Duration::from_micros(200 + rand::random::<u64>() % (cap * 250)));
+                }
+                Err(e) if e.is_retryable() => return Err(StoreError::Retry(format!("gave up after {attempt} attempts: {e}"))),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection, without a transaction.
+    pub fn read<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+}
+
+/// One write transaction: `BEGIN IMMEDIATE` on SQLite (so that writers queue
+/// on busy_timeout instead of failing on lock upgrade), `BEGIN` on PostgreSQL.
+pub fn write_tx<T>(conn: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+    match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(v) => {
+            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(rb) = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+                log::warn!("rollback failed: {rb}");
+            }
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_their_backend() {
+        assert_eq!(DbUrl::parse("cdp.sqlite3"), DbUrl::Sqlite("cdp.sqlite3".into()));
+        assert_eq!(DbUrl::parse("sqlite:///tmp/x.db"), DbUrl::Sqlite("/tmp/x.db".into()));
+        assert_eq!(DbUrl::parse("sqlite://data/x.db").backend(), Backend::Sqlite);
+        assert_eq!(DbUrl::parse("postgresql://u:p@h/db").backend(), Backend::Postgres);
+        assert_eq!(DbUrl::parse("postgres://cdp:secret@localhost:5432/cdp").redacted(), "postgres://cdp:***@localhost:5432/cdp");
+    }
+
+    #[test]
+    fn migration_versions_match_across_backends() {
+        let names = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(format!("{}/../../migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let (s, p) = (names("sqlite"), names("postgres"));
+        assert!(!s.is_empty());
+        assert_eq!(s, p, "migrations/sqlite and migrations/postgres must hold the same versions");
+    }
+}

@@ -1,0 +1,8 @@
+//! Repositories: one module per resource, each function one unit of work on
+//! a connection the caller holds (inside a transaction when it writes).
+
+pub mod ingest;
+pub mod keys;
+pub mod profiles;
+pub mod sources;
+pub mod users;

@@ -1,0 +1,162 @@
+//! Profiles and what hangs off them: identities, events (timeline), merge log.
+
+use crate::error::{StoreError, StoreResult};
+use crate::schema::{events, identities, merges, profiles};
+use crate::AnyConnection;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = profiles, treat_none_as_null = true)]
+pub struct ProfileRow {
+    pub id: String,
+    pub merged_into: Option<String>,
+    pub user_id: Option<String>,
+    pub traits: String,
+    pub trait_times: String,
+    pub channels: i64,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+    pub event_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = identities)]
+pub struct IdentityRow {
+    pub value: String,
+    pub identity_type: String,
+    pub profile_id: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: String,
+    pub profile_id: String,
+    pub source_key: String,
+    pub source_id: Option<String>,
+    pub message_id: Option<String>,
+    pub event_type: String,
+    pub name: Option<String>,
+    pub channel: String,
+    pub occurred_at: i64,
+    pub received_at: i64,
+    pub identities: String,
+    pub traits: String,
+    pub properties: String,
+    pub context: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = merges)]
+pub struct MergeRow {
+    pub id: String,
+    pub kind: String,
+    pub survivor_id: String,
+    pub merged_id: String,
+    pub identity_type: String,
+    pub identity_value: String,
+    pub event_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// A live profile with its identities.
+#[derive(Debug, Clone)]
+pub struct ProfileView {
+    pub profile: ProfileRow,
+    pub identities: Vec<IdentityRow>,
+}
+
+fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
+    Ok(profiles::table.find(id).select(ProfileRow::as_select()).first(conn)?)
+}
+
+/// The live profile for an id: a merged-away id answers with its survivor.
+pub fn resolve(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
+    let mut p = row(conn, id)?;
+    // merged_into always names the final survivor (chains are flattened on
+    // merge), so one hop suffices; the bound only guards corrupt data.
+    for _ in 0..8 {
+        match p.merged_into.clone() {
+            None => return Ok(p),
+            Some(next) => p = row(conn, &next)?,
+        }
+    }
+    Err(StoreError::Corrupt(format!("merge chain from {id} does not end")))
+}
+
+pub fn identities_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Vec<IdentityRow>> {
+    Ok(identities::table
+        .filter(identities::profile_id.eq(profile_id))
+        .order((identities::created_at.asc(), identities::identity_type.asc(), identities::value.asc()))
+        .select(IdentityRow::as_select())
+        .load(conn)?)
+}
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
+    let profile = resolve(conn, id)?;
+    let identities = identities_of(conn, &profile.id)?;
+    Ok(ProfileView { profile, identities })
+}
+
+/// The profile holding a (normalised) identity.
+pub fn lookup(conn: &mut AnyConnection, kind: &str, value: &str) -> StoreResult<ProfileView> {
+    let owner: String = identities::table
+        .filter(identities::value.eq(value))
+        .filter(identities::identity_type.eq(kind))
+        .select(identities::profile_id)
+        .first(conn)?;
+    get(conn, &owner)
+}
+
+/// A position in a timeline: events strictly older than it come next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineCursor {
+    pub occurred_at: i64,
+    pub id: String,
+}
+
+/// A page of a profile's events, newest first, and the cursor to the next.
+pub fn timeline(
+    conn: &mut AnyConnection,
+    profile_id: &str,
+    channel: Option<&str>,
+    after: Option<&TimelineCursor>,
+    limit: i64,
+) -> StoreResult<(Vec<EventRow>, Option<TimelineCursor>)> {
+    let mut q = events::table.filter(events::profile_id.eq(profile_id)).into_boxed();
+    if let Some(ch) = channel {
+        q = q.filter(events::channel.eq(ch.to_string()));
+    }
+    if let Some(c) = after {
+        q = q.filter(events::occurred_at.lt(c.occurred_at).or(events::occurred_at.eq(c.occurred_at).and(events::id.lt(c.id.clone()))));
+    }
+    let mut rows: Vec<EventRow> =
+        q.order((events::occurred_at.desc(), events::id.desc())).limit(limit + 1).select(EventRow::as_select()).load(conn)?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|e| TimelineCursor { occurred_at: e.occurred_at, id: e.id.clone() })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Every merge that built this profile (including merges into profiles it
+/// later absorbed) and every refused merge that involved it, oldest first.
+pub fn merge_log(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Vec<MergeRow>> {
+    let mut ids: Vec<String> = profiles::table.filter(profiles::merged_into.eq(profile_id)).select(profiles::id).load(conn)?;
+    ids.push(profile_id.to_string());
+    Ok(merges::table
+        .filter(merges::survivor_id.eq_any(&ids).or(merges::kind.eq("conflict").and(merges::merged_id.eq(profile_id))))
+        .order((merges::created_at.asc(), merges::id.asc()))
+        .select(MergeRow::as_select())
+        .load(conn)?)
+}
+
+/// How many live profiles there are (merged-away ones excluded).
+pub fn count_live(conn: &mut AnyConnection) -> StoreResult<i64> {
+    Ok(profiles::table.filter(profiles::merged_into.is_null()).count().get_result(conn)?)
+}

@@ -1,0 +1,95 @@
+// The tables of migrations/{sqlite,postgres}; only types common to both backends.
+
+diesel::table! {
+    sources (id) {
+        id -> Text,
+        name -> Text,
+        channel -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        scopes -> Text,
+        source_id -> Nullable<Text>,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> BigInt,
+        disabled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    profiles (id) {
+        id -> Text,
+        merged_into -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        traits -> Text,
+        trait_times -> Text,
+        channels -> BigInt,
+        first_seen_at -> BigInt,
+        last_seen_at -> BigInt,
+        event_count -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    identities (value, identity_type) {
+        value -> Text,
+        identity_type -> Text,
+        profile_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        profile_id -> Text,
+        source_key -> Text,
+        source_id -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        event_type -> Text,
+        name -> Nullable<Text>,
+        channel -> Text,
+        occurred_at -> BigInt,
+        received_at -> BigInt,
+        identities -> Text,
+        traits -> Text,
+        properties -> Text,
+        context -> Text,
+    }
+}
+
+diesel::table! {
+    merges (id) {
+        id -> Text,
+        kind -> Text,
+        survivor_id -> Text,
+        merged_id -> Text,
+        identity_type -> Text,
+        identity_value -> Text,
+        event_id -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(api_keys -> sources (source_id));
+diesel::allow_tables_to_appear_in_same_query!(sources, api_keys, users, profiles, identities, events, merges);

@@ -1,0 +1,168 @@
+//! The `cdp` process: settings, the server, the operator commands.
+
+use actix_web::{web, HttpServer};
+use cdp_api::auth::JwtConfig;
+use cdp_api::metrics::Metrics;
+use cdp_api::{AppState, Limits};
+use cdp_domain::identity::NormalizeOptions;
+use cdp_store::{Backend, Db, DbOptions, DbUrl};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub mod cli;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The JWT secret shipped in `.env.example`; tolerated only on SQLite.
+pub const DEFAULT_JWT_SECRET: &str = "insecure-development-secret-change-me";
+
+/// Every setting of the process. Read once from the environment (and `.env`)
+/// by [`Settings::from_env`], then passed explicitly.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub jwt_secret: Option<String>,
+    pub jwt_ttl_seconds: i64,
+    pub default_region: String,
+    pub default_currency: String,
+    pub db_pool_size: Option<u32>,
+    pub workers: Option<usize>,
+    pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: "cdp.sqlite3".into(),
+            bind: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            jwt_ttl_seconds: 900,
+            default_region: "VN".into(),
+            default_currency: "VND".into(),
+            db_pool_size: None,
+            workers: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>, BoxError> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| format!("{name}: cannot parse `{v}`").into()),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, BoxError> {
+        let d = Settings::default();
+        let limits = Limits {
+            event_body_bytes: env_parse("CDP_MAX_EVENT_BYTES")?.unwrap_or(d.limits.event_body_bytes),
+            batch_body_bytes: env_parse("CDP_MAX_BATCH_BYTES")?.unwrap_or(d.limits.batch_body_bytes),
+            batch_events: env_parse("CDP_MAX_BATCH_EVENTS")?.unwrap_or(d.limits.batch_events),
+        };
+        Ok(Settings {
+            database_url: env("DATABASE_URL").unwrap_or(d.database_url),
+            bind: env("CDP_BIND").unwrap_or(d.bind),
+            jwt_secret: env("CDP_JWT_SECRET"),
+            jwt_ttl_seconds: env_parse("CDP_JWT_TTL_SECONDS")?.unwrap_or(d.jwt_ttl_seconds),
+            default_region: env("CDP_DEFAULT_REGION").unwrap_or(d.default_region),
+            default_currency: env("CDP_DEFAULT_CURRENCY").unwrap_or(d.default_currency),
+            db_pool_size: env_parse("CDP_DB_POOL_SIZE")?,
+            workers: env_parse("CDP_WORKERS")?,
+            limits,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        DbUrl::parse(&self.database_url).backend()
+    }
+
+    /// The JWT secret to use, or why the process must not start.
+    pub fn resolve_jwt_secret(&self) -> Result<Vec<u8>, BoxError> {
+        let given = self.jwt_secret.as_deref().filter(|s| *s != DEFAULT_JWT_SECRET);
+        match (given, self.backend()) {
+            (Some(s), _) if s.len() >= 32 => Ok(s.as_bytes().to_vec()),
+            (Some(_), _) => Err("CDP_JWT_SECRET must be at least 32 characters".into()),
+            (None, Backend::Sqlite) => {
+                log::warn!(
+                    "CDP_JWT_SECRET is not set: using the insecure development default. This is allowed only on the \
+                     embedded SQLite database; set CDP_JWT_SECRET (32+ random characters) for anything real."
+                );
+                Ok(DEFAULT_JWT_SECRET.as_bytes().to_vec())
+            }
+            (None, Backend::Postgres) => Err("refusing to start: CDP_JWT_SECRET is unset or the insecure default; \
+                 set it to 32+ random characters (the default is tolerated only on the embedded SQLite database)"
+                .into()),
+        }
+    }
+
+    pub fn open_db(&self) -> Result<Db, BoxError> {
+        let size = self.db_pool_size.unwrap_or(match self.backend() {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
+        let db = Db::open(&self.database_url, &DbOptions { max_connections: size, connect_timeout: Duration::from_secs(10) })?;
+        Ok(db)
+    }
+}
+
+fn listener_addr(bind: &str, port: u16) -> String {
+    match bind.rsplit_once(':') {
+        Some((host, _)) => format!("{host}:{port}"),
+        None => format!("{bind}:{port}"),
+    }
+}
+
+/// A bound, ready server.
+pub struct Application {
+    server: actix_web::dev::Server,
+    port: u16,
+    pub state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Opens and migrates the database, binds the address (port 0 picks a free
+    /// one). Must be called inside an actix (tokio) runtime.
+    pub fn build(settings: &Settings) -> Result<Application, BoxError> {
+        let secret = settings.resolve_jwt_secret()?;
+        let normalize = NormalizeOptions::with_region(&settings.default_region)?;
+        let db = settings.open_db()?;
+        log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), db.backend.as_str());
+        let state = web::Data::new(AppState {
+            db,
+            jwt: JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds },
+            normalize,
+            limits: settings.limits.clone(),
+            metrics: Arc::new(Metrics::default()),
+        });
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let data = state.clone();
+        let mut server = HttpServer::new(move || cdp_api::build_app(data.clone())).listen(listener)?.shutdown_timeout(10).backlog(2048);
+        if let Some(w) = settings.workers {
+            server = server.workers(w);
+        }
+        log::info!("listening on http://{}", listener_addr(&settings.bind, port));
+        Ok(Application { server: server.run(), port, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (≤ 10 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}

@@ -1,0 +1,282 @@
+use cdp_suite::*;
+use std::collections::HashSet;
+
+fn identities_of(profile: &serde_json::Value) -> HashSet<(String, String)> {
+    profile["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["type"].as_str().unwrap().to_string(), i["value"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn one_person_four_channels_is_one_profile() {
+    let app = TestApp::spawn();
+    let (_, web) = app.source("Website", "web");
+    let (_, store) = app.source("Cửa hàng Quận 1", "store");
+    let (_, hotline) = app.source("Tổng đài 1900", "hotline");
+    let (_, zalo) = app.source("Zalo OA", "social");
+
+    let a = app.event(
+        &web,
+        json!({"type": "page", "event": "Sữa tươi", "occurred_at": "2026-11-01T08:00:00Z",
+        "identities": {"anonymous_id": "anon-7f3a", "email": "An.Nguyen@Example.vn"}}),
+    );
+    let b = app.event(
+        &store,
+        json!({"event": "Order Completed", "occurred_at": "2026-11-02T10:15:00+07:00",
+        "identities": {"phone": "0912 345 678", "loyalty_card": "VNM-0042"},
+        "traits": {"email": "an.nguyen@example.vn", "first_name": "An", "city": "Hà Nội"},
+        "properties": {"order_id": "Q1-000123", "revenue": 350000, "currency": "VND"}}),
+    );
+    let c = app.event(
+        &hotline,
+        json!({"event": "Call Received", "occurred_at": "2026-11-03T09:00:00Z",
+        "identities": {"phone": "+84 912 345 678", "user_id": "KH-1001"}, "context": {"agent_id": "nv-07"}}),
+    );
+    let d = app.event(
+        &zalo,
+        json!({"event": "Message Received", "occurred_at": "2026-11-04T20:30:00Z",
+        "identities": {"zalo_id": "zl-99812", "phone": "84912345678"}, "traits": {"city": "Hà Nội"}}),
+    );
+    // Someone else, on the same channels, stays apart.
+    let other = app.event(
+        &store,
+        json!({"event": "Order Completed", "identities": {"phone": "0987 654 321"},
+        "properties": {"order_id": "Q1-000124", "revenue": 120000}}),
+    );
+
+    let pid = a["profile_id"].as_str().unwrap();
+    for e in [&b, &c, &d] {
+        assert_eq!(e["profile_id"], pid, "every touchpoint resolves to the first profile");
+    }
+    assert_ne!(other["profile_id"], pid);
+    assert_eq!(app.count_live_profiles(), 2);
+
+    let p = app.get(&format!("/api/v1/profiles/{pid}"), &app.admin_key);
+    assert_eq!(p.status, 200);
+    let want: HashSet<(String, String)> = [
+        ("anonymous_id", "anon-7f3a"),
+        ("email", "an.nguyen@example.vn"),
+        ("phone", "+84912345678"),
+        ("loyalty_card", "VNM-0042"),
+        ("user_id", "KH-1001"),
+        ("zalo_id", "zl-99812"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(identities_of(&p.body), want);
+    assert_eq!(p.body["channels"], json!(["store", "web", "hotline", "social"]));
+    assert_eq!(p.body["event_count"], 4);
+    assert_eq!(p.body["first_seen_at"], "2026-11-01T08:00:00Z");
+    assert_eq!(p.body["last_seen_at"], "2026-11-04T20:30:00Z");
+    assert_eq!(p.body["traits"]["first_name"], "An");
+
+    let t = app.get(&format!("/api/v1/profiles/{pid}/events"), &app.admin_key);
+    let names: Vec<&str> = t.body["items"].as_array().unwrap().iter().map(|e| e["channel"].as_str().unwrap()).collect();
+    assert_eq!(names, ["social", "hotline", "store", "web"], "newest first");
+    assert_eq!(t.body["next_cursor"], serde_json::Value::Null);
+
+    // Every spelling of an identity finds the profile.
+    for (kind, value) in [("phone", "0912.345.678"), ("email", " AN.NGUYEN@example.VN"), ("zalo_id", "zl-99812")] {
+        let r = app.lookup(kind, value);
+        assert_eq!(r.status, 200, "{kind} {value}");
+        assert_eq!(r.body["id"], pid);
+    }
+    assert_eq!(app.lookup("email", "nobody@example.vn").status, 404);
+}
+
+#[test]
+fn a_bridging_event_merges_and_the_log_explains_it() {
+    let app = TestApp::spawn();
+    let (_, web) = app.source("Website", "web");
+    let (_, store) = app.source("Store", "store");
+    let (_, hotline) = app.source("Hotline", "hotline");
+
+    let first = app.event(
+        &web,
+        json!({"type": "identify", "occurred_at": "2026-10-01T00:00:00Z",
+        "identities": {"email": "binh@example.vn"}, "traits": {"city": "Huế", "name": "Bình"}}),
+    );
+    let second = app.event(
+        &store,
+        json!({"event": "Order Completed", "occurred_at": "2026-10-05T00:00:00Z",
+        "identities": {"phone": "0903 111 222"}, "traits": {"city": "Đà Nẵng"}}),
+    );
+    let (p1, p2) = (first["profile_id"].as_str().unwrap().to_string(), second["profile_id"].as_str().unwrap().to_string());
+    assert_ne!(p1, p2);
+
+    let bridge = app.event(
+        &hotline,
+        json!({"event": "Call Received", "occurred_at": "2026-10-03T00:00:00Z",
+        "identities": {"email": "binh@example.vn", "phone": "+84903111222"}}),
+    );
+    assert_eq!(bridge["profile_id"], p1.as_str(), "the oldest profile survives");
+    assert_eq!(app.count_live_profiles(), 1);
+
+    // The merged-away id still answers, with the survivor.
+    let old = app.get(&format!("/api/v1/profiles/{p2}"), &app.admin_key);
+    assert_eq!(old.status, 200);
+    assert_eq!(old.body["id"], p1.as_str());
+    assert_eq!(old.body["event_count"], 3);
+    assert_eq!(old.body["traits"]["city"], "Đà Nẵng", "the most recent value wins");
+    assert_eq!(old.body["traits"]["name"], "Bình");
+    assert_eq!(old.body["channels"], json!(["store", "web", "hotline"]));
+
+    let log = app.get(&format!("/api/v1/profiles/{p2}/merges"), &app.admin_key);
+    assert_eq!(log.status, 200);
+    let items = log.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "merge");
+    assert_eq!(items[0]["survivor_id"], p1.as_str());
+    assert_eq!(items[0]["merged_id"], p2.as_str());
+    assert_eq!(items[0]["identity"], json!({"type": "phone", "value": "+84903111222"}));
+    assert_eq!(items[0]["event_id"], bridge["id"]);
+
+    // Every event is reachable from the survivor, the merged profile's included.
+    let t = app.get(&format!("/api/v1/profiles/{p1}/events"), &app.admin_key);
+    let ids: HashSet<&str> = t.body["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    for e in [&first, &second, &bridge] {
+        assert!(ids.contains(e["id"].as_str().unwrap()));
+    }
+    // A chain of merges still answers in one hop: merge the survivor's group with a third profile.
+    let third = app.event(&web, json!({"identities": {"anonymous_id": "c-3"}, "event": "Viewed", "occurred_at": "2026-09-01T00:00:00Z"}));
+    let p3 = third["profile_id"].as_str().unwrap().to_string();
+    let join = app.event(&web, json!({"identities": {"anonymous_id": "c-3", "email": "binh@example.vn"}, "event": "Viewed"}));
+    assert_eq!(join["profile_id"], p1.as_str(), "the older profile by creation survives, not by first_seen");
+    for id in [&p1, &p2, &p3] {
+        assert_eq!(app.get(&format!("/api/v1/profiles/{id}"), &app.admin_key).body["id"], p1.as_str());
+    }
+    let log = app.get(&format!("/api/v1/profiles/{p1}/merges"), &app.admin_key);
+    assert_eq!(log.body["items"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn two_user_ids_never_merge() {
+    let app = TestApp::spawn();
+    let (_, app_src) = app.source("Mobile app", "app");
+    let a = app.event(&app_src, json!({"type": "identify", "identities": {"user_id": "u-1", "email": "chi@example.vn"}}));
+    let b = app.event(&app_src, json!({"type": "identify", "identities": {"user_id": "u-2", "phone": "0911 000 111"}}));
+    let bridge = app.event(&app_src, json!({"event": "Shared Account", "identities": {"email": "chi@example.vn", "phone": "0911000111"}}));
+    assert_eq!(app.count_live_profiles(), 2, "no merge across user_ids");
+    assert_eq!(bridge["profile_id"], a["profile_id"], "the highest-priority identity (email) decides");
+    let log = app.get(&format!("/api/v1/profiles/{}/merges", a["profile_id"].as_str().unwrap()), &app.admin_key);
+    let items = log.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "conflict");
+    assert_eq!(items[0]["merged_id"], b["profile_id"]);
+    assert_eq!(items[0]["identity"]["type"], "phone");
+    // The phone stays with its owner.
+    assert_eq!(app.lookup("phone", "0911000111").body["id"], b["profile_id"]);
+    // A new user_id with another user's email gets a profile of its own.
+    let c = app
+        .event(&app_src, json!({"type": "identify", "identities": {"user_id": "u-3", "email": "chi@example.vn", "anonymous_id": "dev-3"}}));
+    assert_ne!(c["profile_id"], a["profile_id"]);
+    assert_ne!(c["profile_id"], b["profile_id"]);
+    assert_eq!(app.count_live_profiles(), 3);
+    assert_eq!(app.lookup("anonymous_id", "dev-3").body["id"], c["profile_id"]);
+}
+
+#[test]
+fn the_same_message_id_is_stored_once() {
+    let app = TestApp::spawn();
+    let (_, store) = app.source("Store", "store");
+    let (_, other_store) = app.source("Store 2", "store");
+    let ev = json!({"message_id": "pos-q1-000123", "event": "Order Completed", "identities": {"phone": "0912345678"}});
+    let first = app.event(&store, ev.clone());
+    assert_eq!(first["status"], "accepted");
+    let again = app.event(&store, ev.clone());
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["profile_id"], first["profile_id"]);
+    let pid = first["profile_id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/profiles/{pid}"), &app.admin_key).body["event_count"], 1);
+
+    // Inside one batch, and across batches.
+    let r = app.post(
+        "/api/v1/events/batch",
+        &store,
+        json!({"events": [ev.clone(),
+        {"message_id": "pos-q1-000124", "event": "Order Completed", "identities": {"phone": "0912345678"}},
+        {"message_id": "pos-q1-000124", "event": "Order Completed", "identities": {"phone": "0912345678"}}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!((r.body["accepted"].as_u64(), r.body["duplicates"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(app.get(&format!("/api/v1/profiles/{pid}"), &app.admin_key).body["event_count"], 2);
+
+    // The dedupe key is per source.
+    assert_eq!(app.event(&other_store, ev)["status"], "accepted");
+    assert_eq!(app.get(&format!("/api/v1/profiles/{pid}"), &app.admin_key).body["event_count"], 3);
+}
+
+/// 16 writers send overlapping identities of 200 people at once: every
+/// person ends as exactly one profile and every acknowledged event is stored once.
+#[test]
+fn concurrent_writers_make_one_profile_per_person() {
+    const PEOPLE: usize = 200;
+    const WRITERS: usize = 16;
+    let app = TestApp::spawn_with(|s| s.db_pool_size = Some(16));
+    let (_, key) = app.source("Load", "web");
+    let ids =
+        |k: usize| [("email", format!("person{k}@example.vn")), ("phone", format!("0912{k:06}")), ("anonymous_id", format!("anon-{k}"))];
+    let acked: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (app, key) = (&app, &key);
+                s.spawn(move || {
+                    // Each writer walks everyone in its own order, carrying one
+                    // pair of each person's identities: the pairs overlap.
+                    let mut order: Vec<usize> = (0..PEOPLE).collect();
+                    let mut x = w as u64 * 2_654_435_761 + 1;
+                    for i in (1..order.len()).rev() {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        order.swap(i, (x % (i as u64 + 1)) as usize);
+                    }
+                    let mut acked = 0;
+                    for chunk in order.chunks(25) {
+                        let events: Vec<_> = chunk
+                            .iter()
+                            .map(|&k| {
+                                let all = ids(k);
+                                let (a, b) = (&all[w % 3], &all[(w + 1) % 3]);
+                                json!({"message_id": format!("w{w}-p{k}"), "event": "Visited",
+                                       "identities": {a.0: a.1, b.0: b.1}, "traits": {"writer": w}})
+                            })
+                            .collect();
+                        let r = app.post("/api/v1/events/batch", key, json!({ "events": events }));
+                        assert_eq!(r.status, 200, "{}", r.body);
+                        acked += r.body["accepted"].as_u64().unwrap() as usize;
+                    }
+                    acked
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(acked, PEOPLE * WRITERS);
+    assert_eq!(app.count_live_profiles(), PEOPLE as i64);
+    let mut total = 0;
+    for k in [0, 1, 57, 199] {
+        let all = ids(k);
+        let p = app.lookup(all[0].0, &all[0].1);
+        assert_eq!(p.status, 200);
+        for (kind, v) in &all[1..] {
+            assert_eq!(app.lookup(kind, v).body["id"], p.body["id"], "person {k}");
+        }
+        assert_eq!(p.body["event_count"], WRITERS);
+        total += 1;
+    }
+    assert_eq!(total, 4);
+    let stored: i64 = app
+        .db
+        .read(|c| {
+            use diesel::prelude::*;
+            Ok(cdp_store::schema::events::table.count().get_result::<i64>(c)?)
+        })
+        .unwrap();
+    assert_eq!(stored as usize, PEOPLE * WRITERS, "every acknowledged event stored exactly once");
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests over HTTP against a real server. One binary (it links
+//! once); run against SQLite by default and PostgreSQL with
+//! CDP_TEST_DATABASE=postgres (scripts/test runs both).
+
+mod auth;
+mod errors;
+mod identity;
+mod openapi;
+mod ops;
+mod timeline;

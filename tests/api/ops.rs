@@ -1,0 +1,25 @@
+use cdp_suite::*;
+
+#[test]
+fn health_ready_metrics_and_request_ids() {
+    let app = TestApp::spawn();
+    let h = app.get("/health", "");
+    assert_eq!((h.status, h.body.clone()), (200, json!({"status": "ok"})));
+    assert!(h.header("x-request-id").is_some_and(|v| !v.is_empty()));
+    let echoed = send(ureq::get(&app.url("/health")).set("X-Request-Id", "abc-123"), None);
+    assert_eq!(echoed.header("x-request-id"), Some("abc-123"));
+    let r = app.get("/ready", "");
+    assert_eq!(r.status, 200);
+    assert!(["sqlite", "postgres"].contains(&r.body["database"].as_str().unwrap()));
+
+    let (_, key) = app.source("Web", "web");
+    app.event(&key, json!({"event": "x", "identities": {"anonymous_id": "a"}}));
+    let m = send(ureq::get(&app.url("/metrics")), None);
+    assert_eq!(m.status, 200);
+    let text = m.body.as_str().unwrap();
+    assert!(text.contains("cdp_events_ingested_total{status=\"accepted\"} 1"), "{text}");
+    assert!(text.contains("cdp_http_requests_total{method=\"POST\",route=\"/api/v1/events\",status=\"202\"} 1"), "{text}");
+    assert!(text.contains("cdp_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/events\",le=\"+Inf\"} 1"));
+    let docs = send(ureq::get(&app.url("/docs/")), None);
+    assert_eq!(docs.status, 200);
+}

@@ -1,0 +1,227 @@
+//! Test support: a real `cdp` server on a free port over a fresh database of
+//! the backend the environment selects, and a small blocking HTTP client.
+//!
+//! `CDP_TEST_DATABASE=sqlite` (default) or `postgres`; with postgres,
+//! `CDP_TEST_POSTGRES_URL` names a server where databases may be created
+//! (each test gets its own).
+
+use cdp::{Application, Settings};
+use cdp_domain::auth::{Grants, Scope};
+use diesel::{Connection, RunQueryDsl};
+use serde_json::Value;
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> TestBackend {
+    match std::env::var("CDP_TEST_DATABASE").as_deref() {
+        Ok("postgres") => TestBackend::Postgres,
+        Ok("sqlite") | Err(_) => TestBackend::Sqlite,
+        Ok(other) => panic!("CDP_TEST_DATABASE must be sqlite or postgres, not {other}"),
+    }
+}
+
+/// A fresh, empty database URL for one test.
+fn fresh_database() -> (String, Option<tempfile_dir::TempDir>) {
+    match backend() {
+        TestBackend::Sqlite => {
+            let dir = tempfile_dir::TempDir::new();
+            let url = format!("sqlite://{}/cdp.sqlite3", dir.path());
+            (url, Some(dir))
+        }
+        TestBackend::Postgres => {
+            let admin = std::env::var("CDP_TEST_POSTGRES_URL").expect("CDP_TEST_POSTGRES_URL must be set when CDP_TEST_DATABASE=postgres");
+            let name = format!("cdp_test_{}", uuid::Uuid::now_v7().simple());
+            let mut conn = diesel::PgConnection::establish(&admin).expect("connect to the PostgreSQL test server");
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+            let (base, _) = admin.rsplit_once('/').expect("CDP_TEST_POSTGRES_URL ends with /dbname");
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+/// A temporary directory removed on drop (std only).
+pub mod tempfile_dir {
+    pub struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> TempDir {
+            let p = std::env::temp_dir().join(format!("cdp-test-{}", uuid::Uuid::now_v7().simple()));
+            std::fs::create_dir_all(&p).expect("create temp dir");
+            TempDir(p)
+        }
+        pub fn path(&self) -> String {
+            self.0.display().to_string()
+        }
+    }
+    impl Default for TempDir {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub admin_key: String,
+    pub db: cdp_store::Db,
+    pub database_url: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: Option<tempfile_dir::TempDir>,
+}
+
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+
+impl TestApp {
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(|_| {})
+    }
+
+    pub fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        env_logger_init();
+        let (url, dir) = fresh_database();
+        let mut settings = Settings {
+            database_url: url.clone(),
+            bind: "127.0.0.1:0".into(),
+            jwt_secret: Some(TEST_JWT_SECRET.into()),
+            db_pool_size: Some(8),
+            workers: Some(2),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match Application::build(&settings) {
+                    Ok(app) => {
+                        tx.send(Ok((app.port(), app.handle(), app.state.db.clone()))).unwrap();
+                        let _ = app.run_until_stopped().await;
+                    }
+                    Err(e) => tx.send(Err(e.to_string())).unwrap(),
+                }
+            })
+        });
+        let (port, handle, db) = rx.recv_timeout(Duration::from_secs(60)).expect("server thread answers").expect("server starts");
+        let admin_key =
+            db.write(|c| cdp_api::routes::keys::issue_key(c, "test admin", &Grants::new(vec![Scope::Admin]), None)).expect("admin key").1;
+        TestApp { base: format!("http://127.0.0.1:{port}"), admin_key, db, database_url: url, handle, thread: Some(thread), _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A key with the given scopes (and source).
+    pub fn key(&self, scopes: &[Scope], source: Option<&str>) -> String {
+        self.db.write(|c| cdp_api::routes::keys::issue_key(c, "test key", &Grants::new(scopes.to_vec()), source)).expect("key").1
+    }
+
+    /// Creates a source through the API; returns (source id, write key).
+    pub fn source(&self, name: &str, channel: &str) -> (String, String) {
+        let r = self.post("/api/v1/sources", &self.admin_key, json!({"name": name, "channel": channel}));
+        assert_eq!(r.status, 201, "{}", r.body);
+        (r.body["id"].as_str().unwrap().to_string(), r.body["write_key"].as_str().unwrap().to_string())
+    }
+
+    pub fn get(&self, path: &str, key: &str) -> Resp {
+        send(ureq::get(&self.url(path)).set("X-Api-Key", key), None)
+    }
+
+    pub fn post(&self, path: &str, key: &str, body: Value) -> Resp {
+        send(ureq::post(&self.url(path)).set("X-Api-Key", key), Some(body))
+    }
+
+    /// Sends one event with a key; asserts it was accepted or a duplicate.
+    pub fn event(&self, key: &str, body: Value) -> Value {
+        let r = self.post("/api/v1/events", key, body);
+        assert_eq!(r.status, 202, "{}", r.body);
+        r.body
+    }
+
+    /// The live profile holding an identity.
+    pub fn lookup(&self, kind: &str, value: &str) -> Resp {
+        self.get(&format!("/api/v1/profiles/lookup?type={kind}&value={}", enc(value)), &self.admin_key)
+    }
+
+    pub fn count_live_profiles(&self) -> i64 {
+        self.db.read(cdp_store::repo::profiles::count_live).unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub fn send(req: ureq::Request, body: Option<Value>) -> Resp {
+    let res = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    into_resp(res)
+}
+
+pub fn send_raw(req: ureq::Request, body: &[u8]) -> Resp {
+    into_resp(req.send_bytes(body))
+}
+
+fn into_resp(res: Result<ureq::Response, ureq::Error>) -> Resp {
+    let r = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = r.status();
+    let headers = r.headers_names().into_iter().filter_map(|n| r.header(&n).map(|v| (n.clone(), v.to_string()))).collect();
+    let text = r.into_string().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Resp { status, body, headers }
+}
+
+fn env_logger_init() {
+    // Tests log only when asked (RUST_LOG=…).
+    let _ = env_logger::builder().is_test(true).try_init();
+}
