@@ -1,1 +1,183 @@
-fn main() {}
+//! `cdp-bench`: realistic omnichannel load against a real `cdp` server.
+//!
+//! It starts the server in-process on a free port over a fresh database
+//! (a temporary SQLite file, or a new database on the PostgreSQL server named
+//! by `--postgres-url`), generates the traffic up front, then sends it from
+//! several client threads over HTTP and reports events/s and latencies.
+//!
+//!     cargo run --release -p cdp-bench -- ingest --backend sqlite
+//!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+
+mod traffic;
+
+use cdp::{Application, Settings};
+use cdp_domain::auth::{Grants, Scope};
+use clap::{Parser, Subcommand, ValueEnum};
+use diesel::{Connection, RunQueryDsl};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "cdp-bench", about = "Benchmarks for the cdp API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Batch ingestion: identities resolved and committed before each answer.
+    Ingest {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        /// A PostgreSQL server where a scratch database may be created (and is dropped after).
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events to send in all.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Events per request.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Concurrent client connections.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Share of events from people seen before, who often come back on another channel.
+        #[arg(long, default_value_t = 0.3)]
+        returning: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ingest { backend, postgres_url, events, batch, clients, returning, seed } => {
+            ingest(backend, postgres_url, events, batch, clients, returning, seed)
+        }
+    }
+}
+
+struct Scratch {
+    url: String,
+    drop_with: Option<(String, String)>,
+    _dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.drop_with {
+            if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+            }
+        }
+        if let Some(d) = &self._dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn scratch_database(backend: Backend, postgres_url: Option<String>) -> Scratch {
+    let tag = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("cdp-bench-{tag}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch { url: format!("sqlite://{}/bench.sqlite3", dir.display()), drop_with: None, _dir: Some(dir) }
+        }
+        Backend::Postgres => {
+            let admin = postgres_url.expect("--postgres-url (or CDP_BENCH_POSTGRES_URL) is required for --backend postgres");
+            let name = format!("cdp_bench_{tag}");
+            let mut c = diesel::PgConnection::establish(&admin).expect("connect to PostgreSQL");
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create the scratch database");
+            let (base, _) = admin.rsplit_once('/').expect("the URL ends with /dbname");
+            Scratch { url: format!("{base}/{name}"), drop_with: Some((admin.clone(), name)), _dir: None }
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ingest(backend: Backend, postgres_url: Option<String>, events: usize, batch: usize, clients: usize, returning: f64, seed: u64) {
+    let scratch = scratch_database(backend, postgres_url);
+    let settings = Settings {
+        database_url: scratch.url.clone(),
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
+        ..Settings::default()
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(&settings).expect("server starts");
+            tx.send((app.port(), app.state.db.clone())).unwrap();
+            let _ = app.run_until_stopped().await;
+        })
+    });
+    let (port, db) = rx.recv().unwrap();
+    let key = db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![Scope::EventsWrite]), None)).unwrap().1;
+    let url = format!("http://127.0.0.1:{port}/api/v1/events/batch");
+
+    eprintln!("generating {events} events…");
+    let (bodies, people) = traffic::batches(events, batch, returning, seed);
+    eprintln!("{} requests of {batch} events, {people} distinct people, {clients} clients", bodies.len());
+
+    let started = Instant::now();
+    let per_client: Vec<Vec<String>> = (0..clients).map(|c| bodies.iter().skip(c).step_by(clients).cloned().collect()).collect();
+    let results: Vec<(usize, Vec<Duration>)> = std::thread::scope(|s| {
+        let hs: Vec<_> = per_client
+            .into_iter()
+            .map(|mine| {
+                let (url, key) = (&url, &key);
+                s.spawn(move || {
+                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+                    let mut lat = Vec::with_capacity(mine.len());
+                    let mut accepted = 0usize;
+                    for body in mine {
+                        let t = Instant::now();
+                        let r = agent
+                            .post(url)
+                            .set("X-Api-Key", key)
+                            .set("Content-Type", "application/json")
+                            .send_string(&body)
+                            .expect("batch accepted");
+                        let v: serde_json::Value = r.into_json().unwrap();
+                        lat.push(t.elapsed());
+                        accepted += v["accepted"].as_u64().unwrap() as usize;
+                    }
+                    (accepted, lat)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let took = started.elapsed();
+    let accepted: usize = results.iter().map(|r| r.0).sum();
+    let mut lat: Vec<Duration> = results.into_iter().flat_map(|r| r.1).collect();
+    lat.sort();
+    let profiles = db.read(cdp_store::repo::profiles::count_live).unwrap();
+    let backend_name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+    println!(
+        "backend={backend_name} events={accepted} batch={batch} clients={clients} seconds={:.2} events_per_s={:.0} \
+         p50_ms={:.1} p99_ms={:.1} max_ms={:.1} profiles={profiles}",
+        took.as_secs_f64(),
+        accepted as f64 / took.as_secs_f64(),
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    assert_eq!(accepted, events, "every event accepted");
+    drop(db);
+}

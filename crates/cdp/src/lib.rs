@@ -166,3 +166,30 @@ impl Application {
         self.server.handle()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, secret: Option<&str>) -> Settings {
+        Settings { database_url: url.into(), jwt_secret: secret.map(str::to_string), ..Settings::default() }
+    }
+
+    #[test]
+    fn the_default_jwt_secret_is_tolerated_only_on_sqlite() {
+        assert!(settings("cdp.sqlite3", None).resolve_jwt_secret().is_ok());
+        assert!(settings("sqlite:///tmp/x.db", Some(DEFAULT_JWT_SECRET)).resolve_jwt_secret().is_ok());
+        assert!(settings("postgres://u@h/db", None).resolve_jwt_secret().is_err());
+        assert!(settings("postgres://u@h/db", Some(DEFAULT_JWT_SECRET)).resolve_jwt_secret().is_err());
+        assert!(settings("postgres://u@h/db", Some("short")).resolve_jwt_secret().is_err());
+        let s = "0123456789abcdef0123456789abcdef";
+        assert_eq!(settings("postgres://u@h/db", Some(s)).resolve_jwt_secret().unwrap(), s.as_bytes());
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let d = Settings::default();
+        assert_eq!((d.database_url.as_str(), d.bind.as_str(), d.default_region.as_str()), ("cdp.sqlite3", "127.0.0.1:8080", "VN"));
+        assert_eq!(d.limits.batch_events, 1000);
+    }
+}
