@@ -280,3 +280,38 @@ fn concurrent_writers_make_one_profile_per_person() {
         .unwrap();
     assert_eq!(stored as usize, PEOPLE * WRITERS, "every acknowledged event stored exactly once");
 }
+
+/// Inside one batch each event sees the ones before it: profiles created,
+/// merged and merged again within the batch, an old profile absorbed too.
+#[test]
+fn merges_inside_one_batch() {
+    let app = TestApp::spawn();
+    let (_, key) = app.source("POS", "store");
+    let before = app.event(&key, json!({"identities": {"loyalty_card": "VNM-7"}, "event": "Card Issued", "traits": {"tier": "dong"}}));
+    let r = app.post("/api/v1/events/batch", &key, json!({"events": [
+        {"message_id": "b1", "event": "A", "identities": {"email": "giang@example.vn"}, "traits": {"city": "Huế"}},
+        {"message_id": "b2", "event": "B", "identities": {"phone": "0977 000 111"}},
+        {"message_id": "b3", "event": "C", "identities": {"email": "giang@example.vn", "phone": "0977000111"}},
+        {"message_id": "b1", "event": "A", "identities": {"email": "giang@example.vn"}},
+        {"message_id": "b4", "event": "D", "identities": {"phone": "+84977000111", "loyalty_card": "VNM-7"}, "traits": {"city": "Cần Thơ"}}
+    ]}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!((r.body["accepted"].as_u64(), r.body["duplicates"].as_u64()), (Some(4), Some(1)));
+    let survivor = before["profile_id"].as_str().unwrap();
+    for res in r.body["results"].as_array().unwrap() {
+        assert_eq!(res["profile_id"], survivor, "answers name the final survivor: {res}");
+    }
+    assert_eq!(app.count_live_profiles(), 1);
+    let p = app.get(&format!("/api/v1/profiles/{survivor}"), &app.admin_key).body;
+    assert_eq!(p["event_count"], 5);
+    assert_eq!(p["traits"], json!({"tier": "dong", "city": "Cần Thơ"}));
+    assert_eq!(p["identities"].as_array().unwrap().len(), 3);
+    let log = app.get(&format!("/api/v1/profiles/{survivor}/merges"), &app.admin_key).body;
+    let merged: Vec<&str> = log["items"].as_array().unwrap().iter().map(|m| m["merged_id"].as_str().unwrap()).collect();
+    assert_eq!(merged.len(), 2, "{log}");
+    for id in merged {
+        assert_eq!(app.get(&format!("/api/v1/profiles/{id}"), &app.admin_key).body["id"], survivor);
+    }
+    let t = app.get(&format!("/api/v1/profiles/{survivor}/events"), &app.admin_key).body;
+    assert_eq!(t["items"].as_array().unwrap().len(), 5);
+}

@@ -127,10 +127,8 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
     let (db, origin) = (state.db.clone(), origin(&who));
     let now = cdp_store::now_micros();
     let outcome = web::block(move || {
-        db.write(|c| {
-            ingest::lock_for(c, &origin, &[&event])?;
-            ingest::ingest(c, &origin, &event, now)
-        })
+        db.write(|c| ingest::ingest_batch(c, &origin, &[&event], now))
+            .and_then(|mut o| o.pop().ok_or_else(|| cdp_store::StoreError::Corrupt("no outcome".into())))
     })
     .await??;
     let (id, profile_id, status) = accepted(outcome);
@@ -186,10 +184,9 @@ pub async fn create_event_batch(
     let (db, origin) = (state.db.clone(), origin(&who));
     let now = cdp_store::now_micros();
     let outcomes = web::block(move || {
-        db.write(|c| {
-            ingest::lock_for(c, &origin, &valid.iter().map(|(_, e)| e).collect::<Vec<_>>())?;
-            valid.iter().map(|(i, e)| ingest::ingest(c, &origin, e, now).map(|o| (*i, o))).collect::<Result<Vec<_>, _>>()
-        })
+        let events: Vec<&NewEvent> = valid.iter().map(|(_, e)| e).collect();
+        let outcomes = db.write(|c| ingest::ingest_batch(c, &origin, &events, now))?;
+        Ok::<_, cdp_store::StoreError>(valid.iter().map(|(i, _)| *i).zip(outcomes).collect::<Vec<_>>())
     })
     .await??;
     for (index, o) in outcomes {

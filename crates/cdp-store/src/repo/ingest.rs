@@ -1,6 +1,11 @@
-//! The write path of an event: dedupe, resolve identities, create / attach /
-//! merge profiles, append the event, update the profile's aggregates.
-//! Callers run it inside one write transaction per request (see `Db::write`).
+//! The write path of a batch of events: dedupe, resolve identities, create /
+//! attach / merge profiles, append the events, update the profiles'
+//! aggregates. Runs inside one write transaction (see `Db::write`).
+//!
+//! The batch is read with a few set-based queries (dedupe keys, identities,
+//! profiles), resolved in memory event by event — each event sees the effect
+//! of the ones before it — and written back with bulk inserts, so the number
+//! of statements grows with the number of profiles touched, not of events.
 
 use crate::error::{StoreError, StoreResult};
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow};
@@ -8,7 +13,7 @@ use crate::schema::{events, identities, merges, profiles};
 use crate::{micros, new_id, AnyConnection};
 use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
-use cdp_domain::{Identity, IdentityType, NewEvent};
+use cdp_domain::{IdentityType, NewEvent};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
@@ -33,21 +38,303 @@ pub enum Outcome {
     },
 }
 
-/// Prepares a write transaction that will ingest `events`: on PostgreSQL it
-/// takes, in one global order, transaction-scoped advisory locks on every
-/// identity and dedupe key the events carry, then row locks on every profile
-/// that owns one of those identities. Writers that share nothing proceed in
-/// parallel; writers that share an identity queue instead of racing, and since
-/// every lock is taken up front in a fixed order they cannot deadlock.
+/// Rows per bulk INSERT: well under both backends' bind-parameter limits.
+const CHUNK: usize = 500;
+
+/// A profile being worked on in this batch.
+struct Work {
+    row: ProfileRow,
+    traits: TraitState,
+    /// Created by this batch (inserted at the end).
+    new: bool,
+    dirty: bool,
+}
+
+#[derive(Default)]
+struct Batch {
+    work: HashMap<String, Work>,
+    /// Merged-away profile → the profile it was merged into.
+    redirect: HashMap<String, String>,
+    /// (type, value) → owning profile (possibly since merged: see `live`).
+    owner: HashMap<(String, String), String>,
+    /// Profiles that existed before the batch and were merged away, in order.
+    moved: Vec<(String, String)>,
+    identities: Vec<IdentityRow>,
+    events: Vec<EventRow>,
+    log: Vec<MergeRow>,
+    /// message_id → (event id, profile id) of events seen before or in this batch.
+    seen: HashMap<String, (String, String)>,
+}
+
+impl Batch {
+    /// The live profile an id now stands for.
+    fn live(&self, id: &str) -> String {
+        let mut id = id;
+        while let Some(next) = self.redirect.get(id) {
+            id = next;
+        }
+        id.to_string()
+    }
+
+    fn work(&mut self, id: &str) -> StoreResult<&mut Work> {
+        self.work.get_mut(id).ok_or_else(|| StoreError::Corrupt(format!("profile {id} was not loaded")))
+    }
+}
+
+fn parse_traits(p: &ProfileRow) -> StoreResult<TraitState> {
+    Ok(TraitState { values: serde_json::from_str(&p.traits)?, times: serde_json::from_str(&p.trait_times)? })
+}
+
+/// Stores a batch of events. Must run inside a write transaction.
+pub fn ingest_batch(conn: &mut AnyConnection, origin: &Origin, batch: &[&NewEvent], received_at: i64) -> StoreResult<Vec<Outcome>> {
+    lock_keys(conn, origin, batch)?;
+    let mut b = Batch::default();
+
+    // Dedupe keys seen before, and where their events live now.
+    let mids: Vec<&str> = batch.iter().filter_map(|e| e.message_id.as_deref()).collect();
+    if !mids.is_empty() {
+        let seen: Vec<(Option<String>, String, String)> = events::table
+            .filter(events::source_key.eq(&origin.source_key))
+            .filter(events::message_id.eq_any(&mids))
+            .select((events::message_id, events::id, events::profile_id))
+            .load(conn)?;
+        let ids: Vec<&str> = seen.iter().map(|s| s.2.as_str()).collect();
+        let pointers: HashMap<String, Option<String>> = profiles::table
+            .filter(profiles::id.eq_any(&ids))
+            .select((profiles::id, profiles::merged_into))
+            .load::<(String, Option<String>)>(conn)?
+            .into_iter()
+            .collect();
+        for (mid, id, pid) in seen {
+            // merged_into always names the final survivor.
+            let live = pointers.get(&pid).cloned().flatten().unwrap_or(pid);
+            b.seen.insert(mid.unwrap_or_default(), (id, live));
+        }
+    }
+
+    // Who the identities belong to, and those profiles (locked on PostgreSQL).
+    let mut values: Vec<&str> = batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str())).collect();
+    values.sort_unstable();
+    values.dedup();
+    let found: Vec<IdentityRow> =
+        identities::table.filter(identities::value.eq_any(&values)).select(IdentityRow::as_select()).load(conn)?;
+    let mut owners: Vec<String> = found.iter().map(|r| r.profile_id.clone()).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    for p in load_profiles(conn, &owners)? {
+        if p.merged_into.is_some() {
+            // A concurrent merge moved these identities after we read them.
+            return Err(StoreError::Retry("identities moved during resolution".into()));
+        }
+        let traits = parse_traits(&p)?;
+        b.work.insert(p.id.clone(), Work { row: p, traits, new: false, dirty: false });
+    }
+    if b.work.len() != owners.len() {
+        return Err(StoreError::Retry("a profile vanished during resolution".into()));
+    }
+    for r in found {
+        b.owner.insert((r.identity_type, r.value), r.profile_id);
+    }
+
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for e in batch {
+        outcomes.push(resolve_one(&mut b, origin, e, received_at)?);
+    }
+    flush(conn, &mut b)?;
+    Ok(outcomes
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Accepted { id, profile_id } => Outcome::Accepted { id, profile_id: b.live(&profile_id) },
+            Outcome::Duplicate { id, profile_id } => Outcome::Duplicate { id, profile_id: b.live(&profile_id) },
+        })
+        .collect())
+}
+
+/// Resolves one event against the batch's state and records what to write.
+fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -> StoreResult<Outcome> {
+    if let Some((id, pid)) = e.message_id.as_ref().and_then(|m| b.seen.get(m)) {
+        return Ok(Outcome::Duplicate { id: id.clone(), profile_id: pid.clone() });
+    }
+    let owner_ids: Vec<Option<String>> =
+        e.identities.iter().map(|i| b.owner.get(&(i.kind.as_str().to_string(), i.value.clone())).map(|p| b.live(p))).collect();
+    let candidates: HashMap<&str, Candidate> = owner_ids
+        .iter()
+        .flatten()
+        .filter_map(|id| b.work.get(id.as_str()))
+        .map(|w| (w.row.id.as_str(), Candidate { id: w.row.id.clone(), created_at: w.row.created_at, user_id: w.row.user_id.clone() }))
+        .collect();
+    let owners: Vec<Option<&Candidate>> = owner_ids.iter().map(|o| o.as_deref().and_then(|id| candidates.get(id))).collect();
+    let plan = resolution::plan(&e.identities, &owners);
+    drop(candidates);
+
+    let event_id = new_id();
+    let at = micros(e.occurred_at);
+    let target = match plan.target {
+        Target::Existing(id) => id,
+        Target::New => {
+            let row = ProfileRow {
+                id: new_id(),
+                merged_into: None,
+                user_id: None,
+                traits: "{}".into(),
+                trait_times: "{}".into(),
+                channels: 0,
+                first_seen_at: at,
+                last_seen_at: at,
+                event_count: 0,
+                created_at: received_at,
+                updated_at: received_at,
+            };
+            let id = row.id.clone();
+            b.work.insert(id.clone(), Work { row, traits: TraitState::default(), new: true, dirty: true });
+            id
+        }
+    };
+    let log_row = |kind: &str, merged: &str, identity: &cdp_domain::Identity| MergeRow {
+        id: new_id(),
+        kind: kind.into(),
+        survivor_id: target.clone(),
+        merged_id: merged.to_string(),
+        identity_type: identity.kind.as_str().to_string(),
+        identity_value: identity.value.clone(),
+        event_id: Some(event_id.clone()),
+        created_at: received_at,
+    };
+    for step in &plan.merges {
+        let merged = b.work(&step.merged)?;
+        let (theirs, snapshot, was_new) = (std::mem::take(&mut merged.traits), merged.row.clone(), merged.new);
+        // The merged row keeps only its pointer: personal data lives in one place.
+        merged.row.merged_into = Some(target.clone());
+        merged.row.user_id = None;
+        merged.row.traits = "{}".into();
+        merged.row.trait_times = "{}".into();
+        merged.row.updated_at = received_at;
+        merged.dirty = true;
+        let t = b.work(&target)?;
+        t.traits.absorb(&theirs);
+        t.row.user_id = t.row.user_id.take().or(snapshot.user_id);
+        t.row.channels |= snapshot.channels;
+        t.row.first_seen_at = t.row.first_seen_at.min(snapshot.first_seen_at);
+        t.row.last_seen_at = t.row.last_seen_at.max(snapshot.last_seen_at);
+        t.row.event_count += snapshot.event_count;
+        t.dirty = true;
+        b.redirect.insert(step.merged.clone(), target.clone());
+        if !was_new {
+            b.moved.push((step.merged.clone(), target.clone()));
+        }
+        b.log.push(log_row("merge", &step.merged, &step.bridge));
+    }
+    for c in &plan.conflicts {
+        log::info!("merge refused: profiles {} and {} hold different user_ids", target, c.profile_id);
+        b.log.push(log_row("conflict", &c.profile_id, &c.identity));
+    }
+    for i in &plan.attach {
+        b.owner.insert((i.kind.as_str().to_string(), i.value.clone()), target.clone());
+        b.identities.push(IdentityRow {
+            value: i.value.clone(),
+            identity_type: i.kind.as_str().to_string(),
+            profile_id: target.clone(),
+            created_at: received_at,
+        });
+    }
+    let t = b.work(&target)?;
+    if let Some(uid) = plan.attach.iter().find(|i| i.kind == IdentityType::UserId) {
+        t.row.user_id = Some(uid.value.clone());
+    }
+    t.traits.apply(&e.traits, at);
+    t.row.channels |= e.channel.bit();
+    t.row.first_seen_at = t.row.first_seen_at.min(at);
+    t.row.last_seen_at = t.row.last_seen_at.max(at);
+    t.row.event_count += 1;
+    t.row.updated_at = received_at;
+    t.dirty = true;
+
+    b.events.push(EventRow {
+        id: event_id.clone(),
+        profile_id: target.clone(),
+        source_key: origin.source_key.clone(),
+        source_id: origin.source_id.clone(),
+        message_id: e.message_id.clone(),
+        event_type: e.kind.as_str().to_string(),
+        name: e.name.clone(),
+        channel: e.channel.as_str().to_string(),
+        occurred_at: at,
+        received_at,
+        identities: serde_json::to_string(&e.identities)?,
+        traits: serde_json::to_string(&e.traits)?,
+        properties: serde_json::to_string(&e.properties)?,
+        context: serde_json::to_string(&e.context)?,
+    });
+    if let Some(m) = &e.message_id {
+        b.seen.insert(m.clone(), (event_id.clone(), target.clone()));
+    }
+    Ok(Outcome::Accepted { id: event_id, profile_id: target })
+}
+
+/// Writes what the batch decided, parents before children.
+fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
+    let pointers: Vec<(String, String)> =
+        b.work.values().filter_map(|w| w.row.merged_into.as_deref().map(|m| (w.row.id.clone(), b.live(m)))).collect();
+    for (id, into) in pointers {
+        if let Some(w) = b.work.get_mut(&id) {
+            w.row.merged_into = Some(into);
+        }
+    }
+    for w in b.work.values_mut().filter(|w| w.dirty && w.row.merged_into.is_none()) {
+        w.row.traits = serde_json::to_string(&w.traits.values)?;
+        w.row.trait_times = serde_json::to_string(&w.traits.times)?;
+    }
+    let mut created: Vec<&ProfileRow> = b.work.values().filter(|w| w.new).map(|w| &w.row).collect();
+    created.sort_by(|x, y| x.id.cmp(&y.id));
+    for chunk in created.chunks(CHUNK) {
+        let rows: Vec<ProfileRow> = chunk.iter().map(|r| (*r).clone()).collect();
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(profiles::table).values(&rows).execute(c))?;
+    }
+    // Profiles that existed before and were merged away: their identities,
+    // events and merge pointers move to the survivor.
+    for (merged, into) in b.moved.clone() {
+        let into = b.live(&into);
+        diesel::update(identities::table.filter(identities::profile_id.eq(&merged))).set(identities::profile_id.eq(&into)).execute(conn)?;
+        diesel::update(events::table.filter(events::profile_id.eq(&merged))).set(events::profile_id.eq(&into)).execute(conn)?;
+        diesel::update(profiles::table.filter(profiles::merged_into.eq(&merged))).set(profiles::merged_into.eq(&into)).execute(conn)?;
+    }
+    let mut updated: Vec<&Work> = b.work.values().filter(|w| w.dirty && !w.new).collect();
+    updated.sort_by(|x, y| x.row.id.cmp(&y.row.id));
+    for w in updated {
+        diesel::update(profiles::table.find(&w.row.id)).set(&w.row).execute(conn)?;
+    }
+    let live: Vec<String> = b.identities.iter().map(|i| b.live(&i.profile_id)).collect();
+    for (i, p) in b.identities.iter_mut().zip(live) {
+        i.profile_id = p;
+    }
+    for chunk in b.identities.chunks(CHUNK) {
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(identities::table).values(chunk).execute(c))?;
+    }
+    let live: Vec<String> = b.events.iter().map(|e| b.live(&e.profile_id)).collect();
+    for (e, p) in b.events.iter_mut().zip(live) {
+        e.profile_id = p;
+    }
+    for chunk in b.events.chunks(CHUNK) {
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(events::table).values(chunk).execute(c))?;
+    }
+    for chunk in b.log.chunks(CHUNK) {
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(merges::table).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, takes transaction-scoped advisory locks on every identity
+/// and dedupe key of the batch, in one global order. Writers that share an
+/// identity queue instead of racing; writers that share nothing proceed in
+/// parallel; since every such lock is taken up front in a fixed order, and
+/// profile rows next in id order, writers do not deadlock.
 /// On SQLite `BEGIN IMMEDIATE` already serialises writers: nothing to do.
-pub fn lock_for(conn: &mut AnyConnection, origin: &Origin, events: &[&NewEvent]) -> StoreResult<()> {
+fn lock_keys(conn: &mut AnyConnection, origin: &Origin, events: &[&NewEvent]) -> StoreResult<()> {
     let AnyConnection::Postgresql(pg) = conn else { return Ok(()) };
     let mut keys: Vec<i64> = Vec::new();
-    let mut values: Vec<&str> = Vec::new();
     for e in events {
         for i in &e.identities {
             keys.push(lock_key(&[i.kind.as_str(), &i.value]));
-            values.push(&i.value);
         }
         if let Some(m) = &e.message_id {
             keys.push(lock_key(&["message", &origin.source_key, m]));
@@ -55,26 +342,26 @@ pub fn lock_for(conn: &mut AnyConnection, origin: &Origin, events: &[&NewEvent])
     }
     keys.sort_unstable();
     keys.dedup();
-    values.sort_unstable();
-    values.dedup();
     diesel::sql_query("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS k ORDER BY k")
         .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&keys)
         .execute(pg)?;
-    let mut owners: Vec<String> = identities::table.filter(identities::value.eq_any(&values)).select(identities::profile_id).load(pg)?;
-    owners.sort_unstable();
-    owners.dedup();
-    if !owners.is_empty() {
-        let locked: Vec<(String, Option<String>)> = profiles::table
-            .filter(profiles::id.eq_any(&owners))
+    Ok(())
+}
+
+/// Loads profiles by id; on PostgreSQL locks them, in id order.
+fn load_profiles(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<ProfileRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(match conn {
+        AnyConnection::Postgresql(c) => profiles::table
+            .filter(profiles::id.eq_any(ids))
             .order(profiles::id.asc())
             .for_update()
-            .select((profiles::id, profiles::merged_into))
-            .load(pg)?;
-        if locked.iter().any(|(_, m)| m.is_some()) {
-            return Err(StoreError::Retry("a profile was merged while locking".into()));
-        }
-    }
-    Ok(())
+            .select(ProfileRow::as_select())
+            .load(c)?,
+        AnyConnection::Sqlite(c) => profiles::table.filter(profiles::id.eq_any(ids)).select(ProfileRow::as_select()).load(c)?,
+    })
 }
 
 /// A stable 64-bit key (FNV-1a) for an advisory lock: the same in every
@@ -94,189 +381,15 @@ fn lock_key(parts: &[&str]) -> i64 {
     h as i64
 }
 
-/// Stores one event. Must run inside a write transaction, after [`lock_for`].
-pub fn ingest(conn: &mut AnyConnection, origin: &Origin, e: &NewEvent, received_at: i64) -> StoreResult<Outcome> {
-    if let Some(mid) = &e.message_id {
-        let seen: Option<(String, String)> = events::table
-            .filter(events::source_key.eq(&origin.source_key))
-            .filter(events::message_id.eq(mid))
-            .select((events::id, events::profile_id))
-            .first(conn)
-            .optional()?;
-        if let Some((id, profile_id)) = seen {
-            let live = crate::repo::profiles::resolve(conn, &profile_id)?;
-            return Ok(Outcome::Duplicate { id, profile_id: live.id });
-        }
+#[cfg(test)]
+mod tests {
+    use super::lock_key;
+
+    #[test]
+    fn lock_keys_are_stable_and_separate_parts() {
+        // Fixed forever: other processes and versions must compute the same keys.
+        assert_eq!(lock_key(&["phone", "+84912345678"]), lock_key(&["phone", "+84912345678"]));
+        assert_ne!(lock_key(&["ab", "c"]), lock_key(&["a", "bc"]));
+        assert_eq!(lock_key(&[""]), 0xcbf2_9ce4_8422_2325_u64 as i64);
     }
-
-    // Who do the identities belong to?
-    let values: Vec<&str> = e.identities.iter().map(|i| i.value.as_str()).collect();
-    let found: Vec<IdentityRow> =
-        identities::table.filter(identities::value.eq_any(&values)).select(IdentityRow::as_select()).load(conn)?;
-    let owner_of =
-        |i: &Identity| found.iter().find(|r| r.value == i.value && r.identity_type == i.kind.as_str()).map(|r| r.profile_id.clone());
-    let owner_ids: Vec<Option<String>> = e.identities.iter().map(owner_of).collect();
-    let mut wanted: Vec<String> = owner_ids.iter().flatten().cloned().collect();
-    wanted.sort();
-    wanted.dedup();
-    let mut rows = lock_profiles(conn, &wanted)?;
-    if rows.len() != wanted.len() || rows.values().any(|p| p.merged_into.is_some()) {
-        // A concurrent merge moved these identities after we read them.
-        return Err(StoreError::Retry("identities moved during resolution".into()));
-    }
-
-    let candidates: HashMap<&str, Candidate> = rows
-        .values()
-        .map(|p| (p.id.as_str(), Candidate { id: p.id.clone(), created_at: p.created_at, user_id: p.user_id.clone() }))
-        .collect();
-    let owners: Vec<Option<&Candidate>> = owner_ids.iter().map(|o| o.as_deref().and_then(|id| candidates.get(id))).collect();
-    let plan = resolution::plan(&e.identities, &owners);
-
-    let event_id = new_id();
-    let at = micros(e.occurred_at);
-    let mut target = match &plan.target {
-        Target::Existing(id) => rows.remove(id).ok_or_else(|| StoreError::Corrupt("planned target not loaded".into()))?,
-        Target::New => {
-            let p = ProfileRow {
-                id: new_id(),
-                merged_into: None,
-                user_id: None,
-                traits: "{}".into(),
-                trait_times: "{}".into(),
-                channels: 0,
-                first_seen_at: at,
-                last_seen_at: at,
-                event_count: 0,
-                created_at: received_at,
-                updated_at: received_at,
-            };
-            diesel::insert_into(profiles::table).values(&p).execute(conn)?;
-            p
-        }
-    };
-    let mut state = TraitState { values: serde_json::from_str(&target.traits)?, times: serde_json::from_str(&target.trait_times)? };
-
-    for step in &plan.merges {
-        let merged = rows.remove(&step.merged).ok_or_else(|| StoreError::Corrupt("planned merge not loaded".into()))?;
-        absorb(conn, &mut target, &mut state, &merged, received_at)?;
-        diesel::insert_into(merges::table)
-            .values(&MergeRow {
-                id: new_id(),
-                kind: "merge".into(),
-                survivor_id: target.id.clone(),
-                merged_id: merged.id.clone(),
-                identity_type: step.bridge.kind.as_str().to_string(),
-                identity_value: step.bridge.value.clone(),
-                event_id: Some(event_id.clone()),
-                created_at: received_at,
-            })
-            .execute(conn)?;
-    }
-    for c in &plan.conflicts {
-        log::info!("merge refused: profiles {} and {} hold different user_ids", target.id, c.profile_id);
-        diesel::insert_into(merges::table)
-            .values(&MergeRow {
-                id: new_id(),
-                kind: "conflict".into(),
-                survivor_id: target.id.clone(),
-                merged_id: c.profile_id.clone(),
-                identity_type: c.identity.kind.as_str().to_string(),
-                identity_value: c.identity.value.clone(),
-                event_id: Some(event_id.clone()),
-                created_at: received_at,
-            })
-            .execute(conn)?;
-    }
-    for i in &plan.attach {
-        if i.kind == IdentityType::UserId {
-            target.user_id = Some(i.value.clone());
-        }
-        diesel::insert_into(identities::table)
-            .values(&IdentityRow {
-                value: i.value.clone(),
-                identity_type: i.kind.as_str().to_string(),
-                profile_id: target.id.clone(),
-                created_at: received_at,
-            })
-            .execute(conn)?;
-    }
-
-    state.apply(&e.traits, at);
-    target.traits = serde_json::to_string(&state.values)?;
-    target.trait_times = serde_json::to_string(&state.times)?;
-    target.channels |= e.channel.bit();
-    target.first_seen_at = target.first_seen_at.min(at);
-    target.last_seen_at = target.last_seen_at.max(at);
-    target.event_count += 1;
-    target.updated_at = received_at;
-    diesel::update(profiles::table.find(&target.id)).set(&target).execute(conn)?;
-
-    diesel::insert_into(events::table)
-        .values(&EventRow {
-            id: event_id.clone(),
-            profile_id: target.id.clone(),
-            source_key: origin.source_key.clone(),
-            source_id: origin.source_id.clone(),
-            message_id: e.message_id.clone(),
-            event_type: e.kind.as_str().to_string(),
-            name: e.name.clone(),
-            channel: e.channel.as_str().to_string(),
-            occurred_at: at,
-            received_at,
-            identities: serde_json::to_string(&e.identities)?,
-            traits: serde_json::to_string(&e.traits)?,
-            properties: serde_json::to_string(&e.properties)?,
-            context: serde_json::to_string(&e.context)?,
-        })
-        .execute(conn)?;
-    Ok(Outcome::Accepted { id: event_id, profile_id: target.id })
-}
-
-/// Loads the profiles, locking them on PostgreSQL (in id order, so that
-/// writers queue rather than deadlock where they can). SQLite's writer lock,
-/// taken by `BEGIN IMMEDIATE`, already serialises writers.
-fn lock_profiles(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<HashMap<String, ProfileRow>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<ProfileRow> = match conn {
-        AnyConnection::Postgresql(c) => profiles::table
-            .filter(profiles::id.eq_any(ids))
-            .order(profiles::id.asc())
-            .for_update()
-            .select(ProfileRow::as_select())
-            .load(c)?,
-        AnyConnection::Sqlite(c) => profiles::table.filter(profiles::id.eq_any(ids)).select(ProfileRow::as_select()).load(c)?,
-    };
-    Ok(rows.into_iter().map(|p| (p.id.clone(), p)).collect())
-}
-
-/// Folds `merged` into `target`: identities and events move, aggregates and
-/// traits combine, and every id that pointed at `merged` now points at the
-/// survivor (so merge chains stay one hop long).
-fn absorb(conn: &mut AnyConnection, target: &mut ProfileRow, state: &mut TraitState, merged: &ProfileRow, now: i64) -> StoreResult<()> {
-    let theirs = TraitState { values: serde_json::from_str(&merged.traits)?, times: serde_json::from_str(&merged.trait_times)? };
-    state.absorb(&theirs);
-    target.user_id = target.user_id.take().or_else(|| merged.user_id.clone());
-    target.channels |= merged.channels;
-    target.first_seen_at = target.first_seen_at.min(merged.first_seen_at);
-    target.last_seen_at = target.last_seen_at.max(merged.last_seen_at);
-    target.event_count += merged.event_count;
-
-    diesel::update(identities::table.filter(identities::profile_id.eq(&merged.id)))
-        .set(identities::profile_id.eq(&target.id))
-        .execute(conn)?;
-    diesel::update(events::table.filter(events::profile_id.eq(&merged.id))).set(events::profile_id.eq(&target.id)).execute(conn)?;
-    diesel::update(profiles::table.filter(profiles::merged_into.eq(&merged.id))).set(profiles::merged_into.eq(&target.id)).execute(conn)?;
-    // The merged row keeps only its pointer: personal data lives in one place.
-    diesel::update(profiles::table.find(&merged.id))
-        .set((
-            profiles::merged_into.eq(&target.id),
-            profiles::user_id.eq(None::<String>),
-            profiles::traits.eq("{}"),
-            profiles::trait_times.eq("{}"),
-            profiles::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
 }

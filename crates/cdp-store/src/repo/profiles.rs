@@ -6,7 +6,7 @@ use crate::AnyConnection;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = profiles, treat_none_as_null = true)]
+#[diesel(table_name = profiles, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ProfileRow {
     pub id: String,
     pub merged_into: Option<String>,
@@ -22,7 +22,7 @@ pub struct ProfileRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = identities)]
+#[diesel(table_name = identities, treat_none_as_default_value = false)]
 pub struct IdentityRow {
     pub value: String,
     pub identity_type: String,
@@ -31,7 +31,7 @@ pub struct IdentityRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: String,
     pub profile_id: String,
@@ -50,7 +50,7 @@ pub struct EventRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = merges)]
+#[diesel(table_name = merges, treat_none_as_default_value = false)]
 pub struct MergeRow {
     pub id: String,
     pub kind: String,
