@@ -8,3 +8,4 @@ mod identity;
 mod openapi;
 mod ops;
 mod timeline;
+mod tracking;

@@ -153,7 +153,7 @@ pub async fn authenticate_key(state: &AppState, key: String) -> ApiResult<Princi
     Ok(Principal { caller: Caller::Key { id: active.key.id, source_id: active.key.source_id, source_channel }, grants })
 }
 
-fn authenticate_jwt(state: &AppState, token: &str) -> ApiResult<Principal> {
+pub(crate) fn authenticate_jwt(state: &AppState, token: &str) -> ApiResult<Principal> {
     let claims = state.jwt.verify(token).ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
     match claims.kind.as_str() {
         "operator" => {

@@ -9,13 +9,15 @@ use serde::de::DeserializeOwned;
 
 /// Reads the whole body (decompressed if `Content-Encoding` says so), refusing
 /// with 413 once it passes `limit` bytes.
-pub async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+pub async fn read_limited(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     let declared =
         req.headers().get(actix_web::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     let identity = req.headers().get(actix_web::http::header::CONTENT_ENCODING).is_none();
     if identity && declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
+    // Limits apply to the decompressed body: a small gzip bomb is still refused.
+    let mut payload = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {

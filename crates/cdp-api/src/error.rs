@@ -41,6 +41,10 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into(), details: None }
     }
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
         self

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod routes;
 pub mod secrets;
 pub mod state;
+pub mod tracking;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -38,7 +39,8 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "sources", description = "Touchpoints and their write keys"),
         (name = "keys", description = "Scoped API keys"),
         (name = "events", description = "Ingestion"),
-        (name = "profiles", description = "Unified customer profiles")
+        (name = "profiles", description = "Unified customer profiles"),
+        (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
     )
 )]
 pub struct ApiDoc;
@@ -58,23 +60,36 @@ impl Modify for Security {
 
 /// Every route of the API, in one place.
 fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(health::health).service(health::ready).service(health::metrics).service(
-        scope::scope("/api/v1")
-            .service(token::create_token)
-            .service(sources::create_source)
-            .service(sources::list_sources)
-            .service(keys::create_key)
-            .service(keys::list_keys)
-            .service(keys::revoke_key)
-            .service(events::create_event)
-            .service(events::create_event_batch)
-            // `lookup` before `{id}`: actix matches in registration order.
-            .service(profiles::lookup_profile)
-            .service(profiles::get_profile)
-            .service(profiles::list_profile_events)
-            .service(profiles::list_profile_identities)
-            .service(profiles::list_profile_merges),
-    );
+    cfg.service(health::health)
+        .service(health::ready)
+        .service(health::metrics)
+        .service(
+            scope::scope("/api/v1")
+                .service(token::create_token)
+                .service(sources::create_source)
+                .service(sources::list_sources)
+                .service(keys::create_key)
+                .service(keys::list_keys)
+                .service(keys::revoke_key)
+                .service(events::create_event)
+                .service(events::create_event_batch)
+                // `lookup` before `{id}`: actix matches in registration order.
+                .service(profiles::lookup_profile)
+                .service(profiles::get_profile)
+                .service(profiles::list_profile_events)
+                .service(profiles::list_profile_identities)
+                .service(profiles::list_profile_merges),
+        )
+        .service(
+            scope::scope("/v1")
+                .service(tracking::identify)
+                .service(tracking::track)
+                .service(tracking::page)
+                .service(tracking::screen)
+                .service(tracking::group)
+                .service(tracking::alias)
+                .service(tracking::batch),
+        );
 }
 
 /// The OpenAPI document the server serves at `/openapi.json`.

@@ -21,6 +21,10 @@ pub enum EventType {
     Identify,
     Page,
     Screen,
+    /// Links the person to an account (`group_id`); `properties` are the account's traits.
+    Group,
+    /// Joins `previous_id` (an earlier user_id or anonymous_id) to the event's identities.
+    Alias,
 }
 
 impl EventType {
@@ -30,6 +34,8 @@ impl EventType {
             EventType::Identify => "identify",
             EventType::Page => "page",
             EventType::Screen => "screen",
+            EventType::Group => "group",
+            EventType::Alias => "alias",
         }
     }
     pub fn parse(s: &str) -> Option<EventType> {
@@ -38,6 +44,8 @@ impl EventType {
             "identify" => Some(EventType::Identify),
             "page" => Some(EventType::Page),
             "screen" => Some(EventType::Screen),
+            "group" => Some(EventType::Group),
+            "alias" => Some(EventType::Alias),
             _ => None,
         }
     }
@@ -64,6 +72,12 @@ pub struct RawEvent {
     pub properties: Value,
     #[serde(default)]
     pub context: Value,
+    /// For `group`: the account the person belongs to.
+    #[serde(default)]
+    pub group_id: Value,
+    /// For `alias`: the earlier id (user_id or anonymous_id) to join.
+    #[serde(default)]
+    pub previous_id: Value,
 }
 
 /// What the caller's credentials and the server add to an event.
@@ -88,6 +102,10 @@ pub struct NewEvent {
     pub traits: Map<String, Value>,
     pub properties: Map<String, Value>,
     pub context: Map<String, Value>,
+    /// `group`: the account id (its traits are in `properties`).
+    pub group_id: Option<String>,
+    /// `alias`: the earlier id, matched as a user_id if one exists, else as an anonymous_id.
+    pub previous_id: Option<String>,
 }
 
 fn opt_string(v: &Value, field: &str, max: usize, errs: &mut FieldErrors) -> Option<String> {
@@ -135,7 +153,7 @@ impl NewEvent {
         let kind = match &raw.kind {
             Value::Null => Some(EventType::Track),
             Value::String(s) => EventType::parse(s).or_else(|| {
-                errs.push(FieldError::new("type", "invalid", "must be one of track, identify, page, screen"));
+                errs.push(FieldError::new("type", "invalid", "must be one of track, identify, page, screen, group, alias"));
                 None
             }),
             _ => {
@@ -146,6 +164,15 @@ impl NewEvent {
         let name = opt_string(&raw.event, "event", MAX_EVENT_NAME_LEN, &mut errs);
         if kind == Some(EventType::Track) && name.is_none() && raw.event.is_null() {
             errs.push(FieldError::new("event", "required", "is required for track events"));
+        }
+
+        let group_id = opt_string(&raw.group_id, "group_id", crate::identity::MAX_IDENTITY_LEN, &mut errs);
+        if kind == Some(EventType::Group) && group_id.is_none() && raw.group_id.is_null() {
+            errs.push(FieldError::new("group_id", "required", "is required for group events"));
+        }
+        let previous_id = opt_string(&raw.previous_id, "previous_id", crate::identity::MAX_IDENTITY_LEN, &mut errs);
+        if kind == Some(EventType::Alias) && previous_id.is_none() && raw.previous_id.is_null() {
+            errs.push(FieldError::new("previous_id", "required", "is required for alias events"));
         }
 
         let channel = match &raw.channel {
@@ -250,6 +277,8 @@ impl NewEvent {
             traits,
             properties,
             context,
+            group_id: if kind == Some(EventType::Group) { group_id } else { None },
+            previous_id: if kind == Some(EventType::Alias) { previous_id } else { None },
         })
     }
 }
@@ -312,6 +341,23 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.0[0].field, "occurred_at");
+    }
+
+    #[test]
+    fn group_and_alias_name_their_ids() {
+        let e = parse(
+            json!({"type": "group", "group_id": "cty-42", "channel": "web", "identities": {"user_id": "u1"},
+                             "properties": {"name": "Công ty 42"}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!((e.kind, e.group_id.as_deref()), (EventType::Group, Some("cty-42")));
+        let e = parse(json!({"type": "alias", "previous_id": "anon-1", "channel": "web", "identities": {"user_id": "u1"}}), None).unwrap();
+        assert_eq!(e.previous_id.as_deref(), Some("anon-1"));
+        let err = parse(json!({"type": "group", "channel": "web", "identities": {"user_id": "u1"}}), None).unwrap_err();
+        assert_eq!(err.0[0].field, "group_id");
+        let err = parse(json!({"type": "alias", "channel": "web", "identities": {"user_id": "u1"}}), None).unwrap_err();
+        assert_eq!(err.0[0].field, "previous_id");
     }
 
     #[test]

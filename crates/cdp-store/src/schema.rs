@@ -91,5 +91,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        traits -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    account_members (account_id, profile_id) {
+        account_id -> Text,
+        profile_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
-diesel::allow_tables_to_appear_in_same_query!(sources, api_keys, users, profiles, identities, events, merges);
+diesel::allow_tables_to_appear_in_same_query!(sources, api_keys, users, profiles, identities, events, merges, accounts, account_members);

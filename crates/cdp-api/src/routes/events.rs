@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 pub struct EventIn {
     /// Dedupe key per source, forever (≤ 100 characters).
     message_id: Option<String>,
-    /// track (default), identify, page or screen.
+    /// track (default), identify, page, screen, group (needs `group_id`) or alias (needs `previous_id`).
     #[schema(rename = "type")]
     kind: Option<String>,
     /// The action; required for track.
@@ -43,6 +43,10 @@ pub struct EventIn {
     properties: Option<Value>,
     #[schema(value_type = Option<Object>)]
     context: Option<Value>,
+    /// group: the account the person belongs to; `properties` are the account's traits.
+    group_id: Option<String>,
+    /// alias: an earlier user_id or anonymous_id to join to this person (two user_ids never merge).
+    previous_id: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -87,7 +91,8 @@ pub struct BatchOut {
     pub results: Vec<BatchResult>,
 }
 
-fn origin(who: &Principal) -> Origin {
+/// The dedupe scope and source of what a caller sends.
+pub fn origin_of(who: &Principal) -> Origin {
     match &who.caller {
         Caller::Key { source_id: Some(s), .. } => Origin { source_key: s.clone(), source_id: Some(s.clone()) },
         Caller::Key { id, source_id: None, .. } => Origin { source_key: format!("key:{id}"), source_id: None },
@@ -96,7 +101,8 @@ fn origin(who: &Principal) -> Origin {
     }
 }
 
-fn defaults(state: &AppState, who: &Principal) -> EventDefaults {
+/// What the caller's credentials add to its events: the source's channel.
+pub fn defaults_for(state: &AppState, who: &Principal) -> EventDefaults {
     let channel = match &who.caller {
         Caller::Key { source_channel, .. } => *source_channel,
         _ => None,
@@ -123,8 +129,8 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
     who.require(Scope::EventsWrite)?;
     let bytes = read_limited(&req, payload, state.limits.event_body_bytes).await?;
     let raw: RawEvent = parse_json(&bytes)?;
-    let event = NewEvent::parse(raw, &defaults(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
-    let (db, origin) = (state.db.clone(), origin(&who));
+    let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
+    let (db, origin) = (state.db.clone(), origin_of(&who));
     let now = cdp_store::now_micros();
     let outcome = web::block(move || {
         db.write(|c| ingest::ingest_batch(c, &origin, &[&event], now))
@@ -165,7 +171,7 @@ pub async fn create_event_batch(
     if items.len() > state.limits.batch_events {
         return Err(ApiError::field("events", "too_many", format!("at most {} events per batch", state.limits.batch_events)));
     }
-    let defaults = defaults(&state, &who);
+    let defaults = defaults_for(&state, &who);
     let mut results: Vec<BatchResult> = Vec::with_capacity(items.len());
     let mut valid: Vec<(usize, NewEvent)> = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
@@ -181,7 +187,7 @@ pub async fn create_event_batch(
             }),
         }
     }
-    let (db, origin) = (state.db.clone(), origin(&who));
+    let (db, origin) = (state.db.clone(), origin_of(&who));
     let now = cdp_store::now_micros();
     let outcomes = web::block(move || {
         let events: Vec<&NewEvent> = valid.iter().map(|(_, e)| e).collect();

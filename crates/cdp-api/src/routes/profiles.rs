@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
     "traits": {"first_name": "An", "last_name": "Nguyễn", "city": "Hà Nội"},
     "identities": [{"type": "phone", "value": "+84912345678"}, {"type": "loyalty_card", "value": "VNM-0042"}],
     "channels": ["store", "hotline"], "first_seen_at": "2026-11-20T10:15:00Z", "last_seen_at": "2026-11-21T09:00:00Z",
-    "event_count": 2, "created_at": "2026-11-20T10:15:01Z", "updated_at": "2026-11-21T09:00:01Z"}))]
+    "event_count": 2, "accounts": [], "created_at": "2026-11-20T10:15:01Z", "updated_at": "2026-11-21T09:00:01Z"}))]
 pub struct ProfileOut {
     pub id: String,
     #[schema(value_type = Object)]
@@ -30,6 +30,8 @@ pub struct ProfileOut {
     pub first_seen_at: String,
     pub last_seen_at: String,
     pub event_count: i64,
+    /// Accounts (Segment `group` ids) the person belongs to.
+    pub accounts: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -116,6 +118,7 @@ impl From<ProfileView> for ProfileOut {
             first_seen_at: ts(p.first_seen_at),
             last_seen_at: ts(p.last_seen_at),
             event_count: p.event_count,
+            accounts: v.accounts,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
             id: p.id,

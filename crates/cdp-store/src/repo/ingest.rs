@@ -9,12 +9,13 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow};
-use crate::schema::{events, identities, merges, profiles};
+use crate::schema::{account_members, accounts, events, identities, merges, profiles};
 use crate::{micros, new_id, AnyConnection};
 use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
-use cdp_domain::{IdentityType, NewEvent};
+use cdp_domain::{Identity, IdentityType, NewEvent};
 use diesel::prelude::*;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// Where events come from: the dedupe scope and the source, if any.
@@ -64,6 +65,8 @@ struct Batch {
     log: Vec<MergeRow>,
     /// message_id → (event id, profile id) of events seen before or in this batch.
     seen: HashMap<String, (String, String)>,
+    /// `group` events: (account id, account traits, profile id), in order.
+    groups: Vec<(String, Map<String, Value>, String)>,
 }
 
 impl Batch {
@@ -113,7 +116,8 @@ pub fn ingest_batch(conn: &mut AnyConnection, origin: &Origin, batch: &[&NewEven
     }
 
     // Who the identities belong to, and those profiles (locked on PostgreSQL).
-    let mut values: Vec<&str> = batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str())).collect();
+    let mut values: Vec<&str> =
+        batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str()).chain(e.previous_id.as_deref())).collect();
     values.sort_unstable();
     values.dedup();
     let found: Vec<IdentityRow> =
@@ -155,8 +159,9 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -
     if let Some((id, pid)) = e.message_id.as_ref().and_then(|m| b.seen.get(m)) {
         return Ok(Outcome::Duplicate { id: id.clone(), profile_id: pid.clone() });
     }
+    let ids = planned_identities(b, e);
     let owner_ids: Vec<Option<String>> =
-        e.identities.iter().map(|i| b.owner.get(&(i.kind.as_str().to_string(), i.value.clone())).map(|p| b.live(p))).collect();
+        ids.iter().map(|i| b.owner.get(&(i.kind.as_str().to_string(), i.value.clone())).map(|p| b.live(p))).collect();
     let candidates: HashMap<&str, Candidate> = owner_ids
         .iter()
         .flatten()
@@ -164,7 +169,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -
         .map(|w| (w.row.id.as_str(), Candidate { id: w.row.id.clone(), created_at: w.row.created_at, user_id: w.row.user_id.clone() }))
         .collect();
     let owners: Vec<Option<&Candidate>> = owner_ids.iter().map(|o| o.as_deref().and_then(|id| candidates.get(id))).collect();
-    let plan = resolution::plan(&e.identities, &owners);
+    let plan = resolution::plan(&ids, &owners);
     drop(candidates);
 
     let event_id = new_id();
@@ -260,7 +265,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -
         channel: e.channel.as_str().to_string(),
         occurred_at: at,
         received_at,
-        identities: serde_json::to_string(&e.identities)?,
+        identities: serde_json::to_string(&ids)?,
         traits: serde_json::to_string(&e.traits)?,
         properties: serde_json::to_string(&e.properties)?,
         context: serde_json::to_string(&e.context)?,
@@ -268,7 +273,30 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -
     if let Some(m) = &e.message_id {
         b.seen.insert(m.clone(), (event_id.clone(), target.clone()));
     }
+    if let Some(account) = &e.group_id {
+        b.groups.push((account.clone(), e.properties.clone(), target.clone()));
+    }
     Ok(Outcome::Accepted { id: event_id, profile_id: target })
+}
+
+/// The identities an event resolves by: its own, and for `alias` the previous
+/// id — as the user_id it names if a profile holds one, else as an anonymous_id.
+/// Highest priority first, as the plan expects.
+fn planned_identities(b: &Batch, e: &NewEvent) -> Vec<Identity> {
+    let mut ids = e.identities.clone();
+    if let Some(prev) = &e.previous_id {
+        let kind = if b.owner.contains_key(&(IdentityType::UserId.as_str().to_string(), prev.clone())) {
+            IdentityType::UserId
+        } else {
+            IdentityType::AnonymousId
+        };
+        let alias = Identity { kind, value: prev.clone() };
+        if !ids.contains(&alias) {
+            ids.push(alias);
+        }
+        ids.sort_by(|a, b| b.kind.priority().cmp(&a.kind.priority()).then_with(|| a.cmp(b)));
+    }
+    ids
 }
 
 /// Writes what the batch decided, parents before children.
@@ -297,6 +325,17 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
         diesel::update(identities::table.filter(identities::profile_id.eq(&merged))).set(identities::profile_id.eq(&into)).execute(conn)?;
         diesel::update(events::table.filter(events::profile_id.eq(&merged))).set(events::profile_id.eq(&into)).execute(conn)?;
         diesel::update(profiles::table.filter(profiles::merged_into.eq(&merged))).set(profiles::merged_into.eq(&into)).execute(conn)?;
+        let shared: Vec<String> =
+            account_members::table.filter(account_members::profile_id.eq(&into)).select(account_members::account_id).load(conn)?;
+        if !shared.is_empty() {
+            diesel::delete(
+                account_members::table.filter(account_members::profile_id.eq(&merged)).filter(account_members::account_id.eq_any(&shared)),
+            )
+            .execute(conn)?;
+        }
+        diesel::update(account_members::table.filter(account_members::profile_id.eq(&merged)))
+            .set(account_members::profile_id.eq(&into))
+            .execute(conn)?;
     }
     let mut updated: Vec<&Work> = b.work.values().filter(|w| w.dirty && !w.new).collect();
     updated.sort_by(|x, y| x.row.id.cmp(&y.row.id));
@@ -317,8 +356,48 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
     for chunk in b.events.chunks(CHUNK) {
         crate::per_backend!(&mut *conn, |c| diesel::insert_into(events::table).values(chunk).execute(c))?;
     }
+    let groups = std::mem::take(&mut b.groups);
+    for (account, traits, profile) in groups {
+        link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;
+    }
     for chunk in b.log.chunks(CHUNK) {
         crate::per_backend!(&mut *conn, |c| diesel::insert_into(merges::table).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+/// Creates or updates an account (later keys overwrite earlier ones) and makes
+/// the profile a member.
+fn link_account(conn: &mut AnyConnection, account: &str, traits: &Map<String, Value>, profile: &str, now: i64) -> StoreResult<()> {
+    let held: Option<String> = accounts::table.find(account).select(accounts::traits).first(conn).optional()?;
+    match held {
+        Some(text) => {
+            let mut merged: Map<String, Value> = serde_json::from_str(&text)?;
+            merged.extend(traits.clone());
+            diesel::update(accounts::table.find(account))
+                .set((accounts::traits.eq(serde_json::to_string(&merged)?), accounts::updated_at.eq(now)))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(accounts::table)
+                .values((
+                    accounts::id.eq(account),
+                    accounts::traits.eq(serde_json::to_string(traits)?),
+                    accounts::created_at.eq(now),
+                    accounts::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+    }
+    let member: i64 = account_members::table
+        .filter(account_members::account_id.eq(account))
+        .filter(account_members::profile_id.eq(profile))
+        .count()
+        .get_result(conn)?;
+    if member == 0 {
+        diesel::insert_into(account_members::table)
+            .values((account_members::account_id.eq(account), account_members::profile_id.eq(profile), account_members::created_at.eq(now)))
+            .execute(conn)?;
     }
     Ok(())
 }
@@ -338,6 +417,13 @@ fn lock_keys(conn: &mut AnyConnection, origin: &Origin, events: &[&NewEvent]) ->
         }
         if let Some(m) = &e.message_id {
             keys.push(lock_key(&["message", &origin.source_key, m]));
+        }
+        if let Some(prev) = &e.previous_id {
+            keys.push(lock_key(&[IdentityType::UserId.as_str(), prev]));
+            keys.push(lock_key(&[IdentityType::AnonymousId.as_str(), prev]));
+        }
+        if let Some(account) = &e.group_id {
+            keys.push(lock_key(&["account", account]));
         }
     }
     keys.sort_unstable();

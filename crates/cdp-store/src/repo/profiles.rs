@@ -1,7 +1,7 @@
 //! Profiles and what hangs off them: identities, events (timeline), merge log.
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{events, identities, merges, profiles};
+use crate::schema::{account_members, events, identities, merges, profiles};
 use crate::AnyConnection;
 use diesel::prelude::*;
 
@@ -67,6 +67,8 @@ pub struct MergeRow {
 pub struct ProfileView {
     pub profile: ProfileRow,
     pub identities: Vec<IdentityRow>,
+    /// Accounts (Segment groups) the person belongs to.
+    pub accounts: Vec<String>,
 }
 
 fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
@@ -98,7 +100,12 @@ pub fn identities_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<
 pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
     let profile = resolve(conn, id)?;
     let identities = identities_of(conn, &profile.id)?;
-    Ok(ProfileView { profile, identities })
+    let accounts = account_members::table
+        .filter(account_members::profile_id.eq(&profile.id))
+        .order(account_members::account_id.asc())
+        .select(account_members::account_id)
+        .load(conn)?;
+    Ok(ProfileView { profile, identities, accounts })
 }
 
 /// The profile holding a (normalised) identity.

@@ -1,0 +1,272 @@
+//! Segment-compatible tracking API: `/v1/identify`, `/v1/track`, `/v1/page`,
+//! `/v1/screen`, `/v1/group`, `/v1/alias`, `/v1/batch`, so that backends using
+//! Segment's or RudderStack's SDKs send here by changing only the host.
+
+pub mod map;
+
+use crate::auth::{authenticate_jwt, authenticate_key, Caller, Principal};
+use crate::body::read_limited;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::events::{defaults_for, origin_of};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use base64::Engine;
+use cdp_domain::auth::Scope;
+use cdp_domain::event::parse_time;
+use cdp_domain::NewEvent;
+use cdp_store::repo::ingest;
+use map::Envelope;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+/// Segment's limits.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+pub const MAX_BATCH_BYTES: usize = 500 * 1024;
+pub const MAX_BATCH_MESSAGES: usize = 2500;
+
+/// A Segment message (see Segment's HTTP tracking API spec). `userId` or
+/// `anonymousId` is required (`userId` and `previousId` for alias, `groupId`
+/// for group).
+#[derive(ToSchema)]
+#[schema(example = json!({"userId": "u-1001", "anonymousId": "0c9b7a1e", "event": "Order Completed",
+    "properties": {"order_id": "W-77", "revenue": 259000, "currency": "VND"},
+    "context": {"traits": {"email": "lan@example.vn"}, "library": {"name": "analytics-node", "version": "2.1.0"}},
+    "messageId": "node-5f3c1a", "timestamp": "2026-11-20T10:15:00.000Z", "sentAt": "2026-11-20T10:15:01.000Z"}))]
+#[allow(dead_code)]
+pub struct SegmentMessage {
+    /// identify, track, page, screen, group or alias (batch items only; the endpoint implies it otherwise).
+    #[schema(rename = "type")]
+    kind: Option<String>,
+    #[schema(rename = "userId")]
+    user_id: Option<String>,
+    #[schema(rename = "anonymousId")]
+    anonymous_id: Option<String>,
+    /// track: the action.
+    event: Option<String>,
+    /// page / screen: the name.
+    name: Option<String>,
+    /// group: the account id.
+    #[schema(rename = "groupId")]
+    group_id: Option<String>,
+    /// alias: the earlier id.
+    #[schema(rename = "previousId")]
+    previous_id: Option<String>,
+    /// identify: the person's traits; group: the account's.
+    #[schema(value_type = Option<Object>)]
+    traits: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    properties: Option<Value>,
+    /// `context.traits` are the person's traits; `context.externalIds` more identities.
+    #[schema(value_type = Option<Object>)]
+    context: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    integrations: Option<Value>,
+    /// Dedupe key: a retry with the same messageId is stored once.
+    #[schema(rename = "messageId")]
+    message_id: Option<String>,
+    timestamp: Option<String>,
+    #[schema(rename = "originalTimestamp")]
+    original_timestamp: Option<String>,
+    #[schema(rename = "sentAt")]
+    sent_at: Option<String>,
+    /// The write key, when not sent as HTTP Basic user name.
+    #[schema(rename = "writeKey")]
+    write_key: Option<String>,
+}
+
+/// Up to 2500 messages, 500 KB; `context` and `integrations` apply to every item.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SegmentBatch {
+    batch: Vec<SegmentMessage>,
+    #[schema(value_type = Option<Object>)]
+    context: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    integrations: Option<Value>,
+    #[schema(rename = "sentAt")]
+    sent_at: Option<String>,
+    #[schema(rename = "writeKey")]
+    write_key: Option<String>,
+}
+
+/// Segment's answer, with what happened to each message.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"success": true, "accepted": 2, "duplicates": 0, "rejected": []}))]
+pub struct SegmentAck {
+    pub success: bool,
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// Messages that could not be used: `{index, error}`.
+    #[schema(value_type = Vec<Object>)]
+    pub rejected: Vec<Value>,
+}
+
+/// Segment answers 400 to an oversized body, where our own API answers 413.
+fn bad_request(e: ApiError) -> ApiError {
+    if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError { status: StatusCode::BAD_REQUEST, ..e }
+    } else {
+        e
+    }
+}
+
+/// The write key: HTTP Basic user name (Segment's way), `X-Api-Key`, or
+/// `writeKey` in the body; a Bearer token works too.
+async fn authenticate(state: &AppState, req: &HttpRequest, body: &Value) -> ApiResult<Principal> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(auth) = header("authorization") {
+        if let Some(b64) = auth.strip_prefix("Basic ").or_else(|| auth.strip_prefix("basic ")) {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| ApiError::unauthorized("invalid Basic credentials"))?;
+            let text = String::from_utf8(decoded).map_err(|_| ApiError::unauthorized("invalid Basic credentials"))?;
+            let key = text.split(':').next().unwrap_or("").to_string();
+            return authenticate_key(state, key).await;
+        }
+        if let Some(token) = auth.strip_prefix("Bearer ") {
+            return authenticate_jwt(state, token.trim());
+        }
+    }
+    if let Some(key) = header("x-api-key") {
+        return authenticate_key(state, key.to_string()).await;
+    }
+    match body.get("writeKey").and_then(Value::as_str) {
+        Some(key) => authenticate_key(state, key.to_string()).await,
+        None => Err(ApiError::unauthorized("send the write key as the HTTP Basic user name, in X-Api-Key, or as writeKey")),
+    }
+}
+
+async fn track_messages(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    kind: Option<&'static str>,
+) -> ApiResult<HttpResponse> {
+    let limit = if kind.is_none() { MAX_BATCH_BYTES } else { MAX_MESSAGE_BYTES };
+    let bytes = read_limited(&req, payload, limit).await.map_err(bad_request)?;
+    let mut body: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))?;
+    let who = authenticate(&state, &req, &body).await?;
+    who.require(Scope::EventsWrite)?;
+    if !body.is_object() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "the body must be a JSON object"));
+    }
+
+    let received = chrono::Utc::now();
+    let mut env = Envelope::default();
+    let messages: Vec<Value> = match kind {
+        Some(_) => vec![body],
+        None => {
+            env.context = body.get("context").and_then(Value::as_object).cloned().unwrap_or_default();
+            env.sent_at = body.get("sentAt").and_then(Value::as_str).and_then(parse_time);
+            match body.get_mut("batch").map(Value::take) {
+                Some(Value::Array(items)) if items.len() <= MAX_BATCH_MESSAGES => items,
+                Some(Value::Array(_)) => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "too_many",
+                        format!("at most {MAX_BATCH_MESSAGES} messages per batch"),
+                    ))
+                }
+                _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "batch must be an array of messages")),
+            }
+        }
+    };
+
+    let defaults = defaults_for(&state, &who);
+    let source_channel = match &who.caller {
+        Caller::Key { source_channel, .. } => *source_channel,
+        _ => None,
+    };
+    let mut rejected = Vec::new();
+    let mut valid: Vec<NewEvent> = Vec::with_capacity(messages.len());
+    for (index, msg) in messages.into_iter().enumerate() {
+        let too_big = kind.is_none() && serde_json::to_vec(&msg).map(|v| v.len()).unwrap_or(0) > MAX_MESSAGE_BYTES;
+        let parsed = match msg {
+            _ if too_big => Err(ApiError::new(StatusCode::BAD_REQUEST, "payload_too_large", "a message exceeds 32 KB")),
+            Value::Object(m) => map::to_raw(m, kind, &env, source_channel, received)
+                .and_then(|raw| NewEvent::parse(raw, &defaults))
+                .map_err(|e| ApiError::from(e).with_status(StatusCode::BAD_REQUEST)),
+            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "a message must be an object")),
+        };
+        match parsed {
+            Ok(e) => valid.push(e),
+            Err(e) => rejected.push(json!({"index": index, "error": e.body().error})),
+        }
+    }
+    if valid.is_empty() {
+        let first = rejected.first().and_then(|r| r["error"]["message"].as_str()).unwrap_or("no messages").to_string();
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", first).with_details(json!({ "rejected": rejected })));
+    }
+    let (db, origin) = (state.db.clone(), origin_of(&who));
+    let now = cdp_store::micros(received);
+    let outcomes = web::block(move || {
+        let refs: Vec<&NewEvent> = valid.iter().collect();
+        db.write(|c| ingest::ingest_batch(c, &origin, &refs, now))
+    })
+    .await??;
+    let accepted = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Accepted { .. })).count();
+    let duplicates = outcomes.len() - accepted;
+    state.metrics.count_events(accepted as u64, duplicates as u64, rejected.len() as u64);
+    Ok(HttpResponse::Ok().json(SegmentAck { success: true, accepted, duplicates, rejected }))
+}
+
+macro_rules! segment_endpoint {
+    ($fn:ident, $path:literal, $kind:expr, $op:literal, $body:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(
+                            tag = "tracking", operation_id = $op, request_body = $body,
+                            security(("api_key" = ["events:write"]), ("write_key" = ["events:write"]), ("bearer" = ["events:write"])),
+                            responses((status = 200, body = SegmentAck), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+                                      (status = 403, body = ErrorBody))
+                        )]
+        #[post($path)]
+        pub async fn $fn(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+            track_messages(state, req, payload, $kind).await
+        }
+    };
+}
+
+segment_endpoint!(
+    identify,
+    "/identify",
+    Some("identify"),
+    "segment_identify",
+    SegmentMessage,
+    "Segment `identify`: who the person is; traits update the profile."
+);
+segment_endpoint!(track, "/track", Some("track"), "segment_track", SegmentMessage, "Segment `track`: an action, on the person's timeline.");
+segment_endpoint!(page, "/page", Some("page"), "segment_page", SegmentMessage, "Segment `page`: a web page view, on the timeline.");
+segment_endpoint!(
+    screen,
+    "/screen",
+    Some("screen"),
+    "segment_screen",
+    SegmentMessage,
+    "Segment `screen`: an app screen view, on the timeline."
+);
+segment_endpoint!(
+    group,
+    "/group",
+    Some("group"),
+    "segment_group",
+    SegmentMessage,
+    "Segment `group`: links the person to an account (`groupId`) with the account's traits."
+);
+segment_endpoint!(
+    alias,
+    "/alias",
+    Some("alias"),
+    "segment_alias",
+    SegmentMessage,
+    "Segment `alias`: joins `previousId` to `userId` (two different user_ids are never merged)."
+);
+segment_endpoint!(
+    batch,
+    "/batch",
+    None,
+    "segment_batch",
+    SegmentBatch,
+    "Segment `batch` (what the SDKs send): up to 2500 messages, 500 KB, in one transaction."
+);

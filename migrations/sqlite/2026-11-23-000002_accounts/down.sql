@@ -1,0 +1,2 @@
+DROP TABLE account_members;
+DROP TABLE accounts;
