@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod channel;
+pub mod clv;
 pub mod error;
 pub mod event;
 pub mod identity;
