@@ -9,3 +9,4 @@ mod openapi;
 mod ops;
 mod timeline;
 mod tracking;
+mod value;

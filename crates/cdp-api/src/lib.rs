@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{events, health, keys, profiles, sources, token};
+use routes::{analytics, events, health, keys, profiles, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,6 +40,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "keys", description = "Scoped API keys"),
         (name = "events", description = "Ingestion"),
         (name = "profiles", description = "Unified customer profiles"),
+        (name = "analytics", description = "Customer value: orders, CLV (BG/NBD + Gamma-Gamma)"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
     )
 )]
@@ -78,7 +79,10 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(profiles::get_profile)
                 .service(profiles::list_profile_events)
                 .service(profiles::list_profile_identities)
-                .service(profiles::list_profile_merges),
+                .service(profiles::list_profile_merges)
+                .service(analytics::get_profile_value)
+                .service(analytics::fit_clv)
+                .service(analytics::get_clv_model),
         )
         .service(
             scope::scope("/v1")

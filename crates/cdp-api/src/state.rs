@@ -27,6 +27,8 @@ pub struct AppState {
     pub db: Db,
     pub jwt: JwtConfig,
     pub normalize: NormalizeOptions,
+    /// ISO 4217 code of amounts that name none; orders in it count in aggregates.
+    pub currency: String,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
 }

@@ -47,6 +47,11 @@ diesel::table! {
         event_count -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        orders_count -> BigInt,
+        revenue_total -> BigInt,
+        margin_total -> BigInt,
+        first_order_at -> Nullable<BigInt>,
+        last_order_at -> Nullable<BigInt>,
     }
 }
 
@@ -108,5 +113,65 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    orders (order_id) {
+        order_id -> Text,
+        profile_id -> Text,
+        event_id -> Text,
+        channel -> Text,
+        currency -> Text,
+        revenue -> BigInt,
+        refunded -> BigInt,
+        margin -> Nullable<BigInt>,
+        day -> BigInt,
+        occurred_at -> BigInt,
+        products -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    purchase_days (profile_id, day) {
+        profile_id -> Text,
+        day -> BigInt,
+        orders -> BigInt,
+        revenue -> BigInt,
+    }
+}
+
+diesel::table! {
+    clv_models (id) {
+        id -> Text,
+        created_at -> BigInt,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    profile_scores (profile_id) {
+        profile_id -> Text,
+        model_id -> Text,
+        p_alive -> Double,
+        expected_purchases -> Double,
+        expected_order_value -> Double,
+        clv -> Double,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
-diesel::allow_tables_to_appear_in_same_query!(sources, api_keys, users, profiles, identities, events, merges, accounts, account_members);
+diesel::allow_tables_to_appear_in_same_query!(
+    sources,
+    api_keys,
+    users,
+    profiles,
+    identities,
+    events,
+    merges,
+    accounts,
+    account_members,
+    orders,
+    purchase_days,
+    clv_models,
+    profile_scores
+);

@@ -139,6 +139,7 @@ impl Application {
             db,
             jwt: JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds },
             normalize,
+            currency: settings.default_currency.trim().to_ascii_uppercase(),
             limits: settings.limits.clone(),
             metrics: Arc::new(Metrics::default()),
         });

@@ -130,10 +130,10 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
     let bytes = read_limited(&req, payload, state.limits.event_body_bytes).await?;
     let raw: RawEvent = parse_json(&bytes)?;
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
-    let (db, origin) = (state.db.clone(), origin_of(&who));
+    let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
     let now = cdp_store::now_micros();
     let outcome = web::block(move || {
-        db.write(|c| ingest::ingest_batch(c, &origin, &[&event], now))
+        db.write(|c| ingest::ingest_batch(c, &origin, &[&event], &currency, now))
             .and_then(|mut o| o.pop().ok_or_else(|| cdp_store::StoreError::Corrupt("no outcome".into())))
     })
     .await??;
@@ -187,11 +187,11 @@ pub async fn create_event_batch(
             }),
         }
     }
-    let (db, origin) = (state.db.clone(), origin_of(&who));
+    let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
     let now = cdp_store::now_micros();
     let outcomes = web::block(move || {
         let events: Vec<&NewEvent> = valid.iter().map(|(_, e)| e).collect();
-        let outcomes = db.write(|c| ingest::ingest_batch(c, &origin, &events, now))?;
+        let outcomes = db.write(|c| ingest::ingest_batch(c, &origin, &events, &currency, now))?;
         Ok::<_, cdp_store::StoreError>(valid.iter().map(|(i, _)| *i).zip(outcomes).collect::<Vec<_>>())
     })
     .await??;

@@ -199,11 +199,11 @@ async fn track_messages(
         let first = rejected.first().and_then(|r| r["error"]["message"].as_str()).unwrap_or("no messages").to_string();
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", first).with_details(json!({ "rejected": rejected })));
     }
-    let (db, origin) = (state.db.clone(), origin_of(&who));
+    let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
     let now = cdp_store::micros(received);
     let outcomes = web::block(move || {
         let refs: Vec<&NewEvent> = valid.iter().collect();
-        db.write(|c| ingest::ingest_batch(c, &origin, &refs, now))
+        db.write(|c| ingest::ingest_batch(c, &origin, &refs, &currency, now))
     })
     .await??;
     let accepted = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Accepted { .. })).count();

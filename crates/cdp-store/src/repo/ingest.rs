@@ -8,9 +8,11 @@
 //! of statements grows with the number of profiles touched, not of events.
 
 use crate::error::{StoreError, StoreResult};
+use crate::repo::orders::{self, OrderBook};
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow};
 use crate::schema::{account_members, accounts, events, identities, merges, profiles};
 use crate::{micros, new_id, AnyConnection};
+use cdp_domain::commerce::OrderEvent;
 use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
 use cdp_domain::{Identity, IdentityType, NewEvent};
@@ -67,16 +69,32 @@ struct Batch {
     seen: HashMap<String, (String, String)>,
     /// `group` events: (account id, account traits, profile id), in order.
     groups: Vec<(String, Map<String, Value>, String)>,
+    orders: OrderBook,
+    /// The currency whose orders count in profile aggregates.
+    currency: String,
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// The live profile an id stands for, following the batch's merges.
+fn live_in(redirect: &HashMap<String, String>, id: &str) -> String {
+    let mut id = id;
+    while let Some(next) = redirect.get(id) {
+        id = next;
+    }
+    id.to_string()
 }
 
 impl Batch {
     /// The live profile an id now stands for.
     fn live(&self, id: &str) -> String {
-        let mut id = id;
-        while let Some(next) = self.redirect.get(id) {
-            id = next;
-        }
-        id.to_string()
+        live_in(&self.redirect, id)
     }
 
     fn work(&mut self, id: &str) -> StoreResult<&mut Work> {
@@ -88,10 +106,27 @@ fn parse_traits(p: &ProfileRow) -> StoreResult<TraitState> {
     Ok(TraitState { values: serde_json::from_str(&p.traits)?, times: serde_json::from_str(&p.trait_times)? })
 }
 
-/// Stores a batch of events. Must run inside a write transaction.
-pub fn ingest_batch(conn: &mut AnyConnection, origin: &Origin, batch: &[&NewEvent], received_at: i64) -> StoreResult<Vec<Outcome>> {
-    lock_keys(conn, origin, batch)?;
-    let mut b = Batch::default();
+/// Stores a batch of events. Must run inside a write transaction. Orders in
+/// `currency` (the deployment's default) count in profile aggregates.
+pub fn ingest_batch(
+    conn: &mut AnyConnection,
+    origin: &Origin,
+    batch: &[&NewEvent],
+    currency: &str,
+    received_at: i64,
+) -> StoreResult<Vec<Outcome>> {
+    let commerce: Vec<Option<OrderEvent>> = batch.iter().map(|e| OrderEvent::from_event(e, currency)).collect();
+    let mut order_ids: Vec<String> = commerce
+        .iter()
+        .flatten()
+        .map(|o| match o {
+            OrderEvent::Completed { order_id, .. } | OrderEvent::Refunded { order_id, .. } => order_id.clone(),
+        })
+        .collect();
+    order_ids.sort_unstable();
+    order_ids.dedup();
+    lock_keys(conn, origin, batch, &order_ids)?;
+    let mut b = Batch { currency: currency.to_string(), orders: OrderBook::load(conn, &order_ids)?, ..Batch::default() };
 
     // Dedupe keys seen before, and where their events live now.
     let mids: Vec<&str> = batch.iter().filter_map(|e| e.message_id.as_deref()).collect();
@@ -122,7 +157,7 @@ pub fn ingest_batch(conn: &mut AnyConnection, origin: &Origin, batch: &[&NewEven
     values.dedup();
     let found: Vec<IdentityRow> =
         identities::table.filter(identities::value.eq_any(&values)).select(IdentityRow::as_select()).load(conn)?;
-    let mut owners: Vec<String> = found.iter().map(|r| r.profile_id.clone()).collect();
+    let mut owners: Vec<String> = found.iter().map(|r| r.profile_id.clone()).chain(b.orders.owners()).collect();
     owners.sort_unstable();
     owners.dedup();
     for p in load_profiles(conn, &owners)? {
@@ -141,8 +176,8 @@ pub fn ingest_batch(conn: &mut AnyConnection, origin: &Origin, batch: &[&NewEven
     }
 
     let mut outcomes = Vec::with_capacity(batch.len());
-    for e in batch {
-        outcomes.push(resolve_one(&mut b, origin, e, received_at)?);
+    for (e, order) in batch.iter().zip(&commerce) {
+        outcomes.push(resolve_one(&mut b, origin, e, order.as_ref(), received_at)?);
     }
     flush(conn, &mut b)?;
     Ok(outcomes
@@ -155,7 +190,7 @@ pub fn ingest_batch(conn: &mut AnyConnection, origin: &Origin, batch: &[&NewEven
 }
 
 /// Resolves one event against the batch's state and records what to write.
-fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -> StoreResult<Outcome> {
+fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, order: Option<&OrderEvent>, received_at: i64) -> StoreResult<Outcome> {
     if let Some((id, pid)) = e.message_id.as_ref().and_then(|m| b.seen.get(m)) {
         return Ok(Outcome::Duplicate { id: id.clone(), profile_id: pid.clone() });
     }
@@ -177,19 +212,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -
     let target = match plan.target {
         Target::Existing(id) => id,
         Target::New => {
-            let row = ProfileRow {
-                id: new_id(),
-                merged_into: None,
-                user_id: None,
-                traits: "{}".into(),
-                trait_times: "{}".into(),
-                channels: 0,
-                first_seen_at: at,
-                last_seen_at: at,
-                event_count: 0,
-                created_at: received_at,
-                updated_at: received_at,
-            };
+            let row = ProfileRow::new(new_id(), at, received_at);
             let id = row.id.clone();
             b.work.insert(id.clone(), Work { row, traits: TraitState::default(), new: true, dirty: true });
             id
@@ -222,6 +245,11 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -
         t.row.first_seen_at = t.row.first_seen_at.min(snapshot.first_seen_at);
         t.row.last_seen_at = t.row.last_seen_at.max(snapshot.last_seen_at);
         t.row.event_count += snapshot.event_count;
+        t.row.orders_count += snapshot.orders_count;
+        t.row.revenue_total += snapshot.revenue_total;
+        t.row.margin_total += snapshot.margin_total;
+        t.row.first_order_at = min_opt(t.row.first_order_at, snapshot.first_order_at);
+        t.row.last_order_at = t.row.last_order_at.max(snapshot.last_order_at);
         t.dirty = true;
         b.redirect.insert(step.merged.clone(), target.clone());
         if !was_new {
@@ -275,6 +303,22 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, received_at: i64) -
     }
     if let Some(account) = &e.group_id {
         b.groups.push((account.clone(), e.properties.clone(), target.clone()));
+    }
+    if let Some(order) = order {
+        let at = orders::At { profile: &target, event_id: &event_id, channel: e.channel.as_str(), occurred_at: at, now: received_at };
+        let redirect = b.redirect.clone();
+        let live = |id: &str| live_in(&redirect, id);
+        if let Some((owner, d)) = b.orders.apply(order, &at, &b.currency, live) {
+            let w = b.work(&owner)?;
+            w.row.orders_count += d.orders;
+            w.row.revenue_total += d.revenue;
+            w.row.margin_total += d.margin;
+            if let Some(t) = d.at {
+                w.row.first_order_at = min_opt(w.row.first_order_at, Some(t));
+                w.row.last_order_at = w.row.last_order_at.max(Some(t));
+            }
+            w.dirty = true;
+        }
     }
     Ok(Outcome::Accepted { id: event_id, profile_id: target })
 }
@@ -336,6 +380,7 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
         diesel::update(account_members::table.filter(account_members::profile_id.eq(&merged)))
             .set(account_members::profile_id.eq(&into))
             .execute(conn)?;
+        orders::move_profile(conn, &merged, &into)?;
     }
     let mut updated: Vec<&Work> = b.work.values().filter(|w| w.dirty && !w.new).collect();
     updated.sort_by(|x, y| x.row.id.cmp(&y.row.id));
@@ -356,6 +401,8 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
     for chunk in b.events.chunks(CHUNK) {
         crate::per_backend!(&mut *conn, |c| diesel::insert_into(events::table).values(chunk).execute(c))?;
     }
+    let redirect = b.redirect.clone();
+    b.orders.flush(conn, |id| live_in(&redirect, id))?;
     let groups = std::mem::take(&mut b.groups);
     for (account, traits, profile) in groups {
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;
@@ -408,9 +455,9 @@ fn link_account(conn: &mut AnyConnection, account: &str, traits: &Map<String, Va
 /// parallel; since every such lock is taken up front in a fixed order, and
 /// profile rows next in id order, writers do not deadlock.
 /// On SQLite `BEGIN IMMEDIATE` already serialises writers: nothing to do.
-fn lock_keys(conn: &mut AnyConnection, origin: &Origin, events: &[&NewEvent]) -> StoreResult<()> {
+fn lock_keys(conn: &mut AnyConnection, origin: &Origin, events: &[&NewEvent], order_ids: &[String]) -> StoreResult<()> {
     let AnyConnection::Postgresql(pg) = conn else { return Ok(()) };
-    let mut keys: Vec<i64> = Vec::new();
+    let mut keys: Vec<i64> = order_ids.iter().map(|o| lock_key(&["order", o])).collect();
     for e in events {
         for i in &e.identities {
             keys.push(lock_key(&[i.kind.as_str(), &i.value]));

@@ -3,6 +3,8 @@
 
 pub mod ingest;
 pub mod keys;
+pub mod orders;
 pub mod profiles;
 pub mod sources;
 pub mod users;
+pub mod value;

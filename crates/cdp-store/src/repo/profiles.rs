@@ -19,6 +19,37 @@ pub struct ProfileRow {
     pub event_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Orders not fully refunded.
+    pub orders_count: i64,
+    /// Net revenue, minor units of the default currency.
+    pub revenue_total: i64,
+    pub margin_total: i64,
+    pub first_order_at: Option<i64>,
+    pub last_order_at: Option<i64>,
+}
+
+impl ProfileRow {
+    /// A fresh profile first seen at `at`, created at `now`.
+    pub fn new(id: String, at: i64, now: i64) -> ProfileRow {
+        ProfileRow {
+            id,
+            merged_into: None,
+            user_id: None,
+            traits: "{}".into(),
+            trait_times: "{}".into(),
+            channels: 0,
+            first_seen_at: at,
+            last_seen_at: at,
+            event_count: 0,
+            created_at: now,
+            updated_at: now,
+            orders_count: 0,
+            revenue_total: 0,
+            margin_total: 0,
+            first_order_at: None,
+            last_order_at: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

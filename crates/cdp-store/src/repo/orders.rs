@@ -1,0 +1,205 @@
+//! Orders and purchase occasions, kept at ingest so analytics never scan
+//! events: one row per order (once per order_id), one per profile and day.
+
+use crate::error::StoreResult;
+use crate::schema::{orders, purchase_days};
+use crate::AnyConnection;
+use cdp_domain::commerce::{day_of, OrderEvent};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = orders, treat_none_as_default_value = false)]
+pub struct OrderRow {
+    pub order_id: String,
+    pub profile_id: String,
+    pub event_id: String,
+    pub channel: String,
+    pub currency: String,
+    pub revenue: i64,
+    pub refunded: i64,
+    pub margin: Option<i64>,
+    pub day: i64,
+    pub occurred_at: i64,
+    pub products: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What an order event changes in a profile's aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delta {
+    pub orders: i64,
+    pub revenue: i64,
+    pub margin: i64,
+    /// The order's time, for first/last order (new orders only).
+    pub at: Option<i64>,
+}
+
+/// The orders a batch touches, and its changes to purchase days.
+#[derive(Default)]
+pub struct OrderBook {
+    orders: HashMap<String, (OrderRow, bool, bool)>,
+    days: HashMap<(String, i64), (i64, i64)>,
+}
+
+/// Where an order event happens: its event, profile, channel and time.
+pub struct At<'a> {
+    pub profile: &'a str,
+    pub event_id: &'a str,
+    pub channel: &'a str,
+    pub occurred_at: i64,
+    pub now: i64,
+}
+
+impl OrderBook {
+    /// Loads the existing orders among `ids`.
+    pub fn load(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<OrderBook> {
+        let mut book = OrderBook::default();
+        if !ids.is_empty() {
+            for o in orders::table.filter(orders::order_id.eq_any(ids)).select(OrderRow::as_select()).load(conn)? {
+                book.orders.insert(o.order_id.clone(), (o, false, false));
+            }
+        }
+        Ok(book)
+    }
+
+    /// The profiles owning loaded orders (a refund changes its order's owner).
+    pub fn owners(&self) -> Vec<String> {
+        self.orders.values().map(|(o, _, _)| o.profile_id.clone()).collect()
+    }
+
+    /// Applies an order event; returns the profile whose aggregates change and
+    /// how (only orders in the default currency count in aggregates).
+    pub fn apply(&mut self, ev: &OrderEvent, at: &At, currency: &str, live: impl Fn(&str) -> String) -> Option<(String, Delta)> {
+        match ev {
+            OrderEvent::Completed { order_id, currency: cur, revenue, margin, products } => {
+                if self.orders.contains_key(order_id) {
+                    return None; // once per order_id
+                }
+                let day = day_of(at.occurred_at);
+                let row = OrderRow {
+                    order_id: order_id.clone(),
+                    profile_id: at.profile.to_string(),
+                    event_id: at.event_id.to_string(),
+                    channel: at.channel.to_string(),
+                    currency: cur.clone(),
+                    revenue: *revenue,
+                    refunded: 0,
+                    margin: *margin,
+                    day,
+                    occurred_at: at.occurred_at,
+                    products: serde_json::to_string(products).unwrap_or_else(|_| "[]".into()),
+                    created_at: at.now,
+                    updated_at: at.now,
+                };
+                self.orders.insert(order_id.clone(), (row, true, true));
+                if cur != currency {
+                    return None;
+                }
+                let d = self.days.entry((at.profile.to_string(), day)).or_default();
+                d.0 += 1;
+                d.1 += revenue;
+                Some((
+                    at.profile.to_string(),
+                    Delta { orders: 1, revenue: *revenue, margin: margin.unwrap_or(0), at: Some(at.occurred_at) },
+                ))
+            }
+            OrderEvent::Refunded { order_id, amount, .. } => {
+                let (o, _, dirty) = self.orders.get_mut(order_id)?;
+                let remaining = o.revenue - o.refunded;
+                let amt = amount.unwrap_or(remaining).min(remaining);
+                if amt <= 0 {
+                    return None;
+                }
+                o.refunded += amt;
+                o.updated_at = at.now;
+                *dirty = true;
+                if o.currency != currency {
+                    return None;
+                }
+                let owner = live(&o.profile_id);
+                let closed = i64::from(o.refunded == o.revenue);
+                let margin = match (o.margin, o.revenue) {
+                    (Some(m), r) if r > 0 => (m as i128 * amt as i128 / r as i128) as i64,
+                    _ => 0,
+                };
+                let d = self.days.entry((owner.clone(), o.day)).or_default();
+                d.0 -= closed;
+                d.1 -= amt;
+                Some((owner, Delta { orders: -closed, revenue: -amt, margin: -margin, at: None }))
+            }
+        }
+    }
+
+    /// Writes orders and purchase days; `live` maps profile ids through the
+    /// batch's merges.
+    pub fn flush(&mut self, conn: &mut AnyConnection, live: impl Fn(&str) -> String) -> StoreResult<()> {
+        let mut created: Vec<OrderRow> = Vec::new();
+        for (o, new, dirty) in self.orders.values_mut() {
+            o.profile_id = live(&o.profile_id);
+            if *new {
+                created.push(o.clone());
+            } else if *dirty {
+                diesel::update(orders::table.find(&o.order_id))
+                    .set((orders::refunded.eq(o.refunded), orders::updated_at.eq(o.updated_at)))
+                    .execute(conn)?;
+            }
+        }
+        for chunk in created.chunks(500) {
+            crate::per_backend!(&mut *conn, |c| diesel::insert_into(orders::table).values(chunk).execute(c))?;
+        }
+        let mut days: HashMap<(String, i64), (i64, i64)> = HashMap::new();
+        for ((p, day), (n, r)) in self.days.drain() {
+            let e = days.entry((live(&p), day)).or_default();
+            e.0 += n;
+            e.1 += r;
+        }
+        let mut rows: Vec<_> = days.into_iter().filter(|(_, d)| *d != (0, 0)).collect();
+        rows.sort();
+        for ((p, day), (n, r)) in &rows {
+            add_day(conn, p, *day, *n, *r)?;
+        }
+        let touched: Vec<&String> = rows.iter().map(|((p, _), _)| p).collect();
+        if !touched.is_empty() {
+            diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq_any(touched)).filter(purchase_days::orders.le(0)))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds to a profile's purchase day, creating it if needed.
+fn add_day(conn: &mut AnyConnection, profile: &str, day: i64, orders: i64, revenue: i64) -> StoreResult<()> {
+    let row = (
+        purchase_days::profile_id.eq(profile),
+        purchase_days::day.eq(day),
+        purchase_days::orders.eq(orders),
+        purchase_days::revenue.eq(revenue),
+    );
+    crate::per_backend!(&mut *conn, |c| diesel::insert_into(purchase_days::table)
+        .values(row)
+        .on_conflict((purchase_days::profile_id, purchase_days::day))
+        .do_update()
+        .set((
+            purchase_days::orders.eq(purchase_days::orders + excluded(purchase_days::orders)),
+            purchase_days::revenue.eq(purchase_days::revenue + excluded(purchase_days::revenue)),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Moves a merged-away profile's orders and purchase days to its survivor.
+pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str) -> StoreResult<()> {
+    diesel::update(orders::table.filter(orders::profile_id.eq(merged))).set(orders::profile_id.eq(into)).execute(conn)?;
+    let days: Vec<(i64, i64, i64)> = purchase_days::table
+        .filter(purchase_days::profile_id.eq(merged))
+        .select((purchase_days::day, purchase_days::orders, purchase_days::revenue))
+        .load(conn)?;
+    for (day, n, r) in days {
+        add_day(conn, into, day, n, r)?;
+    }
+    diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq(merged))).execute(conn)?;
+    Ok(())
+}

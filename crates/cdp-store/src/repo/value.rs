@@ -1,0 +1,87 @@
+//! What analytics read: purchase histories (from purchase days, never from
+//! events), fitted models and per-profile scores.
+
+use crate::error::StoreResult;
+use crate::schema::{clv_models, profile_scores, purchase_days};
+use crate::AnyConnection;
+use diesel::prelude::*;
+
+/// A profile's purchase occasions up to a day: (day, net revenue in minor units).
+pub struct History {
+    pub profile_id: String,
+    pub days: Vec<(i64, i64)>,
+}
+
+/// Streams every profile's purchase days up to `as_of_day` in pages, so memory
+/// stays bounded by one page whatever the number of customers.
+pub fn for_each_history(conn: &mut AnyConnection, as_of_day: i64, mut f: impl FnMut(History)) -> StoreResult<()> {
+    const PAGE: i64 = 50_000;
+    let mut after: Option<(String, i64)> = None;
+    let mut current: Option<History> = None;
+    loop {
+        let mut q = purchase_days::table.filter(purchase_days::day.le(as_of_day)).filter(purchase_days::orders.gt(0)).into_boxed();
+        if let Some((p, d)) = &after {
+            q = q
+                .filter(purchase_days::profile_id.gt(p.clone()).or(purchase_days::profile_id.eq(p.clone()).and(purchase_days::day.gt(*d))));
+        }
+        let rows: Vec<(String, i64, i64)> = q
+            .order((purchase_days::profile_id.asc(), purchase_days::day.asc()))
+            .limit(PAGE)
+            .select((purchase_days::profile_id, purchase_days::day, purchase_days::revenue))
+            .load(conn)?;
+        let done = (rows.len() as i64) < PAGE;
+        if let Some((p, d, _)) = rows.last() {
+            after = Some((p.clone(), *d));
+        }
+        for (p, day, revenue) in rows {
+            match &mut current {
+                Some(h) if h.profile_id == p => h.days.push((day, revenue)),
+                _ => {
+                    if let Some(h) = current.take() {
+                        f(h);
+                    }
+                    current = Some(History { profile_id: p, days: vec![(day, revenue)] });
+                }
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    if let Some(h) = current {
+        f(h);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = profile_scores)]
+pub struct ScoreRow {
+    pub profile_id: String,
+    pub model_id: String,
+    pub p_alive: f64,
+    pub expected_purchases: f64,
+    pub expected_order_value: f64,
+    pub clv: f64,
+}
+
+/// Stores a model and replaces every score with the ones it gave.
+pub fn save_fit(conn: &mut AnyConnection, id: &str, body: &str, now: i64, scores: &[ScoreRow]) -> StoreResult<()> {
+    diesel::insert_into(clv_models::table)
+        .values((clv_models::id.eq(id), clv_models::created_at.eq(now), clv_models::body.eq(body)))
+        .execute(conn)?;
+    diesel::delete(profile_scores::table).execute(conn)?;
+    for chunk in scores.chunks(4000) {
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(profile_scores::table).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+/// The last fitted model's body, if any.
+pub fn latest_model(conn: &mut AnyConnection) -> StoreResult<Option<String>> {
+    Ok(clv_models::table.order((clv_models::created_at.desc(), clv_models::id.desc())).select(clv_models::body).first(conn).optional()?)
+}
+
+pub fn score_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Option<ScoreRow>> {
+    Ok(profile_scores::table.find(profile_id).select(ScoreRow::as_select()).first(conn).optional()?)
+}

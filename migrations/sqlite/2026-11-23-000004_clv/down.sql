@@ -1,0 +1,2 @@
+DROP TABLE profile_scores;
+DROP TABLE clv_models;
