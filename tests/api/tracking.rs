@@ -75,21 +75,6 @@ fn single_endpoints_auth_variants_and_clock_skew() {
     assert_eq!((r.status, r.body["success"].as_bool()), (200, Some(true)), "{}", r.body);
     // The client's clock runs 1 hour fast: what it stamped 11:00 happened at 10:00 by ours.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let iso = |secs: i64| {
-        let days = secs.div_euclid(86_400);
-        let s = secs.rem_euclid(86_400);
-        // civil-from-days (Howard Hinnant), enough for a test clock.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
-    };
     let r = segment(
         &app,
         "/v1/track",

@@ -124,3 +124,65 @@ fn orders_once_refunds_partial_and_full_and_merges_move_them() {
         assert_eq!(app.post("/api/v1/analytics/clv/fit", &analyst, bad.clone()).status, 422, "{bad}");
     }
 }
+
+/// 25 customers, one in each cell of the R×F grid, sent as orders through the
+/// API: the distribution names each segment with its known count.
+#[test]
+fn rfm_segments_on_a_hand_made_grid() {
+    let app = TestApp::spawn();
+    let (_, pos) = app.source("POS", "store");
+    let day = |n: i64| {
+        let secs = 1_767_225_600 + n * 86_400; // 2026-01-01 + n days
+        let (y, m, d) = civil(secs / 86_400);
+        format!("{y:04}-{m:02}-{d:02}T08:00:00Z")
+    };
+    let mut events = Vec::new();
+    for r in 1..=5i64 {
+        for f in 1..=5i64 {
+            let last = r * 10;
+            for k in 0..f {
+                events
+                    .push(json!({"event": "Order Completed", "occurred_at": day(last - k), "identities": {"user_id": format!("c{r}{f}")},
+                                   "properties": {"order_id": format!("o{r}{f}{k}"), "revenue": 1000 * (r * 5 + f)}}));
+            }
+        }
+    }
+    let res = app.post("/api/v1/events/batch", &pos, json!({ "events": events }));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let analyst = app.key(&[cdp_domain::auth::Scope::AnalyticsRead], None);
+    let r = app.get("/api/v1/analytics/rfm?as_of=2026-03-01", &analyst);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["customers"], 25);
+    let count =
+        |name: &str| r.body["segments"].as_array().unwrap().iter().find(|s| s["segment"] == name).unwrap()["customers"].as_u64().unwrap();
+    for (name, n) in [
+        ("champions", 2),
+        ("loyal_customers", 4),
+        ("potential_loyalists", 4),
+        ("new_customers", 1),
+        ("promising", 1),
+        ("need_attention", 1),
+        ("about_to_sleep", 2),
+        ("at_risk", 4),
+        ("cant_lose_them", 2),
+        ("hibernating", 4),
+    ] {
+        assert_eq!(count(name), n, "{name}: {}", r.body);
+    }
+    for (user, seg, rr, ff) in
+        [("c55", "champions", 5, 5), ("c51", "new_customers", 5, 1), ("c15", "cant_lose_them", 1, 5), ("c33", "need_attention", 3, 3)]
+    {
+        let p = app.lookup("user_id", user).body;
+        let v = app.get(&format!("/api/v1/profiles/{}/value", p["id"].as_str().unwrap()), &analyst).body;
+        assert_eq!(
+            (v["rfm"]["segment"].as_str(), v["rfm"]["r"].as_i64(), v["rfm"]["f"].as_i64()),
+            (Some(seg), Some(rr), Some(ff)),
+            "{user}: {v}"
+        );
+        assert_eq!(v["rfm"]["as_of"], "2026-03-01");
+    }
+    // As of a date before anyone bought: no customers.
+    let r = app.get("/api/v1/analytics/rfm?as_of=2025-01-01", &analyst);
+    assert_eq!(r.body["customers"], 0);
+    assert_eq!(app.get("/api/v1/analytics/rfm?as_of=soon", &analyst).status, 422);
+}

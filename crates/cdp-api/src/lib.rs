@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, events, health, keys, profiles, sources, token};
+use routes::{analytics, events, health, keys, profiles, rfm, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -82,7 +82,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(profiles::list_profile_merges)
                 .service(analytics::get_profile_value)
                 .service(analytics::fit_clv)
-                .service(analytics::get_clv_model),
+                .service(analytics::get_clv_model)
+                .service(rfm::get_rfm),
         )
         .service(
             scope::scope("/v1")

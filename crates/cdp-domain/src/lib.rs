@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod identity;
 pub mod resolution;
+pub mod rfm;
 pub mod traits;
 
 pub use channel::Channel;

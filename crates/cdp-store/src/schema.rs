@@ -159,6 +159,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    profile_rfm (profile_id) {
+        profile_id -> Text,
+        r -> Integer,
+        f -> Integer,
+        m -> Integer,
+        segment -> Text,
+        as_of_day -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,

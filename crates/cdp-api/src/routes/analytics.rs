@@ -73,7 +73,8 @@ pub struct FitOut {
     pub created_at: String,
 }
 
-fn parse_day(s: &str) -> Option<i64> {
+/// Days since the epoch of a date (`2026-11-23`) or RFC 3339 time.
+pub fn parse_day(s: &str) -> Option<i64> {
     let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().or_else(|| parse_time(s).map(|t| t.date_naive()))?;
     Some((date - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days())
 }
@@ -201,6 +202,16 @@ pub async fn get_clv_model(state: web::Data<AppState>, who: Principal) -> ApiRes
     })
 }
 
+/// A profile's scores from the latest RFM run.
+#[derive(Serialize, ToSchema)]
+pub struct RfmOut {
+    pub r: i32,
+    pub f: i32,
+    pub m: i32,
+    pub segment: String,
+    pub as_of: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ClvOut {
     pub p_alive: f64,
@@ -226,8 +237,7 @@ pub struct ValueOut {
     pub currency: String,
     pub first_order_at: Option<String>,
     pub last_order_at: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub rfm: Option<serde_json::Value>,
+    pub rfm: Option<RfmOut>,
     pub clv: Option<ClvOut>,
 }
 
@@ -242,12 +252,13 @@ pub struct ValueOut {
 pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ValueOut>> {
     who.require(Scope::AnalyticsRead)?;
     let (db, currency) = (state.db.clone(), state.currency.clone());
-    let (p, score, model) = web::block(move || {
+    let (p, score, model, rfm) = web::block(move || {
         db.read(|c| {
             let p = profiles::resolve(c, &id)?;
             let score = value::score_of(c, &p.id)?;
             let model = if score.is_some() { value::latest_model(c)? } else { None };
-            Ok((p, score, model))
+            let rfm = value::rfm_of(c, &p.id)?;
+            Ok((p, score, model, rfm))
         })
     })
     .await?
@@ -271,7 +282,13 @@ pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: w
         first_order_at: p.first_order_at.map(ts),
         last_order_at: p.last_order_at.map(ts),
         currency,
-        rfm: None,
+        rfm: rfm.map(|r| RfmOut {
+            r: r.r,
+            f: r.f,
+            m: r.m,
+            segment: r.segment,
+            as_of: chrono::DateTime::from_timestamp(r.as_of_day * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default(),
+        }),
         clv,
     }))
 }

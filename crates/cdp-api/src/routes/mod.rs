@@ -3,5 +3,6 @@ pub mod events;
 pub mod health;
 pub mod keys;
 pub mod profiles;
+pub mod rfm;
 pub mod sources;
 pub mod token;

@@ -2,7 +2,7 @@
 //! events), fitted models and per-profile scores.
 
 use crate::error::StoreResult;
-use crate::schema::{clv_models, profile_scores, purchase_days};
+use crate::schema::{clv_models, profile_rfm, profile_scores, purchase_days};
 use crate::AnyConnection;
 use diesel::prelude::*;
 
@@ -84,4 +84,28 @@ pub fn latest_model(conn: &mut AnyConnection) -> StoreResult<Option<String>> {
 
 pub fn score_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Option<ScoreRow>> {
     Ok(profile_scores::table.find(profile_id).select(ScoreRow::as_select()).first(conn).optional()?)
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = profile_rfm)]
+pub struct RfmRow {
+    pub profile_id: String,
+    pub r: i32,
+    pub f: i32,
+    pub m: i32,
+    pub segment: String,
+    pub as_of_day: i64,
+}
+
+/// Replaces every profile's RFM scores with a new run's.
+pub fn save_rfm(conn: &mut AnyConnection, rows: &[RfmRow]) -> StoreResult<()> {
+    diesel::delete(profile_rfm::table).execute(conn)?;
+    for chunk in rows.chunks(4000) {
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(profile_rfm::table).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+pub fn rfm_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Option<RfmRow>> {
+    Ok(profile_rfm::table.find(profile_id).select(RfmRow::as_select()).first(conn).optional()?)
 }

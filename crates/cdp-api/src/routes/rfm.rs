@@ -1,0 +1,108 @@
+//! RFM: the distribution of customers over the named segments as of a date.
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::analytics::parse_day;
+use crate::state::AppState;
+use actix_web::{get, web};
+use cdp_domain::auth::Scope;
+use cdp_domain::commerce::to_major;
+use cdp_domain::rfm::{self, RfmInput, SEGMENTS};
+use cdp_store::repo::value::{self, RfmRow};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RfmQuery {
+    /// Score purchases up to this date (default: today).
+    #[param(example = "2026-11-23")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SegmentShare {
+    pub segment: String,
+    pub customers: usize,
+    /// Net revenue up to as_of, major units.
+    pub revenue: f64,
+    pub share_of_customers: f64,
+    pub share_of_revenue: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"as_of": "2026-11-23", "customers": 1200, "revenue": 845000000.0, "currency": "VND",
+    "segments": [{"segment": "champions", "customers": 96, "revenue": 310000000.0, "share_of_customers": 0.08, "share_of_revenue": 0.367}]}))]
+pub struct RfmOut {
+    pub as_of: String,
+    pub customers: usize,
+    pub revenue: f64,
+    pub currency: String,
+    /// Every named segment, in the order of the R×F grid's names.
+    pub segments: Vec<SegmentShare>,
+}
+
+/// Scores every customer with purchases up to `as_of` (quintiles 1–5 of
+/// recency, frequency and monetary value), keeps each profile's scores for
+/// its `value.rfm`, and answers the distribution over the named segments.
+#[utoipa::path(
+    tag = "analytics", operation_id = "get_rfm", params(RfmQuery),
+    security(("api_key" = ["analytics:read"]), ("bearer" = ["analytics:read"])),
+    responses((status = 200, body = RfmOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+#[get("/analytics/rfm")]
+pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<RfmQuery>) -> ApiResult<web::Json<RfmOut>> {
+    who.require(Scope::AnalyticsRead)?;
+    let as_of = q.into_inner().as_of.unwrap_or_else(|| chrono::Utc::now().date_naive().to_string());
+    let day = parse_day(&as_of).ok_or_else(|| ApiError::field("as_of", "invalid", "must be a date such as 2026-11-23"))?;
+    let (db, currency) = (state.db.clone(), state.currency.clone());
+    let out = web::block(move || -> ApiResult<RfmOut> {
+        let mut inputs = Vec::new();
+        db.read(|c| {
+            value::for_each_history(c, day, |h| {
+                inputs.push(RfmInput {
+                    first_day: h.days[0].0,
+                    last_day: h.days[h.days.len() - 1].0,
+                    frequency: h.days.len() as i64,
+                    monetary: h.days.iter().map(|d| d.1).sum(),
+                    id: h.profile_id,
+                })
+            })
+        })?;
+        let scores = rfm::score(&inputs);
+        let total: i64 = inputs.iter().map(|i| i.monetary).sum();
+        let segments = SEGMENTS
+            .iter()
+            .map(|name| {
+                let (n, revenue) = inputs
+                    .iter()
+                    .zip(&scores)
+                    .filter(|(_, s)| s.segment == *name)
+                    .fold((0usize, 0i64), |(n, r), (i, _)| (n + 1, r + i.monetary));
+                SegmentShare {
+                    segment: name.to_string(),
+                    customers: n,
+                    revenue: to_major(revenue, &currency),
+                    share_of_customers: if inputs.is_empty() { 0.0 } else { n as f64 / inputs.len() as f64 },
+                    share_of_revenue: if total == 0 { 0.0 } else { revenue as f64 / total as f64 },
+                }
+            })
+            .collect();
+        let rows: Vec<RfmRow> = inputs
+            .iter()
+            .zip(&scores)
+            .map(|(i, s)| RfmRow {
+                profile_id: i.id.clone(),
+                r: s.r.into(),
+                f: s.f.into(),
+                m: s.m.into(),
+                segment: s.segment.into(),
+                as_of_day: day,
+            })
+            .collect();
+        db.write(|c| value::save_rfm(c, &rows))?;
+        Ok(RfmOut { as_of, customers: inputs.len(), revenue: to_major(total, &currency), currency, segments })
+    })
+    .await??;
+    Ok(web::Json(out))
+}
