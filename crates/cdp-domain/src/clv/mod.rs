@@ -10,6 +10,7 @@
 pub mod bgnbd;
 pub mod gamma_gamma;
 pub mod optimize;
+pub mod simulate;
 pub mod special;
 
 pub use bgnbd::{BgNbd, Customer};
