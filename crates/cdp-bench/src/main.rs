@@ -8,6 +8,7 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend sqlite
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
+mod clv;
 mod traffic;
 
 use cdp::{Application, Settings};
@@ -54,6 +55,18 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// CLV: BG/NBD + Gamma-Gamma fit and scoring on CDNOW and on simulated customers,
+    /// optionally against Python's lifetimes on the same data.
+    Clv {
+        /// Simulated customers.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        /// A Python with `lifetimes` installed, to time the same work with it.
+        #[arg(long)]
+        lifetimes_python: Option<String>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 fn main() {
@@ -62,6 +75,7 @@ fn main() {
         Command::Ingest { backend, postgres_url, events, batch, clients, returning, seed } => {
             ingest(backend, postgres_url, events, batch, clients, returning, seed)
         }
+        Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
     }
 }
 

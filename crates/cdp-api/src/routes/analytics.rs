@@ -8,8 +8,8 @@ use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest};
 use cdp_domain::auth::Scope;
 use cdp_domain::clv::bgnbd::BgNbd;
-use cdp_domain::clv::gamma_gamma::{discounted_clv, GammaGamma};
-use cdp_domain::clv::{Customer, Spender};
+use cdp_domain::clv::gamma_gamma::GammaGamma;
+use cdp_domain::clv::{score_all, Customer, ScoreSettings, Spender};
 use cdp_domain::commerce::to_major;
 use cdp_domain::event::parse_time;
 use cdp_store::repo::value::{self, ScoreRow};
@@ -145,22 +145,18 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
             .ok_or_else(|| ApiError::field("as_of", "too_few_customers", "at least two customers with purchases up to as_of are needed"))?;
         let repeat: Vec<Spender> = spenders.iter().flatten().copied().collect();
         let gg = GammaGamma::fit(&repeat);
-        let month = 365.25 / 12.0 / unit_days;
+        let settings = ScoreSettings { horizon, months: clv_months, month: 365.25 / 12.0 / unit_days, monthly_discount: discount };
         let model_id = cdp_store::new_id();
-        let scores: Vec<ScoreRow> = ids
+        let scores: Vec<ScoreRow> = score_all(&bg.model, gg.as_ref().map(|g| &g.model), &customers, &spenders, &settings)
             .into_iter()
-            .zip(customers.iter().zip(&spenders))
-            .map(|(profile_id, (c, s))| {
-                let m = bg.model;
-                let value = gg.map(|g| g.model.expected_value(s.as_ref())).unwrap_or_else(|| s.map(|s| s.m).unwrap_or(0.0));
-                ScoreRow {
-                    profile_id,
-                    model_id: model_id.clone(),
-                    p_alive: m.p_alive(c),
-                    expected_purchases: m.expected_purchases(c, horizon),
-                    expected_order_value: value,
-                    clv: discounted_clv(value, |t| m.expected_purchases(c, t), clv_months, month, discount),
-                }
+            .zip(ids)
+            .map(|(s, profile_id)| ScoreRow {
+                profile_id,
+                model_id: model_id.clone(),
+                p_alive: s.p_alive,
+                expected_purchases: s.expected_purchases,
+                expected_order_value: s.expected_order_value,
+                clv: s.clv,
             })
             .collect();
         let out = FitOut {
