@@ -1,9 +1,10 @@
 //! Gamma-Gamma: the value of a customer's purchases varies around the
 //! customer's mean, which varies across customers; independent of BG/NBD.
 
-use super::optimize::nelder_mead;
-use super::special::ln_gamma;
+use super::optimize::{bfgs, nelder_mead};
+use super::special::{digamma, ln_gamma};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A repeat buyer: `x` repeat purchase occasions with mean value `m`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,7 +35,34 @@ impl GammaGamma {
             - (px + q) * (gamma + s.m * s.x).ln()
     }
 
-    /// Maximum-likelihood fit on repeat buyers (x ≥ 1, m > 0).
+    /// Total log-likelihood and its gradient with respect to (ln p, ln q, ln γ);
+    /// the gamma-function terms are computed once per distinct x.
+    fn log_likelihood_grad(&self, data: &[Spender], xs: &BTreeMap<u64, usize>) -> (f64, [f64; 3]) {
+        let GammaGamma { p, q, gamma } = *self;
+        let (lg_q, dg_q, ln_g) = (ln_gamma(q), digamma(q), gamma.ln());
+        let per_x: Vec<(f64, f64, f64)> = xs
+            .keys()
+            .map(|bits| {
+                let px = p * f64::from_bits(*bits);
+                (ln_gamma(px + q) - ln_gamma(px) - lg_q, digamma(px + q), digamma(px))
+            })
+            .collect();
+        let (mut ll, mut gp, mut gq, mut gg) = (0.0, 0.0, 0.0, 0.0);
+        for s in data {
+            let (lg, dg_pxq, dg_px) = per_x[xs[&s.x.to_bits()]];
+            let px = p * s.x;
+            let (ln_m, ln_x, den) = (s.m.ln(), s.x.ln(), gamma + s.m * s.x);
+            let ln_den = den.ln();
+            ll += lg + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_den;
+            gp += s.x * (dg_pxq - dg_px + ln_m + ln_x - ln_den);
+            gq += dg_pxq - dg_q + ln_g - ln_den;
+            gg += q / gamma - (px + q) / den;
+        }
+        (ll, [gp * p, gq * q, gg * gamma])
+    }
+
+    /// Maximum-likelihood fit on repeat buyers (x ≥ 1, m > 0): BFGS with the
+    /// analytic gradient, Nelder–Mead should it not converge.
     pub fn fit(spenders: &[Spender]) -> Option<GammaGammaFit> {
         let data: Vec<Spender> = spenders.iter().copied().filter(|s| s.x >= 1.0 && s.m > 0.0 && s.m.is_finite()).collect();
         if data.len() < 2 {
@@ -43,8 +71,19 @@ impl GammaGamma {
         let mean = data.iter().map(|s| s.m).sum::<f64>() / data.len() as f64;
         let model = |v: &[f64]| GammaGamma { p: v[0].exp(), q: v[1].exp(), gamma: v[2].exp() };
         let objective = |v: &[f64]| -data.iter().map(|s| model(v).log_likelihood(s)).sum::<f64>();
+        let xs: BTreeMap<u64, usize> = {
+            let mut bits: Vec<u64> = data.iter().map(|s| s.x.to_bits()).collect();
+            bits.sort_unstable();
+            bits.dedup();
+            bits.into_iter().enumerate().map(|(i, b)| (b, i)).collect()
+        };
+        let with_gradient = |v: &[f64]| {
+            let (ll, g) = model(v).log_likelihood_grad(&data, &xs);
+            (-ll, g.iter().map(|x| -x).collect())
+        };
         let start = [0.0, 1.0f64.ln() + 1.0, mean.max(1e-6).ln()];
-        let (best, value) = nelder_mead(objective, &start, 1e-13, 20_000);
+        let (point, value, converged) = bfgs(with_gradient, &start, 1e-9, 500);
+        let (best, value) = if converged { (point, value) } else { nelder_mead(objective, &point, 1e-13, 20_000) };
         let fitted = model(&best);
         (value.is_finite() && [fitted.p, fitted.q, fitted.gamma].iter().all(|v| v.is_finite() && *v > 0.0)).then_some(GammaGammaFit {
             model: fitted,
