@@ -186,3 +186,43 @@ fn rfm_segments_on_a_hand_made_grid() {
     assert_eq!(r.body["customers"], 0);
     assert_eq!(app.get("/api/v1/analytics/rfm?as_of=soon", &analyst).status, 422);
 }
+
+#[test]
+fn kpis_overall_by_channel_and_city() {
+    let app = TestApp::spawn();
+    let (_, store) = app.source("Store", "store");
+    let (_, web) = app.source("Web", "web");
+    let order = |who: &str, id: &str, at: &str, revenue: i64, margin: Option<i64>, cats: &[&str], city: &str| {
+        let products: Vec<_> = cats.iter().map(|c| json!({"product_id": c, "category": c, "price": 1, "quantity": 1})).collect();
+        let mut props = json!({"order_id": id, "revenue": revenue, "products": products});
+        if let Some(m) = margin {
+            props["margin"] = json!(m);
+        }
+        json!({"event": "Order Completed", "occurred_at": at, "identities": {"user_id": who}, "traits": {"city": city}, "properties": props})
+    };
+    app.event(&store, order("an", "o1", "2026-03-01T03:00:00Z", 800_000, Some(200_000), &["sua-tuoi"], "Hà Nội"));
+    app.event(&store, order("an", "o2", "2026-04-01T03:00:00Z", 100_000, None, &["sua-chua", "sua-tuoi"], "Hà Nội"));
+    app.event(&web, order("binh", "o3", "2026-05-01T03:00:00Z", 100_000, Some(10_000), &["pho-mai"], "Huế"));
+    app.event(&web, order("chi", "o4", "2026-05-02T03:00:00Z", 50_000, None, &[], "Huế"));
+    app.event(&web, json!({"event": "Order Refunded", "identities": {"user_id": "chi"}, "properties": {"order_id": "o4"}}));
+    app.event(&store, order("dung", "o5", "2025-06-01T03:00:00Z", 70_000, None, &[], "Hà Nội")); // before the period
+    let analyst = app.key(&[cdp_domain::auth::Scope::AnalyticsRead], None);
+    let r = app.get("/api/v1/analytics/kpis?from=2026-01-01&to=2026-11-01", &analyst);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.body["overall"];
+    assert_eq!(o["customers"], 3, "an, binh, dung bought by `to` (chi's only order was refunded): {o}");
+    assert_eq!((o["active_customers"].as_u64(), o["orders"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(o["revenue"], 1_000_000.0);
+    assert!((o["average_order_value"].as_f64().unwrap() - 1_000_000.0 / 3.0).abs() < 1e-6);
+    assert!((o["repeat_purchase_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!(o["margin"], 210_000.0);
+    assert_eq!(o["concentration"]["top_1"], 0.9);
+    assert_eq!(o["concentration"]["top_20"], 0.9);
+    assert!((o["concentration"]["gini"].as_f64().unwrap() - 0.4).abs() < 1e-12, "two buyers, 900k and 100k: {o}");
+    assert!((o["cross_sell_index"].as_f64().unwrap() - 1.5).abs() < 1e-12, "an: 2 categories, binh: 1");
+    assert_eq!(r.body["by_channel"]["store"]["revenue"], 900_000.0);
+    assert_eq!(r.body["by_channel"]["web"]["active_customers"], 1);
+    assert_eq!(r.body["by_city"]["Hà Nội"]["customers"], 2);
+    assert_eq!(r.body["by_city"]["Huế"]["revenue"], 100_000.0);
+    assert_eq!(app.get("/api/v1/analytics/kpis?from=2026-12-01&to=2026-01-01", &analyst).status, 422);
+}

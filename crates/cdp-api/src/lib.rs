@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, events, health, keys, profiles, rfm, sources, token};
+use routes::{analytics, events, health, keys, kpis, profiles, rfm, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -83,7 +83,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(analytics::get_profile_value)
                 .service(analytics::fit_clv)
                 .service(analytics::get_clv_model)
-                .service(rfm::get_rfm),
+                .service(rfm::get_rfm)
+                .service(kpis::get_kpis),
         )
         .service(
             scope::scope("/v1")

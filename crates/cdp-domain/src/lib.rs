@@ -11,6 +11,7 @@ pub mod commerce;
 pub mod error;
 pub mod event;
 pub mod identity;
+pub mod kpis;
 pub mod resolution;
 pub mod rfm;
 pub mod traits;

@@ -2,6 +2,7 @@ pub mod analytics;
 pub mod events;
 pub mod health;
 pub mod keys;
+pub mod kpis;
 pub mod profiles;
 pub mod rfm;
 pub mod sources;

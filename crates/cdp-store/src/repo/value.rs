@@ -109,3 +109,65 @@ pub fn save_rfm(conn: &mut AnyConnection, rows: &[RfmRow]) -> StoreResult<()> {
 pub fn rfm_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Option<RfmRow>> {
     Ok(profile_rfm::table.find(profile_id).select(RfmRow::as_select()).first(conn).optional()?)
 }
+
+/// An order of a period, net of refunds.
+pub struct PeriodOrder {
+    pub profile_id: String,
+    pub channel: String,
+    pub net: i64,
+    pub margin: Option<i64>,
+    pub products: String,
+}
+
+/// What customer metrics read: the customer base up to `as_of_day` with its
+/// purchase occasions, the period's orders in `currency` (fully refunded ones
+/// left out), the latest scores, and each customer's traits.
+pub struct KpiData {
+    pub customers: Vec<(String, i64)>,
+    pub orders: Vec<PeriodOrder>,
+    pub scores: std::collections::HashMap<String, (f64, f64)>,
+    pub traits: std::collections::HashMap<String, String>,
+}
+
+pub fn kpi_data(conn: &mut AnyConnection, from_day: i64, to_day: i64, as_of_day: i64, currency: &str) -> StoreResult<KpiData> {
+    use crate::schema::{orders, profiles};
+    use diesel::dsl::count_star;
+    let customers: Vec<(String, i64)> = purchase_days::table
+        .filter(purchase_days::day.le(as_of_day))
+        .filter(purchase_days::orders.gt(0))
+        .group_by(purchase_days::profile_id)
+        .select((purchase_days::profile_id, count_star()))
+        .order(purchase_days::profile_id.asc())
+        .load(conn)?;
+    let rows: Vec<(String, String, i64, i64, Option<i64>, String)> = orders::table
+        .filter(orders::day.ge(from_day))
+        .filter(orders::day.le(to_day.min(as_of_day)))
+        .filter(orders::currency.eq(currency))
+        .select((orders::profile_id, orders::channel, orders::revenue, orders::refunded, orders::margin, orders::products))
+        .load(conn)?;
+    let orders = rows
+        .into_iter()
+        .filter(|r| r.3 < r.2 || r.2 == 0)
+        .map(|(profile_id, channel, revenue, refunded, margin, products)| PeriodOrder {
+            profile_id,
+            channel,
+            net: revenue - refunded,
+            margin: margin.map(|m| if revenue > 0 { (m as i128 * (revenue - refunded) as i128 / revenue as i128) as i64 } else { m }),
+            products,
+        })
+        .collect();
+    let scores = profile_scores::table
+        .select((profile_scores::profile_id, profile_scores::p_alive, profile_scores::clv))
+        .load::<(String, f64, f64)>(conn)?
+        .into_iter()
+        .map(|(p, a, c)| (p, (a, c)))
+        .collect();
+    let traits = profiles::table
+        .filter(profiles::merged_into.is_null())
+        .filter(profiles::first_order_at.is_not_null())
+        .select((profiles::id, profiles::traits))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(KpiData { customers, orders, scores, traits })
+}
