@@ -133,13 +133,17 @@ impl Application {
     pub fn build(settings: &Settings) -> Result<Application, BoxError> {
         let secret = settings.resolve_jwt_secret()?;
         let normalize = NormalizeOptions::with_region(&settings.default_region)?;
+        let currency = settings.default_currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(format!("CDP_DEFAULT_CURRENCY must be an ISO 4217 code such as VND, not `{}`", settings.default_currency).into());
+        }
         let db = settings.open_db()?;
         log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), db.backend.as_str());
         let state = web::Data::new(AppState {
             db,
             jwt: JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds },
             normalize,
-            currency: settings.default_currency.trim().to_ascii_uppercase(),
+            currency,
             limits: settings.limits.clone(),
             metrics: Arc::new(Metrics::default()),
         });

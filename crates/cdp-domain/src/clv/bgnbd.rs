@@ -31,11 +31,22 @@ pub struct BgNbdFit {
     pub customers: usize,
 }
 
-/// Customers with the same history, counted once with a weight.
+/// Customers with the same history, counted once with a weight; times are
+/// indexes into one table of distinct times, so that ln(α + t) is computed
+/// once per distinct time and evaluation.
 struct Groups {
-    /// (index into `xs`, t_x, t, weight)
-    rows: Vec<(usize, f64, f64, f64)>,
+    /// (index into `xs`, index of t_x in `ts`, index of T in `ts`, weight)
+    rows: Vec<(usize, usize, usize, f64)>,
     xs: Vec<f64>,
+    ts: Vec<f64>,
+}
+
+fn distinct(values: impl Iterator<Item = f64>) -> (Vec<f64>, HashMap<u64, usize>) {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    let index = v.iter().enumerate().map(|(i, x)| (x.to_bits(), i)).collect();
+    (v, index)
 }
 
 fn group(customers: &[Customer]) -> Groups {
@@ -43,13 +54,11 @@ fn group(customers: &[Customer]) -> Groups {
     for c in customers {
         *rows.entry((c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits())).or_default() += 1.0;
     }
-    let mut xs: Vec<f64> = rows.keys().map(|k| f64::from_bits(k.0)).collect();
-    xs.sort_by(f64::total_cmp);
-    xs.dedup();
-    let index: HashMap<u64, usize> = xs.iter().enumerate().map(|(i, x)| (x.to_bits(), i)).collect();
-    let mut rows: Vec<_> = rows.into_iter().map(|(k, w)| (index[&k.0], f64::from_bits(k.1), f64::from_bits(k.2), w)).collect();
-    rows.sort_by(|a, b| (a.0, a.1, a.2).partial_cmp(&(b.0, b.1, b.2)).unwrap_or(std::cmp::Ordering::Equal));
-    Groups { rows, xs }
+    let (xs, xi) = distinct(rows.keys().map(|k| f64::from_bits(k.0)));
+    let (ts, ti) = distinct(rows.keys().flat_map(|k| [f64::from_bits(k.1), f64::from_bits(k.2)]));
+    let mut rows: Vec<_> = rows.into_iter().map(|(k, w)| (xi[&k.0], ti[&k.1], ti[&k.2], w)).collect();
+    rows.sort_unstable_by_key(|r| (r.0, r.1, r.2));
+    Groups { rows, xs, ts }
 }
 
 impl BgNbd {
@@ -80,13 +89,14 @@ impl BgNbd {
                     (fixed, drop)
                 })
                 .collect();
+        let ln_t: Vec<f64> = g.ts.iter().map(|t| (alpha + t).ln()).collect();
         g.rows
             .iter()
-            .map(|&(xi, t_x, t, w)| {
+            .map(|&(xi, txi, ti, w)| {
                 let x = g.xs[xi];
                 let (fixed, drop) = per_x[xi];
-                let a3 = -(r + x) * (alpha + t).ln();
-                let tail = if x > 0.0 { log_add_exp(a3, drop - (r + x) * (alpha + t_x).ln()) } else { a3 };
+                let a3 = -(r + x) * ln_t[ti];
+                let tail = if x > 0.0 { log_add_exp(a3, drop - (r + x) * ln_t[txi]) } else { a3 };
                 w * (fixed + tail)
             })
             .sum()
@@ -122,25 +132,38 @@ impl BgNbd {
                     }
                 })
                 .collect();
+        let ln_t: Vec<f64> = g.ts.iter().map(|t| (alpha + t).ln()).collect();
+        let inv_t: Vec<f64> = g.ts.iter().map(|t| 1.0 / (alpha + t)).collect();
         let (mut ll, mut gr, mut ga, mut gaa, mut gb) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for &(xi, t_x, t, w) in &g.rows {
+        for &(xi, txi, ti, w) in &g.rows {
             let x = g.xs[xi];
             let p = &per_x[xi];
-            let (l3, at) = ((alpha + t).ln(), alpha + t);
+            let l3 = ln_t[ti];
             let a3 = -(r + x) * l3;
-            let (tail, w3, w4, l4, at_x) = if x > 0.0 {
-                let l4 = (alpha + t_x).ln();
-                let a4 = p.drop - (r + x) * l4;
-                let tail = log_add_exp(a3, a4);
-                (tail, (a3 - tail).exp(), (a4 - tail).exp(), l4, alpha + t_x)
+            if x > 0.0 {
+                // tail = ln(e^a3 + e^a4) with weights w3 + w4 = 1, from one exp and one ln_1p.
+                let l4 = ln_t[txi];
+                let d = p.drop - (r + x) * l4 - a3;
+                let (tail, w4) = if d > 0.0 {
+                    let e = (-d).exp();
+                    (a3 + d + e.ln_1p(), 1.0 / (1.0 + e))
+                } else {
+                    let e = d.exp();
+                    (a3 + e.ln_1p(), e / (1.0 + e))
+                };
+                let w3 = 1.0 - w4;
+                ll += w * (p.fixed + tail);
+                gr += w * (p.d_r - w3 * l3 - w4 * l4);
+                ga += w * (r / alpha - (r + x) * (w3 * inv_t[ti] + w4 * inv_t[txi]));
+                gaa += w * (p.d_a + w4 / a);
+                gb += w * (p.d_b - w4 * p.inv_bx1);
             } else {
-                (a3, 1.0, 0.0, 0.0, 1.0)
-            };
-            ll += w * (p.fixed + tail);
-            gr += w * (p.d_r - w3 * l3 - w4 * l4);
-            ga += w * (r / alpha - (r + x) * (w3 / at + w4 / at_x));
-            gaa += w * (p.d_a + w4 / a);
-            gb += w * (p.d_b - w4 * p.inv_bx1);
+                ll += w * (p.fixed + a3);
+                gr += w * (p.d_r - l3);
+                ga += w * (r / alpha - (r + x) * inv_t[ti]);
+                gaa += w * p.d_a;
+                gb += w * p.d_b;
+            }
         }
         (ll, [gr * r, ga * alpha, gaa * a, gb * b])
     }
