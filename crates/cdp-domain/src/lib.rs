@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod identity;
 pub mod kpis;
+pub mod loyalty;
 pub mod resolution;
 pub mod rfm;
 pub mod traits;
