@@ -5,6 +5,7 @@
 mod auth;
 mod errors;
 mod identity;
+mod loyalty;
 mod openapi;
 mod ops;
 mod timeline;

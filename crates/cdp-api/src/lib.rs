@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, events, health, keys, kpis, profiles, rfm, sources, token};
+use routes::{analytics, events, health, keys, kpis, loyalty, profiles, rfm, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -41,6 +41,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "events", description = "Ingestion"),
         (name = "profiles", description = "Unified customer profiles"),
         (name = "analytics", description = "Customer value: orders, CLV (BG/NBD + Gamma-Gamma)"),
+        (name = "loyalty", description = "Points, tiers Đồng/Bạc/Vàng/Kim Cương, rewards, expiry"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
     )
 )]
@@ -84,7 +85,15 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(analytics::fit_clv)
                 .service(analytics::get_clv_model)
                 .service(rfm::get_rfm)
-                .service(kpis::get_kpis),
+                .service(kpis::get_kpis)
+                .service(loyalty::get_program)
+                .service(loyalty::put_program)
+                .service(loyalty::get_loyalty)
+                .service(loyalty::list_ledger)
+                .service(loyalty::redeem)
+                .service(loyalty::list_rewards)
+                .service(loyalty::create_reward)
+                .service(loyalty::expire),
         )
         .service(
             scope::scope("/v1")

@@ -170,6 +170,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    loyalty_program (id) {
+        id -> Integer,
+        body -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    loyalty_accounts (profile_id) {
+        profile_id -> Text,
+        balance -> BigInt,
+        tier_code -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    loyalty_ledger (id) {
+        id -> Text,
+        profile_id -> Text,
+        kind -> Text,
+        points -> BigInt,
+        balance_after -> BigInt,
+        order_id -> Nullable<Text>,
+        reward_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        remaining -> BigInt,
+    }
+}
+
+diesel::table! {
+    loyalty_rewards (id) {
+        id -> Text,
+        name -> Text,
+        points_cost -> BigInt,
+        stock -> Nullable<BigInt>,
+        active_from -> Nullable<BigInt>,
+        active_to -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,

@@ -3,6 +3,7 @@ pub mod events;
 pub mod health;
 pub mod keys;
 pub mod kpis;
+pub mod loyalty;
 pub mod profiles;
 pub mod rfm;
 pub mod sources;

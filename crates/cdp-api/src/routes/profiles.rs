@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
     "traits": {"first_name": "An", "last_name": "Nguyễn", "city": "Hà Nội"},
     "identities": [{"type": "phone", "value": "+84912345678"}, {"type": "loyalty_card", "value": "VNM-0042"}],
     "channels": ["store", "hotline"], "first_seen_at": "2026-11-20T10:15:00Z", "last_seen_at": "2026-11-21T09:00:00Z",
-    "event_count": 2, "accounts": [], "created_at": "2026-11-20T10:15:01Z", "updated_at": "2026-11-21T09:00:01Z"}))]
+    "event_count": 2, "accounts": [], "loyalty": {"points_balance": 35, "tier": "dong"}, "created_at": "2026-11-20T10:15:01Z", "updated_at": "2026-11-21T09:00:01Z"}))]
 pub struct ProfileOut {
     pub id: String,
     #[schema(value_type = Object)]
@@ -32,8 +32,16 @@ pub struct ProfileOut {
     pub event_count: i64,
     /// Accounts (Segment `group` ids) the person belongs to.
     pub accounts: Vec<String>,
+    /// Points and tier, once the person has earned (details: `/loyalty`).
+    pub loyalty: Option<ProfileLoyalty>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileLoyalty {
+    pub points_balance: i64,
+    pub tier: String,
 }
 
 /// An event on a profile's timeline.
@@ -119,6 +127,7 @@ impl From<ProfileView> for ProfileOut {
             last_seen_at: ts(p.last_seen_at),
             event_count: p.event_count,
             accounts: v.accounts,
+            loyalty: v.loyalty.map(|(points_balance, tier)| ProfileLoyalty { points_balance, tier }),
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
             id: p.id,

@@ -179,7 +179,7 @@ pub fn ingest_batch(
     for (e, order) in batch.iter().zip(&commerce) {
         outcomes.push(resolve_one(&mut b, origin, e, order.as_ref(), received_at)?);
     }
-    flush(conn, &mut b)?;
+    flush(conn, &mut b, received_at)?;
     Ok(outcomes
         .into_iter()
         .map(|o| match o {
@@ -344,7 +344,7 @@ fn planned_identities(b: &Batch, e: &NewEvent) -> Vec<Identity> {
 }
 
 /// Writes what the batch decided, parents before children.
-fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
+fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64) -> StoreResult<()> {
     let pointers: Vec<(String, String)> =
         b.work.values().filter_map(|w| w.row.merged_into.as_deref().map(|m| (w.row.id.clone(), b.live(m)))).collect();
     for (id, into) in pointers {
@@ -381,6 +381,7 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
             .set(account_members::profile_id.eq(&into))
             .execute(conn)?;
         orders::move_profile(conn, &merged, &into)?;
+        crate::repo::loyalty::move_profile(conn, &merged, &into, now)?;
     }
     let mut updated: Vec<&Work> = b.work.values().filter(|w| w.dirty && !w.new).collect();
     updated.sort_by(|x, y| x.row.id.cmp(&y.row.id));
@@ -403,6 +404,7 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch) -> StoreResult<()> {
     }
     let redirect = b.redirect.clone();
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
+    crate::repo::loyalty::apply(conn, &b.orders.loyalty, now)?;
     let groups = std::mem::take(&mut b.groups);
     for (account, traits, profile) in groups {
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;

@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod keys;
+pub mod loyalty;
 pub mod orders;
 pub mod profiles;
 pub mod sources;

@@ -42,6 +42,8 @@ pub struct Delta {
 pub struct OrderBook {
     orders: HashMap<String, (OrderRow, bool, bool)>,
     days: HashMap<(String, i64), (i64, i64)>,
+    /// What the loyalty ledger must do once the orders are written, in order.
+    pub loyalty: Vec<crate::repo::loyalty::LoyaltyOp>,
 }
 
 /// Where an order event happens: its event, profile, channel and time.
@@ -95,6 +97,7 @@ impl OrderBook {
                     updated_at: at.now,
                 };
                 self.orders.insert(order_id.clone(), (row, true, true));
+                self.loyalty.push(crate::repo::loyalty::LoyaltyOp::Earn { order_id: order_id.clone() });
                 if cur != currency {
                     return None;
                 }
@@ -113,6 +116,11 @@ impl OrderBook {
                 if amt <= 0 {
                     return None;
                 }
+                self.loyalty.push(crate::repo::loyalty::LoyaltyOp::Reverse {
+                    order_id: order_id.clone(),
+                    refunded_before: o.refunded,
+                    refunded_after: o.refunded + amt,
+                });
                 o.refunded += amt;
                 o.updated_at = at.now;
                 *dirty = true;

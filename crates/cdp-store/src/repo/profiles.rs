@@ -100,6 +100,8 @@ pub struct ProfileView {
     pub identities: Vec<IdentityRow>,
     /// Accounts (Segment groups) the person belongs to.
     pub accounts: Vec<String>,
+    /// The loyalty account: (points balance, tier code), once the person earned.
+    pub loyalty: Option<(i64, String)>,
 }
 
 fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
@@ -136,7 +138,8 @@ pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
         .order(account_members::account_id.asc())
         .select(account_members::account_id)
         .load(conn)?;
-    Ok(ProfileView { profile, identities, accounts })
+    let loyalty = crate::repo::loyalty::account(conn, &profile.id)?;
+    Ok(ProfileView { profile, identities, accounts, loyalty })
 }
 
 /// The profile holding a (normalised) identity.
