@@ -178,3 +178,51 @@ fn programme_and_rewards() {
     let r = take("b");
     assert_eq!((r.status, r.code()), (409, "out_of_stock"));
 }
+
+/// The documented policy for a refund after redemption: the reversal may take
+/// the balance below zero, redemptions are refused while it is, and later
+/// earnings repay the debt first.
+#[test]
+fn refund_after_redemption_leaves_a_debt_that_later_earnings_repay() {
+    let app = TestApp::spawn();
+    let (_, pos) = app.source("POS", "store");
+    let pid = app.event(&pos, order("D-1", "2026-05-01T03:00:00Z", 1_000_000))["profile_id"].as_str().unwrap().to_string();
+    let writer = app.key(&[Scope::LoyaltyWrite], None);
+    let reader = app.key(&[Scope::LoyaltyRead], None);
+    let balance = || app.get(&format!("/api/v1/profiles/{pid}/loyalty"), &reader).body["points_balance"].as_i64().unwrap();
+    let redeem = |key: &str, points: i64| {
+        app.post(&format!("/api/v1/profiles/{pid}/loyalty/redemptions"), &writer, json!({"points": points, "idempotency_key": key}))
+    };
+    assert_eq!(redeem("all", 100).status, 201);
+    app.event(&pos, json!({"event": "Order Refunded", "identities": {"phone": "0912345678"}, "properties": {"order_id": "D-1"}}));
+    assert_eq!(balance(), -100, "the reversal takes back what the order earned");
+    assert_eq!(redeem("more", 1).code(), "insufficient_points");
+    app.event(&pos, order("D-2", "2026-05-02T03:00:00Z", 1_500_000));
+    assert_eq!(balance(), 50, "150 earned, 100 of them repay the debt");
+    // Admin adjustments, with a reason; a removal cannot overdraw.
+    let adjust = |points: i64| {
+        app.post(&format!("/api/v1/profiles/{pid}/loyalty/adjustments"), &app.admin_key, json!({"points": points, "reason": "goodwill"}))
+    };
+    assert_eq!(adjust(25).status, 201);
+    assert_eq!(balance(), 75);
+    assert_eq!(adjust(-100).code(), "insufficient_points");
+    assert_eq!(adjust(-75).status, 201);
+    assert_eq!(balance(), 0);
+    assert_eq!(app.post(&format!("/api/v1/profiles/{pid}/loyalty/adjustments"), &writer, json!({"points": 5, "reason": "x"})).status, 403);
+}
+
+#[test]
+fn lapsed_points_never_count_even_before_the_expiry_run() {
+    let app = TestApp::spawn();
+    let (_, pos) = app.source("POS", "store");
+    // Earned in 2024: lapsed a year later, long before today.
+    let pid = app.event(&pos, order("X-1", "2024-06-01T03:00:00Z", 1_000_000))["profile_id"].as_str().unwrap().to_string();
+    let reader = app.key(&[Scope::LoyaltyRead], None);
+    let writer = app.key(&[Scope::LoyaltyWrite], None);
+    assert_eq!(app.get(&format!("/api/v1/profiles/{pid}/loyalty"), &reader).body["points_balance"], 0);
+    let r = app.post(&format!("/api/v1/profiles/{pid}/loyalty/redemptions"), &writer, json!({"points": 1, "idempotency_key": "k"}));
+    assert_eq!(r.code(), "insufficient_points");
+    let e = app.post("/api/v1/loyalty/expire", &app.admin_key, json!({})).body;
+    assert_eq!(e["expired_points"], 100);
+    assert_eq!(app.get(&format!("/api/v1/profiles/{pid}/loyalty"), &reader).body["points_balance"], 0);
+}

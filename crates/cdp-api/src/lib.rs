@@ -91,6 +91,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(loyalty::get_loyalty)
                 .service(loyalty::list_ledger)
                 .service(loyalty::redeem)
+                .service(loyalty::adjust)
                 .service(loyalty::list_rewards)
                 .service(loyalty::create_reward)
                 .service(loyalty::expire),

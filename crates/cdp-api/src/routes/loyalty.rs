@@ -116,6 +116,7 @@ pub async fn get_loyalty(state: web::Data<AppState>, who: Principal, id: web::Pa
             let p = profiles::resolve(c, &id)?;
             let program = ledger::program(c)?;
             let (balance, tier) = ledger::account(c, &p.id)?.unwrap_or((0, program.tiers[0].code.clone()));
+            let balance = balance - ledger::lapsed(c, &p.id, cdp_store::now_micros())?;
             let spend = ledger::window_spend(c, &p.id, &program, cdp_store::now_micros())?;
             let t = program.tiers.iter().find(|t| t.code == tier).unwrap_or(&program.tiers[0]);
             let rank = program.tiers.iter().position(|x| x.code == t.code).unwrap_or(0);
@@ -283,6 +284,54 @@ pub async fn redeem(
         Err(Refusal::OutOfStock) => Err(ApiError::new(StatusCode::CONFLICT, "out_of_stock", "the reward is out of stock")),
         Err(Refusal::RewardInactive) => Err(ApiError::new(StatusCode::CONFLICT, "reward_inactive", "the reward is not active now")),
         Err(Refusal::NoSuchReward) => Err(ApiError::not_found("reward")),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"points": -100, "reason": "goodwill for a late delivery, case 4411"}))]
+pub struct AdjustIn {
+    /// Points to add (positive) or remove (negative).
+    pub points: i64,
+    pub reason: String,
+}
+
+/// Adds or removes points by hand (admin), with a reason; a removal never
+/// takes the balance below zero (409 `insufficient_points`).
+#[utoipa::path(tag = "loyalty", operation_id = "create_adjustment", request_body = AdjustIn, security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Profile id")),
+    responses((status = 201, body = LedgerOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/profiles/{id}/loyalty/adjustments")]
+pub async fn adjust(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    who.require(Scope::Admin)?;
+    let body: AdjustIn = json_body(&req, payload).await?;
+    let reason = body.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::field("reason", "invalid", "must be 1 to 500 characters"));
+    }
+    if body.points == 0 || body.points.abs() > 1_000_000_000 {
+        return Err(ApiError::field("points", "invalid", "must be non-zero and at most 1e9 in size"));
+    }
+    let db = state.db.clone();
+    let id = id.into_inner();
+    let outcome = web::block(move || {
+        db.write(|c| {
+            let p = profiles::resolve(c, &id)?;
+            ledger::adjust(c, &p.id, body.points, &reason, cdp_store::now_micros())
+        })
+    })
+    .await?
+    .map_err(not_found("profile"))?;
+    log::info!("{} adjusted loyalty points", who.actor());
+    match outcome {
+        Ok(row) => Ok(HttpResponse::Created().json(LedgerOut::from(row))),
+        Err(_) => Err(ApiError::new(StatusCode::CONFLICT, "insufficient_points", "the balance does not cover this removal")),
     }
 }
 

@@ -239,6 +239,46 @@ fn lots(conn: &mut AnyConnection, profile: &str, now: i64) -> StoreResult<Vec<Lo
         .collect())
 }
 
+/// Points of lots that have lapsed by `now` but not yet been expired by a run:
+/// balances never count them.
+pub fn lapsed(conn: &mut AnyConnection, profile: &str, now: i64) -> StoreResult<i64> {
+    let rows: Vec<i64> = loyalty_ledger::table
+        .filter(loyalty_ledger::profile_id.eq(profile))
+        .filter(loyalty_ledger::remaining.gt(0))
+        .filter(loyalty_ledger::expires_at.le(now))
+        .select(loyalty_ledger::remaining)
+        .load(conn)?;
+    Ok(rows.iter().sum())
+}
+
+/// Adds (or, with a negative number, removes) points by hand (admin), with a
+/// reason. Added points expire like earned ones; a removal never takes the
+/// balance below zero.
+pub fn adjust(conn: &mut AnyConnection, profile: &str, points: i64, reason: &str, now: i64) -> StoreResult<Result<LedgerRow, Refusal>> {
+    let program = program(conn)?;
+    let (balance, tier) = lock_account(conn, profile, &program, now)?;
+    let available = balance - lapsed(conn, profile, now)?;
+    let mut row = entry(profile, "adjust", points, balance + points, now);
+    row.reason = Some(reason.to_string());
+    if points > 0 {
+        row.expires_at = Some(now + program.points_expire_after_days * DAY);
+        row.remaining = loyalty::available_after_debt(balance, points);
+    } else {
+        if available < -points {
+            return Ok(Err(Refusal::InsufficientPoints { balance: available }));
+        }
+        let mut live = lots(conn, profile, now)?;
+        for (lot, t) in loyalty::consume_fifo(&mut live, -points).0 {
+            diesel::update(loyalty_ledger::table.find(&lot))
+                .set(loyalty_ledger::remaining.eq(loyalty_ledger::remaining - t))
+                .execute(conn)?;
+        }
+    }
+    append(conn, &row)?;
+    set_account(conn, profile, balance + points, &tier, now)?;
+    Ok(Ok(row))
+}
+
 /// Spends points (FIFO over lots); refused while the balance does not cover them.
 /// The same idempotency key again answers the first entry and spends nothing.
 pub fn redeem(
@@ -260,8 +300,9 @@ pub fn redeem(
     }
     let program = program(conn)?;
     let (balance, tier) = lock_account(conn, profile, &program, now)?;
-    if balance < points {
-        return Ok(Err(Refusal::InsufficientPoints { balance }));
+    let available = balance - lapsed(conn, profile, now)?;
+    if available < points {
+        return Ok(Err(Refusal::InsufficientPoints { balance: available }));
     }
     if let Some(rid) = reward_id {
         let reward: Option<RewardRow> = match conn {
