@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, events, health, keys, kpis, loyalty, profiles, rfm, sources, token};
+use routes::{analytics, consent, events, health, keys, kpis, loyalty, profiles, rfm, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -42,6 +42,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "profiles", description = "Unified customer profiles"),
         (name = "analytics", description = "Customer value: orders, CLV (BG/NBD + Gamma-Gamma)"),
         (name = "loyalty", description = "Points, tiers Đồng/Bạc/Vàng/Kim Cương, rewards, expiry"),
+        (name = "consent", description = "Consent per contact channel with history (Decree 13/2023), and preferences"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
     )
 )]
@@ -94,7 +95,11 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(loyalty::adjust)
                 .service(loyalty::list_rewards)
                 .service(loyalty::create_reward)
-                .service(loyalty::expire),
+                .service(loyalty::expire)
+                .service(consent::put_consent)
+                .service(consent::get_consents)
+                .service(consent::get_preferences)
+                .service(consent::put_preferences),
         )
         .service(
             scope::scope("/v1")

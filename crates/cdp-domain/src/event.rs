@@ -212,6 +212,19 @@ impl NewEvent {
         }
         let properties = opt_object(&raw.properties, "properties", &mut errs);
         let context = opt_object(&raw.context, "context", &mut errs);
+        match context.get("consent") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (ch, st) in m {
+                    if !crate::consent::is_consent_channel(ch) {
+                        errs.push(FieldError::new(format!("context.consent.{ch}"), "invalid", "unknown consent channel"));
+                    } else if !st.as_str().is_some_and(|s| crate::consent::ConsentStatus::parse(s).is_some()) {
+                        errs.push(FieldError::new(format!("context.consent.{ch}"), "invalid", "must be granted or denied"));
+                    }
+                }
+            }
+            Some(_) => errs.push(FieldError::new("context.consent", "invalid_type", "must be an object of channel → granted|denied")),
+        }
 
         let mut identities: Vec<Identity> = Vec::new();
         let mut add = |field: String, kind: &str, v: &Value, errs: &mut FieldErrors| -> Option<String> {
@@ -358,6 +371,18 @@ mod tests {
         assert_eq!(err.0[0].field, "group_id");
         let err = parse(json!({"type": "alias", "channel": "web", "identities": {"user_id": "u1"}}), None).unwrap_err();
         assert_eq!(err.0[0].field, "previous_id");
+    }
+
+    #[test]
+    fn consent_in_context_is_checked() {
+        let ok = parse(
+            json!({"event": "Signed Up", "channel": "web", "identities": {"email": "a@b.vn"}, "context": {"consent": {"email": "granted", "zalo": "denied"}}}),
+            None,
+        );
+        assert!(ok.is_ok());
+        let err = parse(json!({"event": "x", "channel": "web", "identities": {"email": "a@b.vn"}, "context": {"consent": {"fax": "granted", "sms": "yes"}}}), None).unwrap_err();
+        let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["context.consent.fax", "context.consent.sms"]);
     }
 
     #[test]

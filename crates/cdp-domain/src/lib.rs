@@ -8,6 +8,7 @@ pub mod auth;
 pub mod channel;
 pub mod clv;
 pub mod commerce;
+pub mod consent;
 pub mod error;
 pub mod event;
 pub mod identity;

@@ -216,6 +216,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        profile_id -> Text,
+        channel -> Text,
+        status -> Text,
+        source -> Text,
+        recorded_at -> BigInt,
+        received_at -> BigInt,
+        actor -> Text,
+    }
+}
+
+diesel::table! {
+    consent_state (profile_id, channel) {
+        profile_id -> Text,
+        channel -> Text,
+        status -> Text,
+        recorded_at -> BigInt,
+        consent_id -> Text,
+    }
+}
+
+diesel::table! {
+    preferences (id) {
+        id -> Text,
+        profile_id -> Text,
+        body -> Text,
+        recorded_at -> BigInt,
+        actor -> Text,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,

@@ -1,4 +1,5 @@
 pub mod analytics;
+pub mod consent;
 pub mod events;
 pub mod health;
 pub mod keys;

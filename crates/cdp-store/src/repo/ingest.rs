@@ -72,6 +72,8 @@ struct Batch {
     orders: OrderBook,
     /// The currency whose orders count in profile aggregates.
     currency: String,
+    /// Consent carried by events (`context.consent`): (profile, channel, status, recorded_at).
+    consents: Vec<(String, String, String, i64)>,
 }
 
 fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -179,7 +181,7 @@ pub fn ingest_batch(
     for (e, order) in batch.iter().zip(&commerce) {
         outcomes.push(resolve_one(&mut b, origin, e, order.as_ref(), received_at)?);
     }
-    flush(conn, &mut b, received_at)?;
+    flush(conn, &mut b, received_at, &origin.source_key)?;
     Ok(outcomes
         .into_iter()
         .map(|o| match o {
@@ -304,6 +306,13 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, order: Option<&Orde
     if let Some(account) = &e.group_id {
         b.groups.push((account.clone(), e.properties.clone(), target.clone()));
     }
+    if let Some(Value::Object(m)) = e.context.get("consent") {
+        for (channel, status) in m {
+            if let Some(s) = status.as_str() {
+                b.consents.push((target.clone(), channel.clone(), s.to_string(), at));
+            }
+        }
+    }
     if let Some(order) = order {
         let at = orders::At { profile: &target, event_id: &event_id, channel: e.channel.as_str(), occurred_at: at, now: received_at };
         let redirect = b.redirect.clone();
@@ -344,7 +353,8 @@ fn planned_identities(b: &Batch, e: &NewEvent) -> Vec<Identity> {
 }
 
 /// Writes what the batch decided, parents before children.
-fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64) -> StoreResult<()> {
+fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) -> StoreResult<()> {
+    let origin_key = origin_key.to_string();
     let pointers: Vec<(String, String)> =
         b.work.values().filter_map(|w| w.row.merged_into.as_deref().map(|m| (w.row.id.clone(), b.live(m)))).collect();
     for (id, into) in pointers {
@@ -382,6 +392,7 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64) -> StoreResult<()> {
             .execute(conn)?;
         orders::move_profile(conn, &merged, &into)?;
         crate::repo::loyalty::move_profile(conn, &merged, &into, now)?;
+        crate::repo::consent::move_profile(conn, &merged, &into)?;
     }
     let mut updated: Vec<&Work> = b.work.values().filter(|w| w.dirty && !w.new).collect();
     updated.sort_by(|x, y| x.row.id.cmp(&y.row.id));
@@ -405,6 +416,19 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64) -> StoreResult<()> {
     let redirect = b.redirect.clone();
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
     crate::repo::loyalty::apply(conn, &b.orders.loyalty, now)?;
+    for (profile, channel, status, at) in std::mem::take(&mut b.consents) {
+        let row = crate::repo::consent::ConsentRow {
+            id: new_id(),
+            profile_id: live_in(&redirect, &profile),
+            channel,
+            status,
+            source: "event".into(),
+            recorded_at: at,
+            received_at: now,
+            actor: origin_key.clone(),
+        };
+        crate::repo::consent::record(conn, &row)?;
+    }
     let groups = std::mem::take(&mut b.groups);
     for (account, traits, profile) in groups {
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;

@@ -1,0 +1,276 @@
+//! Consent per contact channel (recorded, revocable, with history) and the
+//! customer's preferences.
+
+use crate::auth::Principal;
+use crate::body::json_body;
+use crate::dto::ts;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use actix_web::{get, put, web, HttpRequest};
+use cdp_domain::auth::Scope;
+use cdp_domain::consent::{self, ConsentStatus, Preferences};
+use cdp_domain::event::parse_time;
+use cdp_store::repo::consent::{self as store, ConsentRow};
+use cdp_store::repo::profiles;
+use cdp_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+fn profile_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("profile"),
+        e => e.into(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"status": "granted", "source": "web-signup-form", "recorded_at": "2026-11-20T10:15:00Z"}))]
+pub struct ConsentIn {
+    /// granted or denied
+    pub status: String,
+    /// Where the customer said it: a form, the hotline, a store…
+    pub source: String,
+    /// When the customer decided (default: now). The latest decision wins, whatever the arrival order.
+    pub recorded_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentNow {
+    pub channel: String,
+    pub status: String,
+    pub recorded_at: String,
+    pub source: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentRecordOut {
+    pub id: String,
+    pub channel: String,
+    pub status: String,
+    pub source: String,
+    pub recorded_at: String,
+    pub received_at: String,
+    /// The key or user that recorded it.
+    pub actor: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"profile_id": "01936f3e-8a40-7000-8000-000000000001",
+    "items": [{"channel": "email", "status": "granted", "recorded_at": "2026-11-20T10:15:00Z", "source": "web-signup-form"}],
+    "history": [{"id": "01936f3e-9000-7000-8000-000000000001", "channel": "email", "status": "granted", "source": "web-signup-form",
+                 "recorded_at": "2026-11-20T10:15:00Z", "received_at": "2026-11-20T10:15:01Z", "actor": "key:01936f3e-0000-7000-8000-00000000000a"}]}))]
+pub struct ConsentsOut {
+    pub profile_id: String,
+    /// The decision in force per channel.
+    pub items: Vec<ConsentNow>,
+    /// Every decision recorded, oldest first.
+    pub history: Vec<ConsentRecordOut>,
+}
+
+fn consents_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<ConsentsOut> {
+    let history = store::history(c, profile)?;
+    let items = store::state(c, profile)?
+        .into_iter()
+        .map(|(channel, status, at, id)| ConsentNow {
+            source: history.iter().find(|h| h.id == id).map(|h| h.source.clone()).unwrap_or_default(),
+            channel,
+            status,
+            recorded_at: ts(at),
+        })
+        .collect();
+    Ok(ConsentsOut {
+        profile_id: profile.to_string(),
+        items,
+        history: history
+            .into_iter()
+            .map(|h| ConsentRecordOut {
+                id: h.id,
+                channel: h.channel,
+                status: h.status,
+                source: h.source,
+                recorded_at: ts(h.recorded_at),
+                received_at: ts(h.received_at),
+                actor: h.actor,
+            })
+            .collect(),
+    })
+}
+
+/// Records the customer's decision for a channel (email, sms, zalo, push,
+/// phone, facebook); answers the state in force and the history.
+#[utoipa::path(tag = "consent", operation_id = "put_consent", request_body = ConsentIn,
+    security(("api_key" = ["profiles:write"]), ("bearer" = ["profiles:write"])),
+    params(("id" = String, Path, description = "Profile id"), ("channel" = String, Path, description = "email, sms, zalo, push, phone or facebook")),
+    responses((status = 200, body = ConsentsOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/profiles/{id}/consents/{channel}")]
+pub async fn put_consent(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<web::Json<ConsentsOut>> {
+    who.require(Scope::ProfilesWrite)?;
+    let (id, channel) = path.into_inner();
+    if !consent::is_consent_channel(&channel) {
+        return Err(ApiError::field("channel", "invalid", format!("must be one of {}", consent::CONSENT_CHANNELS.join(", "))));
+    }
+    let body: ConsentIn = json_body(&req, payload).await?;
+    let status = ConsentStatus::parse(&body.status).ok_or_else(|| ApiError::field("status", "invalid", "must be granted or denied"))?;
+    let source = body.source.trim().to_string();
+    if source.is_empty() || source.chars().count() > 200 {
+        return Err(ApiError::field("source", "invalid", "must be 1 to 200 characters"));
+    }
+    let now = cdp_store::now_micros();
+    let recorded_at = match &body.recorded_at {
+        None => now,
+        Some(s) => parse_time(s)
+            .map(|t| t.timestamp_micros())
+            .filter(|t| *t <= now + 86_400_000_000)
+            .ok_or_else(|| ApiError::field("recorded_at", "invalid", "must be an RFC 3339 time, not in the future"))?,
+    };
+    let (db, actor) = (state.db.clone(), who.actor());
+    let out = web::block(move || {
+        db.write(|c| {
+            let p = profiles::resolve(c, &id)?;
+            let row = ConsentRow {
+                id: cdp_store::new_id(),
+                profile_id: p.id.clone(),
+                channel: channel.clone(),
+                status: status.as_str().into(),
+                source: source.clone(),
+                recorded_at,
+                received_at: now,
+                actor: actor.clone(),
+            };
+            store::record(c, &row)?;
+            consents_of(c, &p.id)
+        })
+    })
+    .await?
+    .map_err(profile_not_found)?;
+    Ok(web::Json(out))
+}
+
+/// The decisions in force per channel and the full history.
+#[utoipa::path(tag = "consent", operation_id = "get_consents", security(("api_key" = ["profiles:read"]), ("bearer" = ["profiles:read"])),
+    params(("id" = String, Path, description = "Profile id")),
+    responses((status = 200, body = ConsentsOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/profiles/{id}/consents")]
+pub async fn get_consents(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ConsentsOut>> {
+    who.require(Scope::ProfilesRead)?;
+    let db = state.db.clone();
+    let out = web::block(move || {
+        db.read(|c| {
+            let p = profiles::resolve(c, &id)?;
+            consents_of(c, &p.id)
+        })
+    })
+    .await?
+    .map_err(profile_not_found)?;
+    Ok(web::Json(out))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"preferred_channel": "zalo", "language": "vi", "favourite_categories": ["sua-bot", "pho-mai"],
+    "contact_hours": {"from": "08:00", "to": "21:00"}}))]
+pub struct PreferencesDoc {
+    /// email, sms, zalo, push, phone or facebook.
+    pub preferred_channel: Option<String>,
+    /// ISO 639: vi, en…
+    pub language: Option<String>,
+    #[serde(default)]
+    pub favourite_categories: Vec<String>,
+    pub contact_hours: Option<HoursDoc>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct HoursDoc {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PreferenceVersion {
+    #[schema(value_type = Object)]
+    pub preferences: serde_json::Value,
+    pub recorded_at: String,
+    pub actor: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PreferencesOut {
+    pub profile_id: String,
+    /// The preferences in force (empty until the customer says).
+    #[schema(value_type = Object)]
+    pub preferences: serde_json::Value,
+    pub updated_at: Option<String>,
+    /// Every version, newest first.
+    pub history: Vec<PreferenceVersion>,
+}
+
+fn preferences_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<PreferencesOut> {
+    let history = store::preference_history(c, profile)?;
+    let parse = |b: &str| serde_json::from_str::<serde_json::Value>(b).unwrap_or_default();
+    Ok(PreferencesOut {
+        profile_id: profile.to_string(),
+        preferences: history
+            .first()
+            .map(|h| parse(&h.0))
+            .unwrap_or_else(|| serde_json::to_value(Preferences::default()).unwrap_or_default()),
+        updated_at: history.first().map(|h| ts(h.1)),
+        history: history
+            .iter()
+            .map(|(b, at, actor)| PreferenceVersion { preferences: parse(b), recorded_at: ts(*at), actor: actor.clone() })
+            .collect(),
+    })
+}
+
+/// What the customer wants: preferred channel, language, favourite categories, contact hours.
+#[utoipa::path(tag = "consent", operation_id = "get_preferences", security(("api_key" = ["profiles:read"]), ("bearer" = ["profiles:read"])),
+    params(("id" = String, Path, description = "Profile id")),
+    responses((status = 200, body = PreferencesOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/profiles/{id}/preferences")]
+pub async fn get_preferences(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<PreferencesOut>> {
+    who.require(Scope::ProfilesRead)?;
+    let db = state.db.clone();
+    let out = web::block(move || {
+        db.read(|c| {
+            let p = profiles::resolve(c, &id)?;
+            preferences_of(c, &p.id)
+        })
+    })
+    .await?
+    .map_err(profile_not_found)?;
+    Ok(web::Json(out))
+}
+
+/// Replaces the preferences (validated; the earlier versions stay in the history).
+#[utoipa::path(tag = "consent", operation_id = "put_preferences", request_body = PreferencesDoc,
+    security(("api_key" = ["profiles:write"]), ("bearer" = ["profiles:write"])),
+    params(("id" = String, Path, description = "Profile id")),
+    responses((status = 200, body = PreferencesOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/profiles/{id}/preferences")]
+pub async fn put_preferences(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<web::Json<PreferencesOut>> {
+    who.require(Scope::ProfilesWrite)?;
+    let prefs: Preferences = json_body(&req, payload).await?;
+    let prefs = prefs.validate()?;
+    let body = serde_json::to_string(&prefs).map_err(|_| ApiError::internal())?;
+    let (db, actor) = (state.db.clone(), who.actor());
+    let out = web::block(move || {
+        db.write(|c| {
+            let p = profiles::resolve(c, &id)?;
+            store::save_preferences(c, &p.id, &body, cdp_store::now_micros(), &actor)?;
+            preferences_of(c, &p.id)
+        })
+    })
+    .await?
+    .map_err(profile_not_found)?;
+    Ok(web::Json(out))
+}

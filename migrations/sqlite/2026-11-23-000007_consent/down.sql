@@ -1,0 +1,3 @@
+DROP TABLE preferences;
+DROP TABLE consent_state;
+DROP TABLE consents;
