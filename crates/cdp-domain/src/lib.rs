@@ -16,6 +16,7 @@ pub mod kpis;
 pub mod loyalty;
 pub mod resolution;
 pub mod rfm;
+pub mod segment;
 pub mod traits;
 
 pub use channel::Channel;
