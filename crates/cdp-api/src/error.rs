@@ -74,6 +74,13 @@ impl ApiError {
     pub fn unavailable() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the database is unavailable; try again")
     }
+    /// Maps a store error to an API error, a missing row to 404 naming `what`.
+    pub fn or_missing(what: &'static str) -> impl Fn(StoreError) -> ApiError {
+        move |e| match e {
+            StoreError::NotFound => ApiError::not_found(what),
+            e => e.into(),
+        }
+    }
     /// 422 for one field.
     pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         FieldErrors::from(cdp_domain::FieldError::new(field, code, message)).into()

@@ -258,10 +258,7 @@ pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: w
         })
     })
     .await?
-    .map_err(|e| match e {
-        cdp_store::StoreError::NotFound => ApiError::not_found("profile"),
-        e => e.into(),
-    })?;
+    .map_err(ApiError::or_missing("profile"))?;
     let model: Option<FitOut> = model.and_then(|m| serde_json::from_str(&m).ok());
     let clv = score.zip(model).map(|(s, m)| ClvOut {
         p_alive: s.p_alive,

@@ -12,16 +12,8 @@ use cdp_domain::consent::{self, ConsentStatus, Preferences};
 use cdp_domain::event::parse_time;
 use cdp_store::repo::consent::{self as store, ConsentRow};
 use cdp_store::repo::profiles;
-use cdp_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-fn profile_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("profile"),
-        e => e.into(),
-    }
-}
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"status": "granted", "source": "web-signup-form", "recorded_at": "2026-11-20T10:15:00Z"}))]
@@ -148,7 +140,7 @@ pub async fn put_consent(
         })
     })
     .await?
-    .map_err(profile_not_found)?;
+    .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(out))
 }
 
@@ -167,7 +159,7 @@ pub async fn get_consents(state: web::Data<AppState>, who: Principal, id: web::P
         })
     })
     .await?
-    .map_err(profile_not_found)?;
+    .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(out))
 }
 
@@ -241,7 +233,7 @@ pub async fn get_preferences(state: web::Data<AppState>, who: Principal, id: web
         })
     })
     .await?
-    .map_err(profile_not_found)?;
+    .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(out))
 }
 
@@ -271,6 +263,6 @@ pub async fn put_preferences(
         })
     })
     .await?
-    .map_err(profile_not_found)?;
+    .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(out))
 }

@@ -100,10 +100,9 @@ pub async fn create_key(state: web::Data<AppState>, who: Principal, req: HttpReq
     }
     let grants = Grants::from_text(&scopes.join(" ")).map_err(|e| ApiError::field("scopes", "invalid", e))?;
     let db = state.db.clone();
-    let (row, key) = web::block(move || db.write(|c| issue_key(c, &name, &grants, source_id.as_deref()))).await?.map_err(|e| match e {
-        cdp_store::StoreError::NotFound => ApiError::not_found("source"),
-        e => e.into(),
-    })?;
+    let (row, key) = web::block(move || db.write(|c| issue_key(c, &name, &grants, source_id.as_deref())))
+        .await?
+        .map_err(ApiError::or_missing("source"))?;
     log::info!("{} created key {}", who.actor(), row.id);
     Ok(HttpResponse::Created().json(CreatedKey { meta: row.into(), key }))
 }
@@ -132,10 +131,8 @@ pub async fn revoke_key(state: web::Data<AppState>, who: Principal, id: web::Pat
     who.require(Scope::Admin)?;
     let db = state.db.clone();
     let id = id.into_inner();
-    let row = web::block(move || db.write(|c| keys::revoke(c, &id, cdp_store::now_micros()))).await?.map_err(|e| match e {
-        cdp_store::StoreError::NotFound => ApiError::not_found("key"),
-        e => e.into(),
-    })?;
+    let row =
+        web::block(move || db.write(|c| keys::revoke(c, &id, cdp_store::now_micros()))).await?.map_err(ApiError::or_missing("key"))?;
     log::info!("{} revoked key {}", who.actor(), row.id);
     Ok(web::Json(row.into()))
 }

@@ -19,6 +19,19 @@ use cdp_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+/// Why the ledger refused, as a 409 (or 404 for an unknown reward).
+fn refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::InsufficientPoints { balance } => {
+            ApiError::new(StatusCode::CONFLICT, "insufficient_points", "the balance does not cover these points")
+                .with_details(serde_json::json!({ "points_balance": balance }))
+        }
+        Refusal::OutOfStock => ApiError::new(StatusCode::CONFLICT, "out_of_stock", "the reward is out of stock"),
+        Refusal::RewardInactive => ApiError::new(StatusCode::CONFLICT, "reward_inactive", "the reward is not active now"),
+        Refusal::NoSuchReward => ApiError::not_found("reward"),
+    }
+}
+
 /// The programme (API.md "Loyalty"); these are the defaults.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"currency": "VND", "spend_per_point": 10000, "tier_window_days": 365, "points_expire_after_days": 365,
@@ -38,13 +51,6 @@ pub struct TierDoc {
     pub name: String,
     pub min_spend: f64,
     pub multiplier: f64,
-}
-
-fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| match e {
-        StoreError::NotFound => ApiError::not_found(what),
-        e => e.into(),
-    }
 }
 
 /// The programme's configuration.
@@ -135,7 +141,7 @@ pub async fn get_loyalty(state: web::Data<AppState>, who: Principal, id: web::Pa
         })
     })
     .await?
-    .map_err(not_found("profile"))?;
+    .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(out))
 }
 
@@ -215,7 +221,7 @@ pub async fn list_ledger(
         })
     })
     .await?
-    .map_err(not_found("profile"))?;
+    .map_err(ApiError::or_missing("profile"))?;
     let next_cursor = next.map(|(t, id)| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{t}|{id}")));
     Ok(web::Json(Page { items: rows.into_iter().map(LedgerOut::from).collect(), next_cursor }))
 }
@@ -274,17 +280,9 @@ pub async fn redeem(
         })
     })
     .await?
-    .map_err(not_found("profile or reward"))?;
-    match outcome {
-        Ok((row, _)) => Ok(HttpResponse::Created().json(LedgerOut::from(row))),
-        Err(Refusal::InsufficientPoints { balance }) => {
-            Err(ApiError::new(StatusCode::CONFLICT, "insufficient_points", "the balance does not cover these points")
-                .with_details(serde_json::json!({ "points_balance": balance })))
-        }
-        Err(Refusal::OutOfStock) => Err(ApiError::new(StatusCode::CONFLICT, "out_of_stock", "the reward is out of stock")),
-        Err(Refusal::RewardInactive) => Err(ApiError::new(StatusCode::CONFLICT, "reward_inactive", "the reward is not active now")),
-        Err(Refusal::NoSuchReward) => Err(ApiError::not_found("reward")),
-    }
+    .map_err(ApiError::or_missing("profile or reward"))?;
+    let (row, _) = outcome.map_err(refusal)?;
+    Ok(HttpResponse::Created().json(LedgerOut::from(row)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -327,12 +325,10 @@ pub async fn adjust(
         })
     })
     .await?
-    .map_err(not_found("profile"))?;
+    .map_err(ApiError::or_missing("profile"))?;
     log::info!("{} adjusted loyalty points", who.actor());
-    match outcome {
-        Ok(row) => Ok(HttpResponse::Created().json(LedgerOut::from(row))),
-        Err(_) => Err(ApiError::new(StatusCode::CONFLICT, "insufficient_points", "the balance does not cover this removal")),
-    }
+    let row = outcome.map_err(refusal)?;
+    Ok(HttpResponse::Created().json(LedgerOut::from(row)))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -7,7 +7,6 @@ use base64::Engine;
 use cdp_domain::auth::Scope;
 use cdp_domain::{Channel, Identity};
 use cdp_store::repo::profiles::{self, EventRow, MergeRow, ProfileView, TimelineCursor};
-use cdp_store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -170,13 +169,6 @@ impl From<MergeRow> for MergeOut {
     }
 }
 
-fn profile_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("profile"),
-        e => e.into(),
-    }
-}
-
 /// A profile by id. An id that was merged away answers with its survivor.
 #[utoipa::path(
     tag = "profiles", operation_id = "get_profile", security(("api_key" = ["profiles:read"]), ("bearer" = ["profiles:read"])),
@@ -187,7 +179,7 @@ fn profile_not_found(e: StoreError) -> ApiError {
 pub async fn get_profile(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ProfileOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
-    let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(profile_not_found)?;
+    let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(view.into()))
 }
 
@@ -219,8 +211,9 @@ pub async fn lookup_profile(state: web::Data<AppState>, who: Principal, q: web::
         ApiError::field(field, "invalid_identity", m)
     })?;
     let db = state.db.clone();
-    let view =
-        web::block(move || db.read(|c| profiles::lookup(c, identity.kind.as_str(), &identity.value))).await?.map_err(profile_not_found)?;
+    let view = web::block(move || db.read(|c| profiles::lookup(c, identity.kind.as_str(), &identity.value)))
+        .await?
+        .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(view.into()))
 }
 
@@ -283,7 +276,7 @@ pub async fn list_profile_events(
         })
     })
     .await?
-    .map_err(profile_not_found)?;
+    .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(Page { items: rows.into_iter().map(EventOut::from).collect(), next_cursor: next.as_ref().map(encode_cursor) }))
 }
 
@@ -301,7 +294,7 @@ pub async fn list_profile_identities(
 ) -> ApiResult<web::Json<IdentitiesOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
-    let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(profile_not_found)?;
+    let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(IdentitiesOut {
         profile_id: view.profile.id,
         items: view
@@ -331,7 +324,7 @@ pub async fn list_profile_merges(state: web::Data<AppState>, who: Principal, id:
         })
     })
     .await?
-    .map_err(profile_not_found)?;
+    .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(MergesOut { profile_id: pid, items: rows.into_iter().map(MergeOut::from).collect() }))
 }
 
