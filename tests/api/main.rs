@@ -9,6 +9,7 @@ mod identity;
 mod loyalty;
 mod openapi;
 mod ops;
+mod segments;
 mod timeline;
 mod tracking;
 mod value;

@@ -60,3 +60,53 @@ pub struct Page<T: ToSchema> {
 pub struct List<T: ToSchema> {
     pub items: Vec<T>,
 }
+
+/// The page size asked for: 1 to 500, 50 when not given.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(crate::error::ApiError::field("limit", "out_of_range", "must be between 1 and 500"));
+    }
+    Ok(limit)
+}
+
+/// An opaque cursor for a position written as text.
+pub fn cursor_encode(position: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
+}
+
+/// The position in a cursor this API gave (none when absent or empty);
+/// `parse` turns the text back into a position.
+pub fn cursor_decode<T>(cursor: Option<&str>, parse: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>, crate::error::ApiError> {
+    use base64::Engine;
+    match cursor.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| parse(&t))
+            .map(Some)
+            .ok_or_else(|| crate::error::ApiError::field("cursor", "invalid", "is not a cursor this API gave")),
+    }
+}
+
+/// `"{time}|{id}"`, the position of most keyset pages.
+pub fn time_id(text: &str) -> Option<(i64, String)> {
+    let (t, id) = text.split_once('|')?;
+    Some((t.parse().ok()?, id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = cursor_encode("1763000000000000|01936f3e-8a4b-7c2d-9e1f-2a3b4c5d6e7f");
+        assert_eq!(cursor_decode(Some(&c), time_id).unwrap(), Some((1_763_000_000_000_000, "01936f3e-8a4b-7c2d-9e1f-2a3b4c5d6e7f".into())));
+        assert!(cursor_decode(Some("garbage!"), time_id).is_err());
+        assert_eq!(cursor_decode(Some(""), time_id).unwrap(), None);
+    }
+}

@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, consent, events, health, keys, kpis, loyalty, profiles, rfm, sources, token};
+use routes::{analytics, consent, events, health, keys, kpis, loyalty, profiles, rfm, segments, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -43,6 +43,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "analytics", description = "Customer value: orders, CLV (BG/NBD + Gamma-Gamma)"),
         (name = "loyalty", description = "Points, tiers Đồng/Bạc/Vàng/Kim Cương, rewards, expiry"),
         (name = "consent", description = "Consent per contact channel with history (Decree 13/2023), and preferences"),
+        (name = "segments", description = "Audiences: rules evaluated in the database, membership with entry and exit times, consent-filtered exports"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
     )
 )]
@@ -99,7 +100,18 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(consent::put_consent)
                 .service(consent::get_consents)
                 .service(consent::get_preferences)
-                .service(consent::put_preferences),
+                .service(consent::put_preferences)
+                .service(segments::create_segment)
+                .service(segments::list_segments)
+                // `preview` before `{id}`: actix matches in registration order.
+                .service(segments::preview_segment)
+                .service(segments::get_segment)
+                .service(segments::update_segment)
+                .service(segments::delete_segment)
+                .service(segments::refresh_segment)
+                .service(segments::list_segment_members)
+                .service(segments::list_segment_changes)
+                .service(segments::list_segment_versions),
         )
         .service(
             scope::scope("/v1")

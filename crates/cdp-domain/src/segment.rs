@@ -106,16 +106,18 @@ pub enum Rule {
 const MAX_DEPTH: usize = 12;
 const MAX_NODES: usize = 200;
 
-struct Parser {
+struct Parser<'a> {
     errs: FieldErrors,
     nodes: usize,
+    /// Tier codes of the loyalty programme, when known.
+    tiers: Option<&'a [String]>,
 }
 
 fn key_ok(k: &str) -> bool {
     !k.is_empty() && k.len() <= 64 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
-impl Parser {
+impl Parser<'_> {
     fn err(&mut self, path: &str, code: &'static str, msg: impl Into<String>) {
         self.errs.push(FieldError::new(path, code, msg));
     }
@@ -322,7 +324,12 @@ impl Parser {
             };
         }
         if obj.contains_key("tier") {
-            return text(self, "tier").map(Rule::Tier);
+            let tier = text(self, "tier")?;
+            if let Some(tiers) = self.tiers.filter(|t| !t.contains(&tier)) {
+                self.err(&format!("{path}.tier"), "invalid_value", format!("must be one of {}", tiers.join(", ")));
+                return None;
+            }
+            return Some(Rule::Tier(tier));
         }
         if let Some(c) = obj.get("consent") {
             return match c.as_str().filter(|c| crate::consent::is_consent_channel(c)) {
@@ -344,7 +351,12 @@ impl Parser {
 
 /// Parses and validates a rule; errors name the JSON path under `rule`.
 pub fn parse(v: &Value) -> Result<Rule, FieldErrors> {
-    let mut p = Parser { errs: FieldErrors::default(), nodes: 0 };
+    parse_with_tiers(v, None)
+}
+
+/// As [`parse`], and `tier` must name one of `tiers` when given.
+pub fn parse_with_tiers(v: &Value, tiers: Option<&[String]>) -> Result<Rule, FieldErrors> {
+    let mut p = Parser { errs: FieldErrors::default(), nodes: 0, tiers };
     let rule = p.rule(v, "rule", 0);
     match rule {
         Some(r) if p.errs.is_empty() => Ok(r),
@@ -396,6 +408,9 @@ mod tests {
         assert_eq!(path(json!({"consent": "fax"})), "rule.consent");
         assert_eq!(path(json!({"trait": "city", "op": "in", "value": "Huế"})), "rule.value");
         assert_eq!(path(json!([1])), "rule");
+        let tiers = vec!["dong".to_string(), "vang".to_string()];
+        assert_eq!(parse_with_tiers(&json!({"tier": "bach_kim"}), Some(&tiers)).unwrap_err().0[0].field, "rule.tier");
+        assert!(parse_with_tiers(&json!({"tier": "vang"}), Some(&tiers)).is_ok());
         let mut deep = json!({"channel": "web"});
         for _ in 0..20 {
             deep = json!({"not": deep});

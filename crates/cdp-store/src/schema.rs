@@ -249,6 +249,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    segments (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        rule -> Text,
+        version -> Integer,
+        size -> BigInt,
+        entered -> BigInt,
+        exited -> BigInt,
+        refreshed_at -> Nullable<BigInt>,
+        as_of -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    segment_versions (segment_id, version) {
+        segment_id -> Text,
+        version -> Integer,
+        rule -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    segment_members (segment_id, profile_id, entered_at) {
+        segment_id -> Text,
+        profile_id -> Text,
+        entered_at -> BigInt,
+        exited_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,
@@ -263,5 +300,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     purchase_days,
     clv_models,
-    profile_scores
+    profile_scores,
+    segments,
+    segment_members,
+    consent_state
 );

@@ -3,13 +3,12 @@
 
 use crate::auth::Principal;
 use crate::body::json_body;
-use crate::dto::{ts, List, Page};
+use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, List, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::analytics::parse_day;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
-use base64::Engine;
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
 use cdp_domain::loyalty::Program;
@@ -198,21 +197,8 @@ pub async fn list_ledger(
 ) -> ApiResult<web::Json<Page<LedgerOut>>> {
     who.require(Scope::LoyaltyRead)?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field("limit", "out_of_range", "must be between 1 and 500"));
-    }
-    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|t| t.split_once('|').and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.to_string()))))
-                .ok_or_else(|| ApiError::field("cursor", "invalid", "is not a cursor this API gave"))?,
-        ),
-    };
+    let limit = page_limit(q.limit)?;
+    let cursor = cursor_decode(q.cursor.as_deref(), time_id)?;
     let db = state.db.clone();
     let (rows, next) = web::block(move || {
         db.read(|c| {
@@ -222,7 +208,7 @@ pub async fn list_ledger(
     })
     .await?
     .map_err(ApiError::or_missing("profile"))?;
-    let next_cursor = next.map(|(t, id)| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{t}|{id}")));
+    let next_cursor = next.map(|(t, id)| cursor_encode(&format!("{t}|{id}")));
     Ok(web::Json(Page { items: rows.into_iter().map(LedgerOut::from).collect(), next_cursor }))
 }
 

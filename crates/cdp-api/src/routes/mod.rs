@@ -7,5 +7,6 @@ pub mod kpis;
 pub mod loyalty;
 pub mod profiles;
 pub mod rfm;
+pub mod segments;
 pub mod sources;
 pub mod token;

@@ -1,9 +1,8 @@
 use crate::auth::Principal;
-use crate::dto::{ts, IdentityOut, Page};
+use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, IdentityOut, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, web};
-use base64::Engine;
 use cdp_domain::auth::Scope;
 use cdp_domain::{Channel, Identity};
 use cdp_store::repo::profiles::{self, EventRow, MergeRow, ProfileView, TimelineCursor};
@@ -229,14 +228,7 @@ pub struct TimelineQuery {
 }
 
 fn encode_cursor(c: &TimelineCursor) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}|{}", c.occurred_at, c.id))
-}
-
-fn decode_cursor(s: &str) -> Option<TimelineCursor> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (t, id) = text.split_once('|')?;
-    Some(TimelineCursor { occurred_at: t.parse().ok()?, id: id.to_string() })
+    cursor_encode(&format!("{}|{}", c.occurred_at, c.id))
 }
 
 /// The profile's events on every channel, newest first, with keyset paging;
@@ -256,18 +248,12 @@ pub async fn list_profile_events(
 ) -> ApiResult<web::Json<Page<EventOut>>> {
     who.require(Scope::ProfilesRead)?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field("limit", "out_of_range", "must be between 1 and 500"));
-    }
+    let limit = page_limit(q.limit)?;
     let channel = match q.channel.as_deref() {
         None => None,
         Some(c) => Some(c.parse::<Channel>().map_err(|e| ApiError::field("channel", "invalid", e.to_string()))?),
     };
-    let cursor = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::field("cursor", "invalid", "is not a cursor this API gave"))?),
-    };
+    let cursor = cursor_decode(q.cursor.as_deref(), |t| time_id(t).map(|(occurred_at, id)| TimelineCursor { occurred_at, id }))?;
     let db = state.db.clone();
     let (rows, next) = web::block(move || {
         db.read(|c| {
@@ -326,16 +312,4 @@ pub async fn list_profile_merges(state: web::Data<AppState>, who: Principal, id:
     .await?
     .map_err(ApiError::or_missing("profile"))?;
     Ok(web::Json(MergesOut { profile_id: pid, items: rows.into_iter().map(MergeOut::from).collect() }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip() {
-        let c = TimelineCursor { occurred_at: 1_763_000_000_000_000, id: "01936f3e-8a4b-7c2d-9e1f-2a3b4c5d6e7f".into() };
-        assert_eq!(decode_cursor(&encode_cursor(&c)), Some(c));
-        assert_eq!(decode_cursor("garbage!"), None);
-    }
 }

@@ -391,6 +391,17 @@ pub fn account(conn: &mut AnyConnection, profile: &str) -> StoreResult<Option<(i
     Ok(loyalty_accounts::table.find(profile).select((loyalty_accounts::balance, loyalty_accounts::tier_code)).first(conn).optional()?)
 }
 
+/// The loyalty accounts of several profiles: id → (balance, tier code).
+pub fn accounts_of(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<std::collections::HashMap<String, (i64, String)>> {
+    Ok(loyalty_accounts::table
+        .filter(loyalty_accounts::profile_id.eq_any(ids))
+        .select((loyalty_accounts::profile_id, loyalty_accounts::balance, loyalty_accounts::tier_code))
+        .load::<(String, i64, String)>(conn)?
+        .into_iter()
+        .map(|(p, b, t)| (p, (b, t)))
+        .collect())
+}
+
 /// Spend (minor units) in the window ending `at`.
 pub fn window_spend(conn: &mut AnyConnection, profile: &str, program: &Program, at: i64) -> StoreResult<i64> {
     spend_between(conn, profile, &program.currency, at - program.tier_window_days * DAY, at + 1)

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod loyalty;
 pub mod orders;
 pub mod profiles;
+pub mod segments;
 pub mod sources;
 pub mod users;
 pub mod value;

@@ -1,0 +1,491 @@
+//! Segments and audiences: rules stored with versions, evaluated in the
+//! database, membership kept with entry and exit times, members exported with
+//! keyset paging and an optional consent filter.
+
+use crate::auth::Principal;
+use crate::body::json_body;
+use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, List, Page};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::profiles::ProfileOut;
+use crate::state::AppState;
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use cdp_domain::auth::Scope;
+use cdp_domain::commerce::minor_digits;
+use cdp_domain::event::parse_time;
+use cdp_domain::segment::{self, Rule};
+use cdp_store::repo::segments::{self as store, EvalContext, MemberFilter, RefreshOutcome, SegmentRow};
+use cdp_store::repo::{loyalty, profiles};
+use cdp_store::{AnyConnection, Db, StoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Mothers in Hà Nội buying formula, Zalo OK",
+    "description": "Bought infant formula twice in 90 days and agreed to Zalo messages",
+    "rule": {"all": [
+        {"trait": "city", "op": "eq", "value": "Hà Nội"},
+        {"event": "Order Completed", "within_days": 90, "count": {"op": "gte", "value": 2},
+         "where": [{"property": "products.category", "op": "eq", "value": "infant_formula"}]},
+        {"consent": "zalo"}]}}))]
+pub struct SegmentIn {
+    /// 1 to 200 characters.
+    pub name: String,
+    pub description: Option<String>,
+    /// The condition tree (see the API guide): all / any / not, trait, metric,
+    /// event, channel, rfm_segment, tier, consent.
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    /// Reference time of the first evaluation (RFC 3339, or a date meaning its
+    /// end); default now.
+    pub as_of: Option<String>,
+}
+
+/// A segment, its current rule version and the outcome of its last refresh.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "01936f3e-7000-7000-8000-0000000000aa", "name": "Champions in Hà Nội", "description": "",
+    "rule": {"all": [{"rfm_segment": "champions"}, {"trait": "city", "op": "eq", "value": "Hà Nội"}]}, "version": 1,
+    "size": 1240, "entered": 1240, "exited": 0, "refreshed_at": "2026-11-23T08:00:00Z", "as_of": "2026-11-23T08:00:00Z",
+    "created_by": "key:01936f3e-0000-7000-8000-00000000000a", "created_at": "2026-11-23T08:00:00Z", "updated_at": "2026-11-23T08:00:00Z"}))]
+pub struct SegmentOut {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    /// Grows by one each time the rule changes.
+    pub version: i32,
+    /// Members after the last refresh.
+    pub size: i64,
+    /// Profiles that entered at the last refresh.
+    pub entered: i64,
+    /// Profiles that left at the last refresh.
+    pub exited: i64,
+    pub refreshed_at: Option<String>,
+    /// The reference time the last refresh evaluated at.
+    pub as_of: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<SegmentRow> for SegmentOut {
+    fn from(r: SegmentRow) -> Self {
+        SegmentOut {
+            rule: serde_json::from_str(&r.rule).unwrap_or(Value::Null),
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            version: r.version,
+            size: r.size,
+            entered: r.entered,
+            exited: r.exited,
+            refreshed_at: r.refreshed_at.map(ts),
+            as_of: r.as_of.map(ts),
+            created_by: r.created_by,
+            created_at: ts(r.created_at),
+            updated_at: ts(r.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"as_of": "2026-11-22"}))]
+pub struct RefreshIn {
+    /// Reference time (RFC 3339, or a date meaning its end); default now.
+    /// Event windows end here; traits and metrics are those held now.
+    pub as_of: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"rule": {"metric": "revenue_total", "op": "gte", "value": 1000000}}))]
+pub struct PreviewIn {
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    pub as_of: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"size": 1240}))]
+pub struct PreviewOut {
+    /// How many profiles the rule matches now.
+    pub size: i64,
+}
+
+/// A member: the profile, and when it entered the segment.
+#[derive(Serialize, ToSchema)]
+pub struct MemberOut {
+    #[serde(flatten)]
+    pub profile: ProfileOut,
+    pub entered_at: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// 1 to 500; default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Only members who granted consent on this channel (email, sms, zalo,
+    /// push, phone, facebook), as it stands at the time of the request.
+    pub consent: Option<String>,
+    /// Only members who entered after this time (RFC 3339), e.g. the
+    /// `refreshed_at` of a refresh already processed.
+    pub entered_since: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// Periods that began or ended after this time (RFC 3339), e.g. the
+    /// `refreshed_at` of a refresh already processed.
+    /// Required.
+    pub since: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A membership period that began (entered) or ended (exited) after the time asked.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"profile_id": "01936f3e-8a40-7000-8000-000000000001", "entered_at": "2026-11-22T08:00:00Z", "exited_at": "2026-11-23T08:00:00Z"}))]
+pub struct ChangeOut {
+    pub profile_id: String,
+    pub entered_at: String,
+    pub exited_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionOut {
+    pub version: i32,
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+fn parse_as_of(field: &str, v: Option<&str>) -> ApiResult<i64> {
+    let now = cdp_store::now_micros();
+    let Some(s) = v.filter(|s| !s.is_empty()) else { return Ok(now) };
+    if let Some(day) = crate::routes::analytics::parse_day(s) {
+        return Ok((day + 1) * 86_400_000_000 - 1);
+    }
+    parse_time(s).map(|t| t.timestamp_micros()).ok_or_else(|| ApiError::field(field, "invalid", "must be an RFC 3339 time or a date"))
+}
+
+fn context(state: &AppState, as_of: i64) -> EvalContext {
+    EvalContext { as_of, money_scale: 10f64.powi(minor_digits(&state.currency) as i32) }
+}
+
+/// The rule parsed and checked against the loyalty programme's tiers.
+async fn parse_rule(db: &Db, rule: &Value) -> ApiResult<Rule> {
+    let db = db.clone();
+    let program = web::block(move || db.read(loyalty::program)).await??;
+    let tiers: Vec<String> = program.tiers.iter().map(|t| t.code.clone()).collect();
+    Ok(segment::parse_with_tiers(rule, Some(&tiers))?)
+}
+
+fn check_text(name: &str, description: Option<&str>) -> ApiResult<(String, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::field("name", "invalid", "must be 1 to 200 characters"));
+    }
+    let description = description.unwrap_or_default().trim();
+    if description.chars().count() > 2000 {
+        return Err(ApiError::field("description", "too_long", "must be at most 2000 characters"));
+    }
+    Ok((name.to_string(), description.to_string()))
+}
+
+/// Refreshes a segment whose row the transaction holds locked.
+fn refresh_locked(c: &mut AnyConnection, seg: &SegmentRow, rule: &Rule, ctx: EvalContext) -> StoreResult<RefreshOutcome> {
+    let now = cdp_store::now_micros().max(seg.refreshed_at.map_or(0, |t| t + 1));
+    store::refresh(c, &seg.id, rule, ctx, now)
+}
+
+/// Creates a segment and evaluates it at once; answers its size.
+#[utoipa::path(tag = "segments", operation_id = "create_segment", request_body = SegmentIn,
+    security(("api_key" = ["segments:write"]), ("bearer" = ["segments:write"])),
+    responses((status = 201, body = SegmentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/segments")]
+pub async fn create_segment(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    who.require(Scope::SegmentsWrite)?;
+    let body: SegmentIn = json_body(&req, payload).await?;
+    let (name, description) = check_text(&body.name, body.description.as_deref())?;
+    let rule = parse_rule(&state.db, &body.rule).await?;
+    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
+    let (db, actor, text) = (state.db.clone(), who.actor(), body.rule.to_string());
+    let row = web::block(move || {
+        db.write(|c| {
+            let now = cdp_store::now_micros();
+            let row = SegmentRow {
+                id: cdp_store::new_id(),
+                name: name.clone(),
+                description: description.clone(),
+                rule: text.clone(),
+                version: 1,
+                size: 0,
+                entered: 0,
+                exited: 0,
+                refreshed_at: None,
+                as_of: None,
+                created_by: actor.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            store::create(c, &row)?;
+            refresh_locked(c, &row, &rule, ctx)?;
+            store::get(c, &row.id)
+        })
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(SegmentOut::from(row)))
+}
+
+/// Every segment, oldest first.
+#[utoipa::path(tag = "segments", operation_id = "list_segments",
+    security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
+    responses((status = 200, body = List<SegmentOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[get("/segments")]
+pub async fn list_segments(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<List<SegmentOut>>> {
+    who.require(Scope::SegmentsRead)?;
+    let db = state.db.clone();
+    let rows = web::block(move || db.read(store::list)).await??;
+    Ok(web::Json(List { items: rows.into_iter().map(SegmentOut::from).collect() }))
+}
+
+#[utoipa::path(tag = "segments", operation_id = "get_segment",
+    security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 200, body = SegmentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/segments/{id}")]
+pub async fn get_segment(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<SegmentOut>> {
+    who.require(Scope::SegmentsRead)?;
+    let db = state.db.clone();
+    let row = web::block(move || db.read(|c| store::get(c, &id))).await?.map_err(ApiError::or_missing("segment"))?;
+    Ok(web::Json(row.into()))
+}
+
+/// Replaces name, description and rule; a changed rule is a new version and
+/// the segment is evaluated again (entries and exits recorded).
+#[utoipa::path(tag = "segments", operation_id = "update_segment", request_body = SegmentIn,
+    security(("api_key" = ["segments:write"]), ("bearer" = ["segments:write"])),
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 200, body = SegmentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/segments/{id}")]
+pub async fn update_segment(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<web::Json<SegmentOut>> {
+    who.require(Scope::SegmentsWrite)?;
+    let body: SegmentIn = json_body(&req, payload).await?;
+    let (name, description) = check_text(&body.name, body.description.as_deref())?;
+    let rule = parse_rule(&state.db, &body.rule).await?;
+    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
+    let (db, actor, text, id) = (state.db.clone(), who.actor(), body.rule.to_string(), id.into_inner());
+    let row = web::block(move || {
+        db.write(|c| {
+            let seg = store::update(c, &id, &name, &description, &text, &actor, cdp_store::now_micros())?;
+            refresh_locked(c, &seg, &rule, ctx)?;
+            store::get(c, &id)
+        })
+    })
+    .await?
+    .map_err(ApiError::or_missing("segment"))?;
+    Ok(web::Json(row.into()))
+}
+
+/// Deletes a segment and its membership history.
+#[utoipa::path(tag = "segments", operation_id = "delete_segment",
+    security(("api_key" = ["segments:write"]), ("bearer" = ["segments:write"])),
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[delete("/segments/{id}")]
+pub async fn delete_segment(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    who.require(Scope::SegmentsWrite)?;
+    let db = state.db.clone();
+    web::block(move || db.write(|c| store::delete(c, &id))).await?.map_err(ApiError::or_missing("segment"))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Evaluates the segment again, now or as of a time: who entered and who
+/// left is recorded with the time of this refresh.
+#[utoipa::path(tag = "segments", operation_id = "refresh_segment", request_body(content = RefreshIn, description = "Optional", content_type = "application/json"),
+    security(("api_key" = ["segments:write"]), ("bearer" = ["segments:write"])),
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 200, body = SegmentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/segments/{id}/refresh")]
+pub async fn refresh_segment(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<web::Json<SegmentOut>> {
+    who.require(Scope::SegmentsWrite)?;
+    let raw = crate::body::read_limited(&req, payload, state.limits.event_body_bytes).await?;
+    let body: RefreshIn = if raw.iter().all(u8::is_ascii_whitespace) { RefreshIn::default() } else { crate::body::parse_json(&raw)? };
+    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
+    let (db, id) = (state.db.clone(), id.into_inner());
+    let row = web::block(move || {
+        db.write(|c| {
+            let seg = store::lock(c, &id)?;
+            // A stored rule was valid when saved; a tier removed since matches nobody.
+            let rule = serde_json::from_str::<Value>(&seg.rule)
+                .ok()
+                .and_then(|v| segment::parse(&v).ok())
+                .ok_or_else(|| cdp_store::StoreError::Corrupt(format!("segment {id} holds an invalid rule")))?;
+            refresh_locked(c, &seg, &rule, ctx)?;
+            store::get(c, &id)
+        })
+    })
+    .await?
+    .map_err(ApiError::or_missing("segment"))?;
+    Ok(web::Json(row.into()))
+}
+
+/// How many profiles a rule matches, without saving a segment.
+#[utoipa::path(tag = "segments", operation_id = "preview_segment", request_body = PreviewIn,
+    security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
+    responses((status = 200, body = PreviewOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/segments/preview")]
+pub async fn preview_segment(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<web::Json<PreviewOut>> {
+    who.require(Scope::SegmentsRead)?;
+    let body: PreviewIn = json_body(&req, payload).await?;
+    let rule = parse_rule(&state.db, &body.rule).await?;
+    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
+    let db = state.db.clone();
+    let size = web::block(move || db.read(|c| store::count(c, &rule, ctx))).await??;
+    Ok(web::Json(PreviewOut { size }))
+}
+
+/// Current members by profile id, with keyset paging; `consent=CH` keeps only
+/// those whose consent on CH is granted at the time of the request.
+#[utoipa::path(tag = "segments", operation_id = "list_segment_members",
+    security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
+    params(("id" = String, Path, description = "Segment id"), MembersQuery),
+    responses((status = 200, body = Page<MemberOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[get("/segments/{id}/members")]
+pub async fn list_segment_members(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    q: web::Query<MembersQuery>,
+) -> ApiResult<web::Json<Page<MemberOut>>> {
+    who.require(Scope::SegmentsRead)?;
+    let q = q.into_inner();
+    let limit = page_limit(q.limit)?;
+    let after = cursor_decode(q.cursor.as_deref(), |t| Some(t.to_string()))?;
+    if let Some(ch) = q.consent.as_deref().filter(|c| !cdp_domain::consent::is_consent_channel(c)) {
+        return Err(ApiError::field(
+            "consent",
+            "invalid",
+            format!("`{ch}` must be one of {}", cdp_domain::consent::CONSENT_CHANNELS.join(", ")),
+        ));
+    }
+    let entered_since = match q.entered_since.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            parse_time(s)
+                .map(|t| t.timestamp_micros())
+                .ok_or_else(|| ApiError::field("entered_since", "invalid", "must be an RFC 3339 time"))?,
+        ),
+    };
+    let filter = MemberFilter { consent: q.consent, entered_since, after };
+    let db = state.db.clone();
+    let (views, rows, next) = web::block(move || {
+        db.read(|c| {
+            store::get(c, &id)?;
+            let (rows, next) = store::members(c, &id, &filter, limit)?;
+            let ids: Vec<String> = rows.iter().map(|r| r.profile_id.clone()).collect();
+            Ok((profiles::get_many(c, &ids)?, rows, next))
+        })
+    })
+    .await?
+    .map_err(ApiError::or_missing("segment"))?;
+    let items = views.into_iter().zip(rows).map(|(v, r)| MemberOut { profile: v.into(), entered_at: ts(r.entered_at) }).collect();
+    Ok(web::Json(Page { items, next_cursor: next.as_deref().map(cursor_encode) }))
+}
+
+/// Who entered and who left since a time ("who entered since yesterday").
+#[utoipa::path(tag = "segments", operation_id = "list_segment_changes",
+    security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
+    params(("id" = String, Path, description = "Segment id"), ChangesQuery),
+    responses((status = 200, body = Page<ChangeOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[get("/segments/{id}/changes")]
+pub async fn list_segment_changes(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    q: web::Query<ChangesQuery>,
+) -> ApiResult<web::Json<Page<ChangeOut>>> {
+    who.require(Scope::SegmentsRead)?;
+    let q = q.into_inner();
+    let limit = page_limit(q.limit)?;
+    let since = parse_time(q.since.as_deref().unwrap_or_default())
+        .map(|t| t.timestamp_micros())
+        .ok_or_else(|| ApiError::field("since", "invalid", "is required: an RFC 3339 time"))?;
+    let after = cursor_decode(q.cursor.as_deref(), |t| time_id(t).map(|(at, pid)| (pid, at)))?;
+    let db = state.db.clone();
+    let (rows, next) = web::block(move || {
+        db.read(|c| {
+            store::get(c, &id)?;
+            store::changes(c, &id, since, after, limit)
+        })
+    })
+    .await?
+    .map_err(ApiError::or_missing("segment"))?;
+    Ok(web::Json(Page {
+        items: rows
+            .into_iter()
+            .map(|r| ChangeOut { profile_id: r.profile_id, entered_at: ts(r.entered_at), exited_at: r.exited_at.map(ts) })
+            .collect(),
+        next_cursor: next.map(|(pid, at)| cursor_encode(&format!("{at}|{pid}"))),
+    }))
+}
+
+/// Every version of the rule, oldest first.
+#[utoipa::path(tag = "segments", operation_id = "list_segment_versions",
+    security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 200, body = List<VersionOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/segments/{id}/versions")]
+pub async fn list_segment_versions(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<List<VersionOut>>> {
+    who.require(Scope::SegmentsRead)?;
+    let db = state.db.clone();
+    let rows = web::block(move || {
+        db.read(|c| {
+            store::get(c, &id)?;
+            store::versions(c, &id)
+        })
+    })
+    .await?
+    .map_err(ApiError::or_missing("segment"))?;
+    Ok(web::Json(List {
+        items: rows
+            .into_iter()
+            .map(|(version, rule, created_by, at)| VersionOut {
+                version,
+                rule: serde_json::from_str(&rule).unwrap_or(Value::Null),
+                created_by,
+                created_at: ts(at),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,712 @@
+//! Segments: rules compiled to SQL for each backend and evaluated in the
+//! database, membership kept as periods (entered_at, exited_at).
+//!
+//! A rule becomes one boolean expression over `profiles p`; every literal is
+//! a bound parameter. Trait and property keys are inlined, which is safe
+//! because the rule parser admits only `[A-Za-z0-9_.]` in them.
+
+use crate::error::StoreResult;
+use crate::schema::{segment_members, segment_versions, segments};
+use crate::AnyConnection;
+use cdp_domain::segment::{Condition, Metric, Op, Rule};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::sqlite::Sqlite;
+use serde_json::Value;
+
+const DAY_US: i64 = 86_400_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn of(conn: &AnyConnection) -> Dialect {
+        match conn {
+            AnyConnection::Sqlite(_) => Dialect::Sqlite,
+            AnyConnection::Postgresql(_) => Dialect::Postgres,
+        }
+    }
+}
+
+/// A bound literal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// What a rule is evaluated against.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalContext {
+    /// The reference time (µs): event windows end here, later events do not count.
+    pub as_of: i64,
+    /// 10^(minor digits) of the default currency: rule amounts are in major units.
+    pub money_scale: f64,
+}
+
+/// A rule as SQL: a boolean expression over `profiles p` and its parameters.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub expr: String,
+    pub params: Vec<Param>,
+}
+
+/// A JSON value inside a column: `base` is a JSON text (SQLite) or jsonb
+/// (PostgreSQL) expression, `path` the keys under it.
+struct JsonRef<'a> {
+    base: String,
+    path: &'a [String],
+}
+
+struct Writer {
+    d: Dialect,
+    ctx: EvalContext,
+    params: Vec<Param>,
+    aliases: usize,
+}
+
+impl Writer {
+    fn bind(&mut self, p: Param) -> String {
+        self.params.push(p);
+        match self.d {
+            // SQLite binds `?` in text order; every call here appends exactly
+            // where its text goes, so the order holds.
+            Dialect::Sqlite => "?".into(),
+            Dialect::Postgres => format!("${}", self.params.len()),
+        }
+    }
+
+    fn alias(&mut self, stem: &str) -> String {
+        self.aliases += 1;
+        format!("{stem}{}", self.aliases)
+    }
+
+    fn json_column(&self, col: &str) -> String {
+        match self.d {
+            Dialect::Sqlite => col.to_string(),
+            Dialect::Postgres => format!("{col}::jsonb"),
+        }
+    }
+
+    fn sqlite_path(path: &[String]) -> String {
+        format!("'$.{}'", path.join("."))
+    }
+
+    fn pg_path(path: &[String]) -> String {
+        format!("'{{{}}}'", path.join(","))
+    }
+
+    /// The JSON type name, normalised to SQLite's spelling families below.
+    fn jtype(&self, j: &JsonRef) -> String {
+        match self.d {
+            Dialect::Sqlite => format!("json_type({}, {})", j.base, Self::sqlite_path(j.path)),
+            Dialect::Postgres => format!("jsonb_typeof({} #> {})", j.base, Self::pg_path(j.path)),
+        }
+    }
+
+    fn is_string(&self, j: &JsonRef) -> String {
+        match self.d {
+            Dialect::Sqlite => format!("{} = 'text'", self.jtype(j)),
+            Dialect::Postgres => format!("{} = 'string'", self.jtype(j)),
+        }
+    }
+
+    fn is_number(&self, j: &JsonRef) -> String {
+        match self.d {
+            Dialect::Sqlite => format!("{} IN ('integer', 'real')", self.jtype(j)),
+            Dialect::Postgres => format!("{} = 'number'", self.jtype(j)),
+        }
+    }
+
+    fn text(&self, j: &JsonRef) -> String {
+        match self.d {
+            Dialect::Sqlite => format!("json_extract({}, {})", j.base, Self::sqlite_path(j.path)),
+            Dialect::Postgres => format!("({} #>> {})", j.base, Self::pg_path(j.path)),
+        }
+    }
+
+    fn number(&self, j: &JsonRef) -> String {
+        match self.d {
+            Dialect::Sqlite => self.text(j),
+            Dialect::Postgres => format!("(CASE WHEN {} THEN {}::float8 END)", self.is_number(j), self.text(j)),
+        }
+    }
+
+    /// Ordering of strings is by code point on both backends.
+    fn text_ordered(&self, j: &JsonRef) -> String {
+        match self.d {
+            Dialect::Sqlite => self.text(j),
+            Dialect::Postgres => format!("{} COLLATE \"C\"", self.text(j)),
+        }
+    }
+
+    fn json_eq(&mut self, j: &JsonRef, v: &Value) -> String {
+        match v {
+            Value::String(s) => {
+                let (t, x) = (self.is_string(j), self.text(j));
+                format!("({t} AND {x} = {})", self.bind(Param::Text(s.clone())))
+            }
+            Value::Number(n) => {
+                let (t, x) = (self.is_number(j), self.number(j));
+                format!("({t} AND {x} = {})", self.bind(Param::Float(n.as_f64().unwrap_or(0.0))))
+            }
+            Value::Bool(b) => match self.d {
+                Dialect::Sqlite => format!("{} = '{b}'", self.jtype(j)),
+                Dialect::Postgres => format!("({} = 'boolean' AND {} = '{b}')", self.jtype(j), self.text(j)),
+            },
+            _ => "FALSE".into(),
+        }
+    }
+
+    fn json_exists(&self, j: &JsonRef) -> String {
+        format!("COALESCE({}, 'null') <> 'null'", self.jtype(j))
+    }
+
+    /// A condition on a scalar (or, for `contains`, an array) at `j`, in its
+    /// positive form; `ne` and `exists: false` are negations of eq / exists.
+    fn json_positive(&mut self, j: &JsonRef, op: Op, v: &Value) -> String {
+        match op {
+            Op::Eq | Op::Ne => self.json_eq(j, v),
+            Op::In => {
+                let parts: Vec<String> = v.as_array().into_iter().flatten().map(|x| self.json_eq(j, x)).collect();
+                format!("({})", parts.join(" OR "))
+            }
+            Op::Exists => self.json_exists(j),
+            Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+                let sym = cmp_symbol(op);
+                match v {
+                    Value::Number(n) => {
+                        let (t, x) = (self.is_number(j), self.number(j));
+                        format!("({t} AND {x} {sym} {})", self.bind(Param::Float(n.as_f64().unwrap_or(0.0))))
+                    }
+                    Value::String(s) => {
+                        let (t, x) = (self.is_string(j), self.text_ordered(j));
+                        format!("({t} AND {x} {sym} {})", self.bind(Param::Text(s.clone())))
+                    }
+                    _ => "FALSE".into(),
+                }
+            }
+            Op::Contains => {
+                let needle = v.as_str().unwrap_or_default().to_string();
+                match self.d {
+                    Dialect::Sqlite => {
+                        let (t, x, p) = (self.jtype(j), self.text(j), Self::sqlite_path(j.path));
+                        let a = self.bind(Param::Text(needle.clone()));
+                        let el = self.alias("je");
+                        let b = self.bind(Param::Text(needle));
+                        format!(
+                            "(CASE {t} WHEN 'text' THEN instr({x}, {a}) > 0 \
+                             WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each({base}, {p}) AS {el} WHERE {el}.value = {b}) ELSE FALSE END)",
+                            base = j.base
+                        )
+                    }
+                    Dialect::Postgres => {
+                        let (t, x) = (self.jtype(j), self.text(j));
+                        let a = self.bind(Param::Text(needle));
+                        let jv = format!("({} #> {})", j.base, Self::pg_path(j.path));
+                        format!(
+                            "(CASE {t} WHEN 'string' THEN strpos({x}, {a}) > 0 \
+                             WHEN 'array' THEN {jv} @> jsonb_build_array({a}::text) ELSE FALSE END)"
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// The positive form at `path`, or — for a dotted path whose first key
+    /// holds an array of objects (`products.category`) — in any element.
+    fn json_positive_deep(&mut self, base: &str, path: &[String], op: Op, v: &Value) -> String {
+        let direct = self.json_positive(&JsonRef { base: base.to_string(), path }, op, v);
+        if path.len() < 2 {
+            return direct;
+        }
+        let el = self.alias("el");
+        let head = &path[..1];
+        let (elements, elem_base, array_check) = match self.d {
+            Dialect::Sqlite => (
+                format!("json_each({base}, {})", Self::sqlite_path(head)),
+                format!("(CASE WHEN {el}.type = 'object' THEN {el}.value END)"),
+                format!("json_type({base}, {}) = 'array'", Self::sqlite_path(head)),
+            ),
+            Dialect::Postgres => {
+                let a = format!("({base} #> {})", Self::pg_path(head));
+                (
+                    format!("jsonb_array_elements(CASE WHEN jsonb_typeof({a}) = 'array' THEN {a} ELSE '[]'::jsonb END)"),
+                    format!("{el}.value"),
+                    "TRUE".to_string(),
+                )
+            }
+        };
+        let inner = self.json_positive(&JsonRef { base: elem_base, path: &path[1..] }, op, v);
+        format!("({direct} OR EXISTS (SELECT 1 FROM {elements} AS {el} WHERE {array_check} AND {inner}))")
+    }
+
+    fn json_condition(&mut self, base: &str, key: &str, cond: &Condition) -> String {
+        let path: Vec<String> = key.split('.').map(str::to_string).collect();
+        let negate = cond.op == Op::Ne || (cond.op == Op::Exists && cond.value == Value::Bool(false));
+        let positive = self.json_positive_deep(base, &path, cond.op, &cond.value);
+        if negate {
+            format!("NOT COALESCE({positive}, FALSE)")
+        } else {
+            positive
+        }
+    }
+
+    fn metric_expr(&self, m: Metric) -> &'static str {
+        match m {
+            Metric::OrdersCount => "p.orders_count",
+            Metric::RevenueTotal => "p.revenue_total",
+            Metric::AverageOrderValue => {
+                "(CASE WHEN p.orders_count > 0 THEN CAST(p.revenue_total AS DOUBLE PRECISION) / p.orders_count END)"
+            }
+            Metric::EventCount => "p.event_count",
+            Metric::Clv => "(SELECT sc.clv FROM profile_scores sc WHERE sc.profile_id = p.id)",
+            Metric::PAlive => "(SELECT sc.p_alive FROM profile_scores sc WHERE sc.profile_id = p.id)",
+            Metric::Points => "COALESCE((SELECT la.balance FROM loyalty_accounts la WHERE la.profile_id = p.id), 0)",
+        }
+    }
+
+    fn metric(&mut self, m: Metric, cond: &Condition) -> String {
+        let scale = if matches!(m, Metric::RevenueTotal | Metric::AverageOrderValue) { self.ctx.money_scale } else { 1.0 };
+        let expr = self.metric_expr(m);
+        let num = |w: &mut Writer, v: &Value| w.bind(Param::Float(v.as_f64().unwrap_or(0.0) * scale));
+        match cond.op {
+            Op::Exists => {
+                let want = cond.value != Value::Bool(false);
+                format!("({expr} IS {}NULL)", if want { "NOT " } else { "" })
+            }
+            Op::In => {
+                let list: Vec<String> = cond.value.as_array().into_iter().flatten().map(|v| num(self, v)).collect();
+                format!("COALESCE({expr} IN ({}), FALSE)", list.join(", "))
+            }
+            Op::Ne => format!("NOT COALESCE({expr} = {}, FALSE)", num(self, &cond.value)),
+            op => format!("COALESCE({expr} {} {}, FALSE)", cmp_symbol(op), num(self, &cond.value)),
+        }
+    }
+
+    fn event(&mut self, name: &str, within_days: Option<u32>, count: &Condition, filters: &[(String, Condition)]) -> String {
+        let n = count.value.as_i64().unwrap_or(0);
+        let holds_for_zero = compare(0, count.op, n);
+        let mut sql = format!("SELECT e.profile_id FROM events e WHERE e.name = {}", self.bind(Param::Text(name.to_string())));
+        sql += &format!(" AND e.occurred_at <= {}", self.bind(Param::Int(self.ctx.as_of)));
+        if let Some(days) = within_days {
+            sql += &format!(" AND e.occurred_at > {}", self.bind(Param::Int(self.ctx.as_of - days as i64 * DAY_US)));
+        }
+        let props = self.json_column("e.properties");
+        for (key, cond) in filters {
+            sql += &format!(" AND {}", self.json_condition(&props, key, cond));
+        }
+        // Those with a count failing the condition are excluded when zero
+        // events pass it (so profiles without any event are counted too).
+        let having = format!("COUNT(*) {} {}", cmp_symbol(count.op), self.bind(Param::Int(n)));
+        if holds_for_zero {
+            format!("p.id NOT IN ({sql} GROUP BY e.profile_id HAVING NOT ({having}))")
+        } else {
+            format!("p.id IN ({sql} GROUP BY e.profile_id HAVING {having})")
+        }
+    }
+
+    fn rule(&mut self, r: &Rule) -> String {
+        match r {
+            Rule::All(items) => format!("({})", items.iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" AND ")),
+            Rule::Any(items) => format!("({})", items.iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" OR ")),
+            Rule::Not(inner) => format!("NOT COALESCE({}, FALSE)", self.rule(inner)),
+            Rule::Trait { key, cond } => {
+                let base = self.json_column("p.traits");
+                self.json_condition(&base, key, cond)
+            }
+            Rule::Metric { metric, cond } => self.metric(*metric, cond),
+            Rule::Event { name, within_days, count, filters } => self.event(name, *within_days, count, filters),
+            Rule::Channel(c) => format!("(p.channels & {}) <> 0", c.bit()),
+            Rule::RfmSegment(s) => {
+                format!("p.id IN (SELECT r.profile_id FROM profile_rfm r WHERE r.segment = {})", self.bind(Param::Text(s.clone())))
+            }
+            Rule::Tier(t) => format!(
+                "p.id IN (SELECT la.profile_id FROM loyalty_accounts la WHERE la.tier_code = {})",
+                self.bind(Param::Text(t.clone()))
+            ),
+            Rule::Consent(ch) => format!(
+                "p.id IN (SELECT cs.profile_id FROM consent_state cs WHERE cs.channel = {} AND cs.status = 'granted')",
+                self.bind(Param::Text(ch.clone()))
+            ),
+        }
+    }
+}
+
+fn cmp_symbol(op: Op) -> &'static str {
+    match op {
+        Op::Eq => "=",
+        Op::Ne => "<>",
+        Op::Gt => ">",
+        Op::Gte => ">=",
+        Op::Lt => "<",
+        Op::Lte => "<=",
+        _ => "=",
+    }
+}
+
+fn compare(a: i64, op: Op, b: i64) -> bool {
+    match op {
+        Op::Eq => a == b,
+        Op::Ne => a != b,
+        Op::Gt => a > b,
+        Op::Gte => a >= b,
+        Op::Lt => a < b,
+        Op::Lte => a <= b,
+        _ => false,
+    }
+}
+
+/// Compiles a rule to a boolean SQL expression over `profiles p`.
+pub fn compile(d: Dialect, rule: &Rule, ctx: EvalContext) -> Compiled {
+    let mut w = Writer { d, ctx, params: Vec::new(), aliases: 0 };
+    let expr = format!("COALESCE({}, FALSE)", w.rule(rule));
+    Compiled { expr, params: w.params }
+}
+
+/// The live profiles matching a rule, as a `SELECT p.id …`.
+fn select_ids(d: Dialect, rule: &Rule, ctx: EvalContext) -> Compiled {
+    let c = compile(d, rule, ctx);
+    Compiled { expr: format!("SELECT p.id FROM profiles p WHERE p.merged_into IS NULL AND {}", c.expr), params: c.params }
+}
+
+macro_rules! bound {
+    ($db:ty, $sql:expr, $params:expr) => {{
+        let mut q = diesel::sql_query($sql).into_boxed::<$db>();
+        for p in $params {
+            q = match p {
+                Param::Text(s) => q.bind::<Text, _>(s.clone()),
+                Param::Int(i) => q.bind::<BigInt, _>(*i),
+                Param::Float(f) => q.bind::<Double, _>(*f),
+            };
+        }
+        q
+    }};
+}
+
+/// Runs a statement with bound parameters.
+fn execute(conn: &mut AnyConnection, sql: &str, params: &[Param]) -> QueryResult<usize> {
+    match conn {
+        AnyConnection::Sqlite(c) => bound!(Sqlite, sql, params).execute(c),
+        AnyConnection::Postgresql(c) => bound!(Pg, sql, params).execute(c),
+    }
+}
+
+fn load<T>(conn: &mut AnyConnection, sql: &str, params: &[Param]) -> QueryResult<Vec<T>>
+where
+    T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
+{
+    match conn {
+        AnyConnection::Sqlite(c) => bound!(Sqlite, sql, params).load(c),
+        AnyConnection::Postgresql(c) => bound!(Pg, sql, params).load(c),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MemberRow {
+    #[diesel(sql_type = Text)]
+    pub profile_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub entered_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub exited_at: Option<i64>,
+}
+
+/// How many live profiles a rule matches now, without storing anything.
+pub fn count(conn: &mut AnyConnection, rule: &Rule, ctx: EvalContext) -> StoreResult<i64> {
+    let c = compile(Dialect::of(conn), rule, ctx);
+    let sql = format!("SELECT COUNT(*) AS n FROM profiles p WHERE p.merged_into IS NULL AND {}", c.expr);
+    Ok(load::<Count>(conn, &sql, &c.params)?.first().map_or(0, |c| c.n))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshOutcome {
+    pub size: i64,
+    pub entered: i64,
+    pub exited: i64,
+    /// When the membership changes were recorded.
+    pub at: i64,
+}
+
+/// Re-evaluates a segment in the database and records who entered and who
+/// left. Call inside a write transaction; `now` must exceed the segment's
+/// previous refresh time (callers pass `max(now, previous + 1)`).
+pub fn refresh(conn: &mut AnyConnection, segment: &str, rule: &Rule, ctx: EvalContext, now: i64) -> StoreResult<RefreshOutcome> {
+    let d = Dialect::of(conn);
+    match d {
+        Dialect::Sqlite => {
+            execute(conn, "CREATE TEMP TABLE IF NOT EXISTS seg_eval (profile_id TEXT PRIMARY KEY NOT NULL)", &[])?;
+            execute(conn, "DELETE FROM seg_eval", &[])?;
+        }
+        Dialect::Postgres => {
+            execute(conn, "CREATE TEMP TABLE seg_eval (profile_id TEXT PRIMARY KEY NOT NULL) ON COMMIT DROP", &[])?;
+        }
+    }
+    let sel = select_ids(d, rule, ctx);
+    let size = execute(conn, &format!("INSERT INTO seg_eval (profile_id) {}", sel.expr), &sel.params)? as i64;
+    let (p1, p2) = match d {
+        Dialect::Sqlite => ("?", "?"),
+        Dialect::Postgres => ("$1", "$2"),
+    };
+    let exited = execute(
+        conn,
+        &format!(
+            "UPDATE segment_members SET exited_at = {p1} WHERE segment_id = {p2} AND exited_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM seg_eval s WHERE s.profile_id = segment_members.profile_id)"
+        ),
+        &[Param::Int(now), Param::Text(segment.to_string())],
+    )? as i64;
+    let (q1, q2, q3) = match d {
+        Dialect::Sqlite => ("?", "?", "?"),
+        Dialect::Postgres => ("$1", "$2", "$3"),
+    };
+    let entered = execute(
+        conn,
+        &format!(
+            "INSERT INTO segment_members (segment_id, profile_id, entered_at, exited_at) \
+             SELECT {q1}, s.profile_id, {q2}, NULL FROM seg_eval s WHERE NOT EXISTS \
+             (SELECT 1 FROM segment_members m WHERE m.segment_id = {q3} AND m.profile_id = s.profile_id AND m.exited_at IS NULL)"
+        ),
+        &[Param::Text(segment.to_string()), Param::Int(now), Param::Text(segment.to_string())],
+    )? as i64;
+    if d == Dialect::Sqlite {
+        execute(conn, "DELETE FROM seg_eval", &[])?;
+    }
+    diesel::update(segments::table.find(segment))
+        .set((
+            segments::size.eq(size),
+            segments::entered.eq(entered),
+            segments::exited.eq(exited),
+            segments::refreshed_at.eq(now),
+            segments::as_of.eq(ctx.as_of),
+        ))
+        .execute(conn)?;
+    Ok(RefreshOutcome { size, entered, exited, at: now })
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = segments)]
+pub struct SegmentRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub rule: String,
+    pub version: i32,
+    pub size: i64,
+    pub entered: i64,
+    pub exited: i64,
+    pub refreshed_at: Option<i64>,
+    pub as_of: Option<i64>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub fn create(conn: &mut AnyConnection, row: &SegmentRow) -> StoreResult<()> {
+    diesel::insert_into(segments::table).values(row).execute(conn)?;
+    add_version(conn, &row.id, row.version, &row.rule, &row.created_by, row.created_at)
+}
+
+fn add_version(conn: &mut AnyConnection, id: &str, version: i32, rule: &str, actor: &str, at: i64) -> StoreResult<()> {
+    diesel::insert_into(segment_versions::table)
+        .values((
+            segment_versions::segment_id.eq(id),
+            segment_versions::version.eq(version),
+            segment_versions::rule.eq(rule),
+            segment_versions::created_by.eq(actor),
+            segment_versions::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<SegmentRow> {
+    Ok(segments::table.find(id).select(SegmentRow::as_select()).first(conn)?)
+}
+
+/// The segment, locked against concurrent refreshes until the transaction ends.
+pub fn lock(conn: &mut AnyConnection, id: &str) -> StoreResult<SegmentRow> {
+    let n = diesel::update(segments::table.find(id)).set(segments::updated_at.eq(segments::updated_at)).execute(conn)?;
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    get(conn, id)
+}
+
+pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<SegmentRow>> {
+    Ok(segments::table.order((segments::created_at.asc(), segments::id.asc())).select(SegmentRow::as_select()).load(conn)?)
+}
+
+/// Replaces name, description and rule; a changed rule becomes a new version.
+pub fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    name: &str,
+    description: &str,
+    rule: &str,
+    actor: &str,
+    now: i64,
+) -> StoreResult<SegmentRow> {
+    let cur = lock(conn, id)?;
+    let version = if cur.rule == rule { cur.version } else { cur.version + 1 };
+    if version != cur.version {
+        add_version(conn, id, version, rule, actor, now)?;
+    }
+    diesel::update(segments::table.find(id))
+        .set((
+            segments::name.eq(name),
+            segments::description.eq(description),
+            segments::rule.eq(rule),
+            segments::version.eq(version),
+            segments::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    get(conn, id)
+}
+
+pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<()> {
+    diesel::delete(segment_members::table.filter(segment_members::segment_id.eq(id))).execute(conn)?;
+    diesel::delete(segment_versions::table.filter(segment_versions::segment_id.eq(id))).execute(conn)?;
+    let n = diesel::delete(segments::table.find(id)).execute(conn)?;
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Every version of the rule: (version, rule, created_by, created_at), oldest first.
+pub fn versions(conn: &mut AnyConnection, id: &str) -> StoreResult<Vec<(i32, String, String, i64)>> {
+    Ok(segment_versions::table
+        .filter(segment_versions::segment_id.eq(id))
+        .order(segment_versions::version.asc())
+        .select((segment_versions::version, segment_versions::rule, segment_versions::created_by, segment_versions::created_at))
+        .load(conn)?)
+}
+
+/// Which members to page through.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Only those whose consent in force on this channel is `granted`.
+    pub consent: Option<String>,
+    /// Only those who entered after this time.
+    pub entered_since: Option<i64>,
+    /// Profile ids strictly after this one.
+    pub after: Option<String>,
+}
+
+/// A page of current members of a live profile, by profile id; the consent
+/// filter is applied at read time, so a withdrawal counts at once.
+pub fn members(conn: &mut AnyConnection, segment: &str, f: &MemberFilter, limit: i64) -> StoreResult<(Vec<MemberRow>, Option<String>)> {
+    let mut w = Writer { d: Dialect::of(conn), ctx: EvalContext { as_of: 0, money_scale: 1.0 }, params: Vec::new(), aliases: 0 };
+    let mut sql = format!(
+        "SELECT m.profile_id, m.entered_at, m.exited_at FROM segment_members m JOIN profiles p ON p.id = m.profile_id \
+         WHERE m.segment_id = {} AND m.exited_at IS NULL AND p.merged_into IS NULL",
+        w.bind(Param::Text(segment.to_string()))
+    );
+    if let Some(ch) = &f.consent {
+        sql += &format!(
+            " AND EXISTS (SELECT 1 FROM consent_state cs WHERE cs.profile_id = m.profile_id AND cs.channel = {} AND cs.status = 'granted')",
+            w.bind(Param::Text(ch.clone()))
+        );
+    }
+    if let Some(t) = f.entered_since {
+        sql += &format!(" AND m.entered_at > {}", w.bind(Param::Int(t)));
+    }
+    if let Some(a) = &f.after {
+        sql += &format!(" AND m.profile_id > {}", w.bind(Param::Text(a.clone())));
+    }
+    sql += &format!(" ORDER BY m.profile_id LIMIT {}", w.bind(Param::Int(limit + 1)));
+    let mut rows: Vec<MemberRow> = load(conn, &sql, &w.params)?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.profile_id.clone())
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Membership periods that began or ended after `since`, by (profile
+/// id, entered_at), after the cursor.
+pub fn changes(
+    conn: &mut AnyConnection,
+    segment: &str,
+    since: i64,
+    after: Option<(String, i64)>,
+    limit: i64,
+) -> StoreResult<(Vec<MemberRow>, Option<(String, i64)>)> {
+    let mut q = segment_members::table
+        .filter(segment_members::segment_id.eq(segment))
+        .filter(segment_members::entered_at.gt(since).or(segment_members::exited_at.gt(since)))
+        .into_boxed();
+    if let Some((pid, at)) = after {
+        q = q.filter(
+            segment_members::profile_id.gt(pid.clone()).or(segment_members::profile_id.eq(pid).and(segment_members::entered_at.gt(at))),
+        );
+    }
+    let mut rows: Vec<MemberRow> = q
+        .order((segment_members::profile_id.asc(), segment_members::entered_at.asc()))
+        .limit(limit + 1)
+        .select((segment_members::profile_id, segment_members::entered_at, segment_members::exited_at))
+        .load::<(String, i64, Option<i64>)>(conn)?
+        .into_iter()
+        .map(|(profile_id, entered_at, exited_at)| MemberRow { profile_id, entered_at, exited_at })
+        .collect();
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| (r.profile_id.clone(), r.entered_at))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> EvalContext {
+        EvalContext { as_of: 1_000 * DAY_US, money_scale: 1.0 }
+    }
+
+    #[test]
+    fn parameters_are_numbered_in_text_order() {
+        let rule = cdp_domain::segment::parse(&json!({"all": [
+            {"trait": "city", "op": "in", "value": ["Hà Nội", "Huế"]},
+            {"event": "Order Completed", "within_days": 90, "count": {"op": "gte", "value": 2},
+             "where": [{"property": "products.category", "op": "contains", "value": "sua"}]},
+            {"consent": "zalo"}
+        ]}))
+        .unwrap();
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            let c = compile(d, &rule, ctx());
+            let marks = if d == Dialect::Sqlite {
+                c.expr.matches('?').count()
+            } else {
+                (1..=c.params.len()).filter(|i| c.expr.contains(&format!("${i}"))).count()
+            };
+            assert_eq!(marks, c.params.len(), "{d:?}: {}", c.expr);
+        }
+    }
+
+    #[test]
+    fn literals_never_reach_the_text() {
+        let rule = cdp_domain::segment::parse(&json!({"trait": "name", "op": "eq", "value": "x'); DROP TABLE profiles; --"})).unwrap();
+        let c = compile(Dialect::Postgres, &rule, ctx());
+        assert!(!c.expr.contains("DROP"));
+        assert_eq!(c.params, vec![Param::Text("x'); DROP TABLE profiles; --".into())]);
+    }
+}

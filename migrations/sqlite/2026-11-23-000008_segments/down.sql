@@ -1,0 +1,3 @@
+DROP TABLE segment_members;
+DROP TABLE segment_versions;
+DROP TABLE segments;
