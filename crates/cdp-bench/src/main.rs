@@ -9,6 +9,7 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
 mod clv;
+mod segments;
 mod traffic;
 
 use cdp::{Application, Settings};
@@ -55,6 +56,17 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Segments: refresh of a 3-condition rule over N profiles loaded into a scratch database.
+    Segments {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        profiles: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// CLV: BG/NBD + Gamma-Gamma fit and scoring on CDNOW and on simulated customers,
     /// optionally against Python's lifetimes on the same data.
     Clv {
@@ -75,6 +87,7 @@ fn main() {
         Command::Ingest { backend, postgres_url, events, batch, clients, returning, seed } => {
             ingest(backend, postgres_url, events, batch, clients, returning, seed)
         }
+        Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
     }
 }
@@ -87,6 +100,10 @@ struct Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if std::env::var_os("CDP_BENCH_KEEP").is_some() {
+            eprintln!("kept the scratch database {} (CDP_BENCH_KEEP)", self.url);
+            return;
+        }
         if let Some((admin, name)) = &self.drop_with {
             if let Ok(mut c) = diesel::PgConnection::establish(admin) {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);

@@ -31,7 +31,7 @@ CREATE TABLE segment_members (
     profile_id    TEXT NOT NULL,
     entered_at    BIGINT NOT NULL,
     exited_at     BIGINT,
-    PRIMARY KEY (segment_id, profile_id, entered_at)
+    PRIMARY KEY (segment_id, entered_at, profile_id)   -- also serves "who entered after T"
 );
 CREATE UNIQUE INDEX segment_members_current ON segment_members (segment_id, profile_id) WHERE exited_at IS NULL;
 CREATE INDEX segment_members_exited ON segment_members (segment_id, exited_at) WHERE exited_at IS NOT NULL;

@@ -49,9 +49,11 @@ pub struct EvalContext {
     pub money_scale: f64,
 }
 
-/// A rule as SQL: a boolean expression over `profiles p` and its parameters.
+/// A rule as SQL: joins, a boolean expression over `profiles p`, and its parameters.
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// LEFT JOINs onto `profiles p` the expression needs.
+    pub joins: String,
     pub expr: String,
     pub params: Vec<Param>,
 }
@@ -68,16 +70,27 @@ struct Writer {
     ctx: EvalContext,
     params: Vec<Param>,
     aliases: usize,
+    /// LEFT JOINs onto `profiles p`: (alias, SQL). Each yields at most one row
+    /// per profile, so conditions stay scalar and the planner joins sets
+    /// (hash or merge) instead of running a subquery per profile.
+    joins: Vec<(String, String)>,
 }
 
 impl Writer {
     fn bind(&mut self, p: Param) -> String {
         self.params.push(p);
+        // Numbered on both backends (SQLite's `?NNN`), so that joins written
+        // before the WHERE clause may bind after it.
         match self.d {
-            // SQLite binds `?` in text order; every call here appends exactly
-            // where its text goes, so the order holds.
-            Dialect::Sqlite => "?".into(),
+            Dialect::Sqlite => format!("?{}", self.params.len()),
             Dialect::Postgres => format!("${}", self.params.len()),
+        }
+    }
+
+    /// Adds a join once (shared joins are keyed by their alias).
+    fn join(&mut self, alias: &str, sql: String) {
+        if !self.joins.iter().any(|(a, _)| a == alias) {
+            self.joins.push((alias.to_string(), sql));
         }
     }
 
@@ -101,11 +114,19 @@ impl Writer {
         format!("'{{{}}}'", path.join(","))
     }
 
+    /// The jsonb value at the path (PostgreSQL).
+    fn pg_value(j: &JsonRef) -> String {
+        match j.path {
+            [key] => format!("({} -> '{key}')", j.base),
+            path => format!("({} #> {})", j.base, Self::pg_path(path)),
+        }
+    }
+
     /// The JSON type name, normalised to SQLite's spelling families below.
     fn jtype(&self, j: &JsonRef) -> String {
         match self.d {
             Dialect::Sqlite => format!("json_type({}, {})", j.base, Self::sqlite_path(j.path)),
-            Dialect::Postgres => format!("jsonb_typeof({} #> {})", j.base, Self::pg_path(j.path)),
+            Dialect::Postgres => format!("jsonb_typeof{}", Self::pg_value(j)),
         }
     }
 
@@ -145,7 +166,22 @@ impl Writer {
         }
     }
 
+    /// A jsonb literal of a rule value (PostgreSQL).
+    fn pg_literal(&mut self, v: &Value) -> String {
+        match v {
+            Value::String(s) => format!("to_jsonb({}::text)", self.bind(Param::Text(s.clone()))),
+            Value::Number(n) => format!("to_jsonb({}::float8)", self.bind(Param::Float(n.as_f64().unwrap_or(0.0)))),
+            Value::Bool(b) => format!("'{b}'::jsonb"),
+            _ => "'null'::jsonb".into(),
+        }
+    }
+
     fn json_eq(&mut self, j: &JsonRef, v: &Value) -> String {
+        if self.d == Dialect::Postgres {
+            // jsonb equality compares type and value in one parse.
+            let (x, lit) = (Self::pg_value(j), self.pg_literal(v));
+            return format!("({x} = {lit})");
+        }
         match v {
             Value::String(s) => {
                 let (t, x) = (self.is_string(j), self.text(j));
@@ -155,10 +191,7 @@ impl Writer {
                 let (t, x) = (self.is_number(j), self.number(j));
                 format!("({t} AND {x} = {})", self.bind(Param::Float(n.as_f64().unwrap_or(0.0))))
             }
-            Value::Bool(b) => match self.d {
-                Dialect::Sqlite => format!("{} = '{b}'", self.jtype(j)),
-                Dialect::Postgres => format!("({} = 'boolean' AND {} = '{b}')", self.jtype(j), self.text(j)),
-            },
+            Value::Bool(b) => format!("{} = '{b}'", self.jtype(j)),
             _ => "FALSE".into(),
         }
     }
@@ -172,6 +205,11 @@ impl Writer {
     fn json_positive(&mut self, j: &JsonRef, op: Op, v: &Value) -> String {
         match op {
             Op::Eq | Op::Ne => self.json_eq(j, v),
+            Op::In if self.d == Dialect::Postgres => {
+                let x = Self::pg_value(j);
+                let list: Vec<String> = v.as_array().into_iter().flatten().map(|x| self.pg_literal(x)).collect();
+                format!("({x} IN ({}))", list.join(", "))
+            }
             Op::In => {
                 let parts: Vec<String> = v.as_array().into_iter().flatten().map(|x| self.json_eq(j, x)).collect();
                 format!("({})", parts.join(" OR "))
@@ -208,7 +246,7 @@ impl Writer {
                     Dialect::Postgres => {
                         let (t, x) = (self.jtype(j), self.text(j));
                         let a = self.bind(Param::Text(needle));
-                        let jv = format!("({} #> {})", j.base, Self::pg_path(j.path));
+                        let jv = Self::pg_value(j);
                         format!(
                             "(CASE {t} WHEN 'string' THEN strpos({x}, {a}) > 0 \
                              WHEN 'array' THEN {jv} @> jsonb_build_array({a}::text) ELSE FALSE END)"
@@ -254,11 +292,16 @@ impl Writer {
         if negate {
             format!("NOT COALESCE({positive}, FALSE)")
         } else {
-            positive
+            format!("COALESCE({positive}, FALSE)")
         }
     }
 
-    fn metric_expr(&self, m: Metric) -> &'static str {
+    fn metric_expr(&mut self, m: Metric) -> &'static str {
+        match m {
+            Metric::Clv | Metric::PAlive => self.join("sc", "LEFT JOIN profile_scores sc ON sc.profile_id = p.id".into()),
+            Metric::Points => self.join("la", "LEFT JOIN loyalty_accounts la ON la.profile_id = p.id".into()),
+            _ => {}
+        }
         match m {
             Metric::OrdersCount => "p.orders_count",
             Metric::RevenueTotal => "p.revenue_total",
@@ -266,9 +309,9 @@ impl Writer {
                 "(CASE WHEN p.orders_count > 0 THEN CAST(p.revenue_total AS DOUBLE PRECISION) / p.orders_count END)"
             }
             Metric::EventCount => "p.event_count",
-            Metric::Clv => "(SELECT sc.clv FROM profile_scores sc WHERE sc.profile_id = p.id)",
-            Metric::PAlive => "(SELECT sc.p_alive FROM profile_scores sc WHERE sc.profile_id = p.id)",
-            Metric::Points => "COALESCE((SELECT la.balance FROM loyalty_accounts la WHERE la.profile_id = p.id), 0)",
+            Metric::Clv => "sc.clv",
+            Metric::PAlive => "sc.p_alive",
+            Metric::Points => "COALESCE(la.balance, 0)",
         }
     }
 
@@ -291,9 +334,9 @@ impl Writer {
     }
 
     fn event(&mut self, name: &str, within_days: Option<u32>, count: &Condition, filters: &[(String, Condition)]) -> String {
-        let n = count.value.as_i64().unwrap_or(0);
-        let holds_for_zero = compare(0, count.op, n);
-        let mut sql = format!("SELECT e.profile_id FROM events e WHERE e.name = {}", self.bind(Param::Text(name.to_string())));
+        let alias = self.alias("ev");
+        let mut sql =
+            format!("SELECT e.profile_id, COUNT(*) AS n FROM events e WHERE e.name = {}", self.bind(Param::Text(name.to_string())));
         sql += &format!(" AND e.occurred_at <= {}", self.bind(Param::Int(self.ctx.as_of)));
         if let Some(days) = within_days {
             sql += &format!(" AND e.occurred_at > {}", self.bind(Param::Int(self.ctx.as_of - days as i64 * DAY_US)));
@@ -302,39 +345,43 @@ impl Writer {
         for (key, cond) in filters {
             sql += &format!(" AND {}", self.json_condition(&props, key, cond));
         }
-        // Those with a count failing the condition are excluded when zero
-        // events pass it (so profiles without any event are counted too).
-        let having = format!("COUNT(*) {} {}", cmp_symbol(count.op), self.bind(Param::Int(n)));
-        if holds_for_zero {
-            format!("p.id NOT IN ({sql} GROUP BY e.profile_id HAVING NOT ({having}))")
-        } else {
-            format!("p.id IN ({sql} GROUP BY e.profile_id HAVING {having})")
-        }
+        self.join(&alias, format!("LEFT JOIN ({sql} GROUP BY e.profile_id) {alias} ON {alias}.profile_id = p.id"));
+        // Profiles without a matching event count zero.
+        let n = self.bind(Param::Int(count.value.as_i64().unwrap_or(0)));
+        format!("(COALESCE({alias}.n, 0) {} {n})", cmp_symbol(count.op))
     }
 
     fn rule(&mut self, r: &Rule) -> String {
         match r {
             Rule::All(items) => format!("({})", items.iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" AND ")),
             Rule::Any(items) => format!("({})", items.iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" OR ")),
-            Rule::Not(inner) => format!("NOT COALESCE({}, FALSE)", self.rule(inner)),
+            Rule::Not(inner) => format!("(NOT {})", self.rule(inner)),
             Rule::Trait { key, cond } => {
                 let base = self.json_column("p.traits");
                 self.json_condition(&base, key, cond)
             }
             Rule::Metric { metric, cond } => self.metric(*metric, cond),
             Rule::Event { name, within_days, count, filters } => self.event(name, *within_days, count, filters),
-            Rule::Channel(c) => format!("(p.channels & {}) <> 0", c.bit()),
+            Rule::Channel(c) => format!("((p.channels & {}) <> 0)", c.bit()),
             Rule::RfmSegment(s) => {
-                format!("p.id IN (SELECT r.profile_id FROM profile_rfm r WHERE r.segment = {})", self.bind(Param::Text(s.clone())))
+                self.join("rfm", "LEFT JOIN profile_rfm rfm ON rfm.profile_id = p.id".into());
+                format!("COALESCE(rfm.segment = {}, FALSE)", self.bind(Param::Text(s.clone())))
             }
-            Rule::Tier(t) => format!(
-                "p.id IN (SELECT la.profile_id FROM loyalty_accounts la WHERE la.tier_code = {})",
-                self.bind(Param::Text(t.clone()))
-            ),
-            Rule::Consent(ch) => format!(
-                "p.id IN (SELECT cs.profile_id FROM consent_state cs WHERE cs.channel = {} AND cs.status = 'granted')",
-                self.bind(Param::Text(ch.clone()))
-            ),
+            Rule::Tier(t) => {
+                self.join("la", "LEFT JOIN loyalty_accounts la ON la.profile_id = p.id".into());
+                format!("COALESCE(la.tier_code = {}, FALSE)", self.bind(Param::Text(t.clone())))
+            }
+            Rule::Consent(ch) => {
+                let alias = self.alias("cs");
+                let channel = self.bind(Param::Text(ch.clone()));
+                self.join(
+                    &alias,
+                    format!(
+                        "LEFT JOIN consent_state {alias} ON {alias}.profile_id = p.id AND {alias}.channel = {channel} AND {alias}.status = 'granted'"
+                    ),
+                );
+                format!("({alias}.profile_id IS NOT NULL)")
+            }
         }
     }
 }
@@ -351,29 +398,25 @@ fn cmp_symbol(op: Op) -> &'static str {
     }
 }
 
-fn compare(a: i64, op: Op, b: i64) -> bool {
-    match op {
-        Op::Eq => a == b,
-        Op::Ne => a != b,
-        Op::Gt => a > b,
-        Op::Gte => a >= b,
-        Op::Lt => a < b,
-        Op::Lte => a <= b,
-        _ => false,
-    }
-}
-
-/// Compiles a rule to a boolean SQL expression over `profiles p`.
+/// Compiles a rule to the joins and the boolean SQL expression over `profiles p`.
 pub fn compile(d: Dialect, rule: &Rule, ctx: EvalContext) -> Compiled {
-    let mut w = Writer { d, ctx, params: Vec::new(), aliases: 0 };
-    let expr = format!("COALESCE({}, FALSE)", w.rule(rule));
-    Compiled { expr, params: w.params }
+    let mut w = Writer { d, ctx, params: Vec::new(), aliases: 0, joins: Vec::new() };
+    // Every leaf is two-valued (never NULL), so the tree needs no COALESCE
+    // and a top-level AND reaches the planner as separate conditions (pushed
+    // into scans, outer joins reduced to inner ones).
+    let expr = w.rule(rule);
+    let joins: Vec<String> = w.joins.into_iter().map(|(_, j)| j).collect();
+    Compiled { joins: joins.join(" "), expr, params: w.params }
 }
 
-/// The live profiles matching a rule, as a `SELECT p.id …`.
-fn select_ids(d: Dialect, rule: &Rule, ctx: EvalContext) -> Compiled {
+/// `SELECT {what} FROM profiles p … WHERE` the live profiles matching a rule.
+fn select(d: Dialect, what: &str, rule: &Rule, ctx: EvalContext) -> Compiled {
     let c = compile(d, rule, ctx);
-    Compiled { expr: format!("SELECT p.id FROM profiles p WHERE p.merged_into IS NULL AND {}", c.expr), params: c.params }
+    Compiled {
+        expr: format!("SELECT {what} FROM profiles p {} WHERE p.merged_into IS NULL AND {}", c.joins, c.expr),
+        joins: String::new(),
+        params: c.params,
+    }
 }
 
 macro_rules! bound {
@@ -426,9 +469,8 @@ pub struct MemberRow {
 
 /// How many live profiles a rule matches now, without storing anything.
 pub fn count(conn: &mut AnyConnection, rule: &Rule, ctx: EvalContext) -> StoreResult<i64> {
-    let c = compile(Dialect::of(conn), rule, ctx);
-    let sql = format!("SELECT COUNT(*) AS n FROM profiles p WHERE p.merged_into IS NULL AND {}", c.expr);
-    Ok(load::<Count>(conn, &sql, &c.params)?.first().map_or(0, |c| c.n))
+    let c = select(Dialect::of(conn), "COUNT(*) AS n", rule, ctx);
+    Ok(load::<Count>(conn, &c.expr, &c.params)?.first().map_or(0, |c| c.n))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,19 +487,23 @@ pub struct RefreshOutcome {
 /// previous refresh time (callers pass `max(now, previous + 1)`).
 pub fn refresh(conn: &mut AnyConnection, segment: &str, rule: &Rule, ctx: EvalContext, now: i64) -> StoreResult<RefreshOutcome> {
     let d = Dialect::of(conn);
-    match d {
+    let sel = select(d, "p.id AS profile_id", rule, ctx);
+    let size = match d {
         Dialect::Sqlite => {
             execute(conn, "CREATE TEMP TABLE IF NOT EXISTS seg_eval (profile_id TEXT PRIMARY KEY NOT NULL)", &[])?;
             execute(conn, "DELETE FROM seg_eval", &[])?;
+            execute(conn, &format!("INSERT INTO seg_eval (profile_id) {}", sel.expr), &sel.params)? as i64
         }
         Dialect::Postgres => {
-            execute(conn, "CREATE TEMP TABLE seg_eval (profile_id TEXT PRIMARY KEY NOT NULL) ON COMMIT DROP", &[])?;
+            // CREATE TABLE AS may run its query in parallel; INSERT … SELECT may not.
+            let n = execute(conn, &format!("CREATE TEMP TABLE seg_eval ON COMMIT DROP AS {}", sel.expr), &sel.params)? as i64;
+            execute(conn, "CREATE UNIQUE INDEX ON seg_eval (profile_id)", &[])?;
+            execute(conn, "ANALYZE seg_eval", &[])?;
+            n
         }
-    }
-    let sel = select_ids(d, rule, ctx);
-    let size = execute(conn, &format!("INSERT INTO seg_eval (profile_id) {}", sel.expr), &sel.params)? as i64;
+    };
     let (p1, p2) = match d {
-        Dialect::Sqlite => ("?", "?"),
+        Dialect::Sqlite => ("?1", "?2"),
         Dialect::Postgres => ("$1", "$2"),
     };
     let exited = execute(
@@ -468,18 +514,19 @@ pub fn refresh(conn: &mut AnyConnection, segment: &str, rule: &Rule, ctx: EvalCo
         ),
         &[Param::Int(now), Param::Text(segment.to_string())],
     )? as i64;
-    let (q1, q2, q3) = match d {
-        Dialect::Sqlite => ("?", "?", "?"),
-        Dialect::Postgres => ("$1", "$2", "$3"),
+    let (q1, q2) = match d {
+        Dialect::Sqlite => ("?1", "?2"),
+        Dialect::Postgres => ("$1", "$2"),
     };
     let entered = execute(
         conn,
         &format!(
             "INSERT INTO segment_members (segment_id, profile_id, entered_at, exited_at) \
              SELECT {q1}, s.profile_id, {q2}, NULL FROM seg_eval s WHERE NOT EXISTS \
-             (SELECT 1 FROM segment_members m WHERE m.segment_id = {q3} AND m.profile_id = s.profile_id AND m.exited_at IS NULL)"
+             (SELECT 1 FROM segment_members m WHERE m.segment_id = {q1} AND m.profile_id = s.profile_id AND m.exited_at IS NULL) \
+             ORDER BY s.profile_id"
         ),
-        &[Param::Text(segment.to_string()), Param::Int(now), Param::Text(segment.to_string())],
+        &[Param::Text(segment.to_string()), Param::Int(now)],
     )? as i64;
     if d == Dialect::Sqlite {
         execute(conn, "DELETE FROM seg_eval", &[])?;
@@ -609,7 +656,8 @@ pub struct MemberFilter {
 /// A page of current members of a live profile, by profile id; the consent
 /// filter is applied at read time, so a withdrawal counts at once.
 pub fn members(conn: &mut AnyConnection, segment: &str, f: &MemberFilter, limit: i64) -> StoreResult<(Vec<MemberRow>, Option<String>)> {
-    let mut w = Writer { d: Dialect::of(conn), ctx: EvalContext { as_of: 0, money_scale: 1.0 }, params: Vec::new(), aliases: 0 };
+    let mut w =
+        Writer { d: Dialect::of(conn), ctx: EvalContext { as_of: 0, money_scale: 1.0 }, params: Vec::new(), aliases: 0, joins: Vec::new() };
     let mut sql = format!(
         "SELECT m.profile_id, m.entered_at, m.exited_at FROM segment_members m JOIN profiles p ON p.id = m.profile_id \
          WHERE m.segment_id = {} AND m.exited_at IS NULL AND p.merged_into IS NULL",
@@ -693,12 +741,11 @@ mod tests {
         .unwrap();
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let c = compile(d, &rule, ctx());
-            let marks = if d == Dialect::Sqlite {
-                c.expr.matches('?').count()
-            } else {
-                (1..=c.params.len()).filter(|i| c.expr.contains(&format!("${i}"))).count()
-            };
-            assert_eq!(marks, c.params.len(), "{d:?}: {}", c.expr);
+            let text = format!("{} {}", c.joins, c.expr);
+            let mark = if d == Dialect::Sqlite { "?" } else { "$" };
+            let marks = (1..=c.params.len()).filter(|i| text.contains(&format!("{mark}{i}"))).count();
+            assert_eq!(marks, c.params.len(), "{d:?}: {text}");
+            assert!(!text.contains(&format!("{mark}{}", c.params.len() + 1)));
         }
     }
 
@@ -706,7 +753,7 @@ mod tests {
     fn literals_never_reach_the_text() {
         let rule = cdp_domain::segment::parse(&json!({"trait": "name", "op": "eq", "value": "x'); DROP TABLE profiles; --"})).unwrap();
         let c = compile(Dialect::Postgres, &rule, ctx());
-        assert!(!c.expr.contains("DROP"));
+        assert!(!c.expr.contains("DROP") && !c.joins.contains("DROP"));
         assert_eq!(c.params, vec![Param::Text("x'); DROP TABLE profiles; --".into())]);
     }
 }
