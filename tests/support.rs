@@ -143,6 +143,11 @@ impl TestApp {
         send(ureq::post(&self.url(path)).set("X-Api-Key", key), Some(body))
     }
 
+    /// Any method with a JSON body (PUT, PATCH…).
+    pub fn send_json(&self, method: &str, path: &str, key: &str, body: Value) -> Resp {
+        send(ureq::request(method, &self.url(path)).set("X-Api-Key", key), Some(body))
+    }
+
     /// Sends one event with a key; asserts it was accepted or a duplicate.
     pub fn event(&self, key: &str, body: Value) -> Value {
         let r = self.post("/api/v1/events", key, body);

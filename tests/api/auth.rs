@@ -99,7 +99,7 @@ fn write_keys_are_bound_to_their_source_and_channel() {
     assert_eq!((r.status, r.body["error"]["details"]["fields"][0]["field"].as_str()), (422, Some("channel")));
 }
 
-fn create_user(app: &TestApp, username: &str, role: &str, password: &str) {
+pub(crate) fn create_user(app: &TestApp, username: &str, role: &str, password: &str) {
     let row = cdp_store::repo::users::UserRow {
         id: cdp_store::new_id(),
         username: username.into(),
@@ -111,7 +111,7 @@ fn create_user(app: &TestApp, username: &str, role: &str, password: &str) {
     app.db.write(|c| cdp_store::repo::users::insert(c, &row)).unwrap();
 }
 
-fn bearer(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> Resp {
+pub(crate) fn bearer(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> Resp {
     send(ureq::request(method, &app.url(path)).set("Authorization", &format!("Bearer {token}")), body)
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod consent;
 mod errors;
 mod identity;
+mod interaction;
 mod loyalty;
 mod openapi;
 mod ops;

@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, consent, events, health, keys, kpis, loyalty, profiles, rfm, segments, sources, token};
+use routes::{analytics, consent, events, health, interaction, keys, kpis, loyalty, profiles, rfm, segments, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -43,6 +43,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "analytics", description = "Customer value: orders, CLV (BG/NBD + Gamma-Gamma)"),
         (name = "loyalty", description = "Points, tiers Đồng/Bạc/Vàng/Kim Cương, rewards, expiry"),
         (name = "consent", description = "Consent per contact channel with history (Decree 13/2023), and preferences"),
+        (name = "interaction", description = "Surveys, feedback with sentiment, cases with SLA, the agent's context, \"you spoke, we listened\""),
         (name = "segments", description = "Audiences: rules evaluated in the database, membership with entry and exit times, consent-filtered exports"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
     )
@@ -111,7 +112,21 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(segments::refresh_segment)
                 .service(segments::list_segment_members)
                 .service(segments::list_segment_changes)
-                .service(segments::list_segment_versions),
+                .service(segments::list_segment_versions)
+                .service(interaction::create_survey)
+                .service(interaction::list_surveys)
+                .service(interaction::create_feedback)
+                .service(interaction::list_feedback)
+                .service(interaction::get_nps)
+                .service(interaction::create_case)
+                .service(interaction::list_cases)
+                .service(interaction::get_case)
+                .service(interaction::update_case)
+                .service(interaction::get_case_stats)
+                .service(interaction::get_profile_context)
+                .service(interaction::create_improvement)
+                .service(interaction::list_improvements)
+                .service(interaction::list_improvement_audience),
         )
         .service(
             scope::scope("/v1")

@@ -12,6 +12,7 @@ pub mod consent;
 pub mod error;
 pub mod event;
 pub mod identity;
+pub mod interaction;
 pub mod kpis;
 pub mod loyalty;
 pub mod resolution;

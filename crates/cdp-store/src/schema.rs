@@ -286,6 +286,84 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    surveys (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        question -> Text,
+        channels -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    feedback (id) {
+        id -> Text,
+        profile_id -> Text,
+        event_id -> Text,
+        survey_id -> Nullable<Text>,
+        kind -> Text,
+        score -> Nullable<BigInt>,
+        body -> Nullable<Text>,
+        category -> Nullable<Text>,
+        channel -> Text,
+        sentiment_label -> Nullable<Text>,
+        sentiment_score -> Nullable<Double>,
+        order_id -> Nullable<Text>,
+        case_id -> Nullable<Text>,
+        occurred_at -> BigInt,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        profile_id -> Text,
+        category -> Text,
+        priority -> Text,
+        channel -> Text,
+        subject -> Text,
+        description -> Text,
+        status -> Text,
+        assignee -> Nullable<Text>,
+        resolution -> Nullable<Text>,
+        due_at -> BigInt,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        resolved_at -> Nullable<BigInt>,
+        resolved_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    case_history (id) {
+        id -> Text,
+        case_id -> Text,
+        status -> Text,
+        assignee -> Nullable<Text>,
+        note -> Nullable<Text>,
+        actor -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    improvements (id) {
+        id -> Text,
+        title -> Text,
+        description -> Text,
+        categories -> Text,
+        channel -> Text,
+        published_at -> BigInt,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,
@@ -303,5 +381,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     profile_scores,
     segments,
     segment_members,
-    consent_state
+    consent_state,
+    feedback,
+    cases
 );

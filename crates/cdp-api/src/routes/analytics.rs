@@ -248,17 +248,26 @@ pub struct ValueOut {
 pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ValueOut>> {
     who.require(Scope::AnalyticsRead)?;
     let (db, currency) = (state.db.clone(), state.currency.clone());
-    let (p, score, model, rfm) = web::block(move || {
+    let out = web::block(move || {
         db.read(|c| {
             let p = profiles::resolve(c, &id)?;
-            let score = value::score_of(c, &p.id)?;
-            let model = if score.is_some() { value::latest_model(c)? } else { None };
-            let rfm = value::rfm_of(c, &p.id)?;
-            Ok((p, score, model, rfm))
+            value_of(c, &p, &currency)
         })
     })
     .await?
     .map_err(ApiError::or_missing("profile"))?;
+    Ok(web::Json(out))
+}
+
+/// A live profile's value: orders, revenue, RFM and the last CLV scores.
+pub(crate) fn value_of(
+    c: &mut cdp_store::AnyConnection,
+    p: &cdp_store::repo::profiles::ProfileRow,
+    currency: &str,
+) -> cdp_store::StoreResult<ValueOut> {
+    let score = value::score_of(c, &p.id)?;
+    let model = if score.is_some() { value::latest_model(c)? } else { None };
+    let rfm = value::rfm_of(c, &p.id)?;
     let model: Option<FitOut> = model.and_then(|m| serde_json::from_str(&m).ok());
     let clv = score.zip(model).map(|(s, m)| ClvOut {
         p_alive: s.p_alive,
@@ -269,12 +278,12 @@ pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: w
         time_unit: m.time_unit,
         as_of: m.as_of,
     });
-    Ok(web::Json(ValueOut {
+    Ok(ValueOut {
         orders_count: p.orders_count,
-        revenue_total: to_major(p.revenue_total, &currency),
+        revenue_total: to_major(p.revenue_total, currency),
         first_order_at: p.first_order_at.map(ts),
         last_order_at: p.last_order_at.map(ts),
-        currency,
+        currency: currency.to_string(),
         rfm: rfm.map(|r| RfmOut {
             r: r.r,
             f: r.f,
@@ -283,5 +292,5 @@ pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: w
             as_of: chrono::DateTime::from_timestamp(r.as_of_day * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default(),
         }),
         clv,
-    }))
+    })
 }

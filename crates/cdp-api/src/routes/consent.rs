@@ -59,7 +59,7 @@ pub struct ConsentsOut {
     pub history: Vec<ConsentRecordOut>,
 }
 
-fn consents_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<ConsentsOut> {
+pub(crate) fn consents_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<ConsentsOut> {
     let history = store::history(c, profile)?;
     let items = store::state(c, profile)?
         .into_iter()
@@ -201,7 +201,7 @@ pub struct PreferencesOut {
     pub history: Vec<PreferenceVersion>,
 }
 
-fn preferences_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<PreferencesOut> {
+pub(crate) fn preferences_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<PreferencesOut> {
     let history = store::preference_history(c, profile)?;
     let parse = |b: &str| serde_json::from_str::<serde_json::Value>(b).unwrap_or_default();
     Ok(PreferencesOut {

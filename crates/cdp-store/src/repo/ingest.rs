@@ -393,6 +393,7 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
         orders::move_profile(conn, &merged, &into)?;
         crate::repo::loyalty::move_profile(conn, &merged, &into, now)?;
         crate::repo::consent::move_profile(conn, &merged, &into)?;
+        crate::repo::interaction::move_profile(conn, &merged, &into)?;
     }
     let mut updated: Vec<&Work> = b.work.values().filter(|w| w.dirty && !w.new).collect();
     updated.sort_by(|x, y| x.row.id.cmp(&y.row.id));

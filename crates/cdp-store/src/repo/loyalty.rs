@@ -3,7 +3,7 @@
 //! Every function runs inside the caller's write transaction.
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{events, loyalty_accounts, loyalty_ledger, loyalty_program, loyalty_rewards, orders, profiles};
+use crate::schema::{loyalty_accounts, loyalty_ledger, loyalty_program, loyalty_rewards, orders};
 use crate::{new_id, AnyConnection};
 use cdp_domain::loyalty::{self, Lot, Program};
 use diesel::prelude::*;
@@ -139,23 +139,7 @@ fn spend_between(conn: &mut AnyConnection, profile: &str, currency: &str, from: 
 fn tier_changed(conn: &mut AnyConnection, profile: &str, program: &Program, from: &str, to: &str, at: i64, now: i64) -> StoreResult<()> {
     let name = |code: &str| program.tiers.iter().find(|t| t.code == code).map(|t| t.name.clone()).unwrap_or_default();
     let properties = serde_json::json!({"from": from, "to": to, "from_name": name(from), "to_name": name(to)});
-    diesel::insert_into(events::table)
-        .values((
-            events::id.eq(new_id()),
-            events::profile_id.eq(profile),
-            events::source_key.eq("loyalty"),
-            events::event_type.eq("track"),
-            events::name.eq("Tier Changed"),
-            events::channel.eq("other"),
-            events::occurred_at.eq(at),
-            events::received_at.eq(now),
-            events::identities.eq("[]"),
-            events::traits.eq("{}"),
-            events::properties.eq(properties.to_string()),
-            events::context.eq("{}"),
-        ))
-        .execute(conn)?;
-    diesel::update(profiles::table.find(profile)).set(profiles::event_count.eq(profiles::event_count + 1)).execute(conn)?;
+    crate::repo::interaction::append_event(conn, profile, "loyalty", "Tier Changed", "other", &properties, at, now)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod consent;
 pub mod ingest;
+pub mod interaction;
 pub mod keys;
 pub mod loyalty;
 pub mod orders;
