@@ -67,6 +67,20 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The agent's context view: latency of GET /profiles/{id}/context on a
+    /// profile with many events, cases, feedback and orders.
+    Context {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events on the profile.
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// Context requests to time.
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+    },
     /// CLV: BG/NBD + Gamma-Gamma fit and scoring on CDNOW and on simulated customers,
     /// optionally against Python's lifetimes on the same data.
     Clv {
@@ -87,6 +101,7 @@ fn main() {
         Command::Ingest { backend, postgres_url, events, batch, clients, returning, seed } => {
             ingest(backend, postgres_url, events, batch, clients, returning, seed)
         }
+        Command::Context { backend, postgres_url, events, requests } => context(backend, postgres_url, events, requests),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
     }
@@ -141,10 +156,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn ingest(backend: Backend, postgres_url: Option<String>, events: usize, batch: usize, clients: usize, returning: f64, seed: u64) {
-    let scratch = scratch_database(backend, postgres_url);
+/// Starts the real server in-process over a database; answers its port and the pool.
+fn start_server(url: &str) -> (u16, cdp_store::Db) {
     let settings = Settings {
-        database_url: scratch.url.clone(),
+        database_url: url.to_string(),
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
         ..Settings::default()
@@ -157,7 +172,12 @@ fn ingest(backend: Backend, postgres_url: Option<String>, events: usize, batch: 
             let _ = app.run_until_stopped().await;
         })
     });
-    let (port, db) = rx.recv().unwrap();
+    rx.recv().unwrap()
+}
+
+fn ingest(backend: Backend, postgres_url: Option<String>, events: usize, batch: usize, clients: usize, returning: f64, seed: u64) {
+    let scratch = scratch_database(backend, postgres_url);
+    let (port, db) = start_server(&scratch.url);
     let key = db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![Scope::EventsWrite]), None)).unwrap().1;
     let url = format!("http://127.0.0.1:{port}/api/v1/events/batch");
 
@@ -210,5 +230,83 @@ fn ingest(backend: Backend, postgres_url: Option<String>, events: usize, batch: 
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
     assert_eq!(accepted, events, "every event accepted");
+    drop(db);
+}
+
+fn context(backend: Backend, postgres_url: Option<String>, events: usize, requests: usize) {
+    let scratch = scratch_database(backend, postgres_url);
+    let (port, db) = start_server(&scratch.url);
+    let key = db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![Scope::Admin]), None)).unwrap().1;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+    let post = |path: &str, body: serde_json::Value| {
+        agent
+            .post(&format!("{base}{path}"))
+            .set("X-Api-Key", &key)
+            .send_json(body)
+            .expect("accepted")
+            .into_json::<serde_json::Value>()
+            .unwrap()
+    };
+    let channels = ["store", "web", "app", "hotline", "social", "email"];
+    let start = cdp_store::now_micros() / 1_000_000 - events as i64 * 600;
+    eprintln!("loading {events} events on one profile…");
+    for chunk in (0..events).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|&i| {
+                let at = chrono::DateTime::from_timestamp(start + i as i64 * 600, 0).unwrap().to_rfc3339();
+                if i % 10 == 0 {
+                    serde_json::json!({"event": "Order Completed", "channel": "store", "occurred_at": at, "identities": {"phone": "0912345678"},
+                        "properties": {"order_id": format!("o-{i}"), "revenue": 250000, "products": [{"product_id": "sua-1l", "category": "milk", "price": 250000, "quantity": 1}]}})
+                } else {
+                    serde_json::json!({"event": "Product Viewed", "channel": channels[i % 6], "occurred_at": at,
+                        "identities": {"phone": "0912345678"}, "properties": {"product_id": format!("p-{}", i % 40)}})
+                }
+            })
+            .collect();
+        post("/events/batch", serde_json::json!({ "events": batch }));
+    }
+    let pid = post(
+        "/events",
+        serde_json::json!({"type": "identify", "channel": "hotline", "identities": {"phone": "0912345678"},
+        "traits": {"first_name": "Lan", "city": "Hà Nội"}}),
+    )["profile_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..20 {
+        post(
+            "/cases",
+            serde_json::json!({"profile_id": pid, "category": "delivery", "channel": channels[i % 6], "subject": format!("case {i}")}),
+        );
+        post(
+            "/feedback",
+            serde_json::json!({"profile_id": pid, "kind": "text", "channel": "social", "text": "Giao hàng chậm, không hài lòng"}),
+        );
+    }
+    let url = format!("{base}/profiles/{pid}/context");
+    for _ in 0..50 {
+        agent.get(&url).set("X-Api-Key", &key).call().expect("context");
+    }
+    let mut lat = Vec::with_capacity(requests);
+    let started = Instant::now();
+    for _ in 0..requests {
+        let t = Instant::now();
+        let r = agent.get(&url).set("X-Api-Key", &key).call().expect("context");
+        let _ = r.into_string().unwrap();
+        lat.push(t.elapsed());
+    }
+    let took = started.elapsed();
+    lat.sort();
+    let name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+    println!(
+        "backend={name} events_on_profile={} requests={requests} per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        events + 41,
+        requests as f64 / took.as_secs_f64(),
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
     drop(db);
 }
