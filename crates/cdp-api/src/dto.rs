@@ -92,6 +92,16 @@ pub fn cursor_decode<T>(cursor: Option<&str>, parse: impl FnOnce(&str) -> Option
     }
 }
 
+/// An optional RFC 3339 time parameter, in µs; a clear 422 naming the field.
+pub fn time_param(field: &str, v: Option<&str>) -> Result<Option<i64>, crate::error::ApiError> {
+    match v.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => cdp_domain::event::parse_time(s)
+            .map(|t| Some(t.timestamp_micros()))
+            .ok_or_else(|| crate::error::ApiError::field(field, "invalid", "must be an RFC 3339 time")),
+    }
+}
+
 /// `"{time}|{id}"`, the position of most keyset pages.
 pub fn time_id(text: &str) -> Option<(i64, String)> {
     let (t, id) = text.split_once('|')?;

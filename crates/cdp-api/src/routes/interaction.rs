@@ -3,7 +3,7 @@
 
 use crate::auth::Principal;
 use crate::body::{json_body, parse_json};
-use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, List, Page};
+use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, List, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::analytics::{parse_day, value_of, ValueOut};
 use crate::routes::consent::{consents_of, preferences_of, ConsentsOut, PreferencesOut};
@@ -13,7 +13,6 @@ use crate::state::AppState;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
-use cdp_domain::event::parse_time;
 use cdp_domain::interaction::{self, CaseStatus, FeedbackKind, Priority, Satisfaction};
 use cdp_domain::{Channel, NewEvent, RawEvent};
 use cdp_store::repo::ingest::{self, Outcome};
@@ -49,15 +48,6 @@ fn category_field(field: &str, v: Option<&str>, required: bool) -> ApiResult<Opt
 
 fn channel_field(field: &str, v: &str) -> ApiResult<Channel> {
     v.parse::<Channel>().map_err(|e| ApiError::field(field, "invalid", e.to_string()))
-}
-
-fn time_field(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
-    match v.filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => {
-            parse_time(s).map(|t| Some(t.timestamp_micros())).ok_or_else(|| ApiError::field(field, "invalid", "must be an RFC 3339 time"))
-        }
-    }
 }
 
 /// [from, to) in µs from dates (inclusive, `to` default today, `from` default `days` before).
@@ -264,7 +254,7 @@ pub async fn create_feedback(
     let channel = channel_field("channel", &body.channel)?;
     let sentiment = text.as_deref().and_then(interaction::sentiment);
     let now = cdp_store::now_micros();
-    let occurred_at = time_field("occurred_at", body.occurred_at.as_deref())?.unwrap_or(now);
+    let occurred_at = time_param("occurred_at", body.occurred_at.as_deref())?.unwrap_or(now);
     let id = cdp_store::new_id();
     let properties = json!({"feedback_id": id, "kind": kind.as_str(), "score": score, "text": text, "category": category,
         "sentiment": sentiment.map(|s| s.label), "survey_id": body.survey_id, "order_id": body.order_id, "case_id": body.case_id});
@@ -1104,7 +1094,7 @@ pub async fn create_improvement(
         description,
         categories: json!(categories).to_string(),
         channel: body.channel.clone(),
-        published_at: time_field("published_at", body.published_at.as_deref())?.unwrap_or(now),
+        published_at: time_param("published_at", body.published_at.as_deref())?.unwrap_or(now),
         created_by: who.actor(),
         created_at: now,
     };

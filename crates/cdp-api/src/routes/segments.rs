@@ -4,7 +4,7 @@
 
 use crate::auth::Principal;
 use crate::body::json_body;
-use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, List, Page};
+use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, List, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::profiles::ProfileOut;
 use crate::state::AppState;
@@ -395,14 +395,7 @@ pub async fn list_segment_members(
             format!("`{ch}` must be one of {}", cdp_domain::consent::CONSENT_CHANNELS.join(", ")),
         ));
     }
-    let entered_since = match q.entered_since.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(
-            parse_time(s)
-                .map(|t| t.timestamp_micros())
-                .ok_or_else(|| ApiError::field("entered_since", "invalid", "must be an RFC 3339 time"))?,
-        ),
-    };
+    let entered_since = time_param("entered_since", q.entered_since.as_deref())?;
     let filter = MemberFilter { consent: q.consent, entered_since, after };
     let db = state.db.clone();
     let (views, rows, next) = web::block(move || {
@@ -434,9 +427,8 @@ pub async fn list_segment_changes(
     who.require(Scope::SegmentsRead)?;
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;
-    let since = parse_time(q.since.as_deref().unwrap_or_default())
-        .map(|t| t.timestamp_micros())
-        .ok_or_else(|| ApiError::field("since", "invalid", "is required: an RFC 3339 time"))?;
+    let since =
+        time_param("since", q.since.as_deref())?.ok_or_else(|| ApiError::field("since", "required", "is required: an RFC 3339 time"))?;
     let after = cursor_decode(q.cursor.as_deref(), |t| time_id(t).map(|(at, pid)| (pid, at)))?;
     let db = state.db.clone();
     let (rows, next) = web::block(move || {
