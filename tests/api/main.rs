@@ -10,6 +10,7 @@ mod interaction;
 mod loyalty;
 mod openapi;
 mod ops;
+mod privacy;
 mod segments;
 mod timeline;
 mod tracking;

@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, consent, events, health, interaction, keys, kpis, loyalty, profiles, rfm, segments, sources, token};
+use routes::{analytics, consent, events, health, interaction, keys, kpis, loyalty, privacy, profiles, rfm, segments, sources, token};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +44,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "loyalty", description = "Points, tiers Đồng/Bạc/Vàng/Kim Cương, rewards, expiry"),
         (name = "consent", description = "Consent per contact channel with history (Decree 13/2023), and preferences"),
         (name = "interaction", description = "Surveys, feedback with sentiment, cases with SLA, the agent's context, \"you spoke, we listened\""),
+        (name = "privacy", description = "Export and erasure of a person's data (Decree 13/2023, GDPR), and the audit log"),
         (name = "segments", description = "Audiences: rules evaluated in the database, membership with entry and exit times, consent-filtered exports"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
     )
@@ -84,6 +85,9 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(profiles::list_profile_events)
                 .service(profiles::list_profile_identities)
                 .service(profiles::list_profile_merges)
+                .service(privacy::export_profile)
+                .service(privacy::erase_profile)
+                .service(privacy::list_audit)
                 .service(analytics::get_profile_value)
                 .service(analytics::fit_clv)
                 .service(analytics::get_clv_model)

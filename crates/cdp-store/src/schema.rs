@@ -364,6 +364,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    erased_profiles (profile_id) {
+        profile_id -> Text,
+        erased_at -> BigInt,
+        erased_by -> Text,
+    }
+}
+
+diesel::table! {
+    erased_identities (hash) {
+        hash -> Text,
+        erased_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        actor -> Text,
+        action -> Text,
+        profile_id -> Nullable<Text>,
+        detail -> Text,
+        at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> sources (source_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,
@@ -383,5 +409,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     segment_members,
     consent_state,
     feedback,
-    cases
+    cases,
+    erased_profiles
 );

@@ -110,10 +110,17 @@ pub fn defaults_for(state: &AppState, who: &Principal) -> EventDefaults {
     EventDefaults { channel, now: chrono::Utc::now(), normalize: state.normalize }
 }
 
-fn accepted(o: Outcome) -> (String, String, &'static str) {
+/// An accepted or duplicate event as (id, profile_id, status); an event of an
+/// erased person, replayed, as the error that refuses it.
+pub fn accepted(o: Outcome) -> ApiResult<(String, String, &'static str)> {
     match o {
-        Outcome::Accepted { id, profile_id } => (id, profile_id, "accepted"),
-        Outcome::Duplicate { id, profile_id } => (id, profile_id, "duplicate"),
+        Outcome::Accepted { id, profile_id } => Ok((id, profile_id, "accepted")),
+        Outcome::Duplicate { id, profile_id } => Ok((id, profile_id, "duplicate")),
+        Outcome::Erased { identity_type } => Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "identity_erased",
+            format!("the {identity_type} belongs to a person erased after this event happened; it is not stored"),
+        )),
     }
 }
 
@@ -137,7 +144,7 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
             .and_then(|mut o| o.pop().ok_or_else(|| cdp_store::StoreError::Corrupt("no outcome".into())))
     })
     .await??;
-    let (id, profile_id, status) = accepted(outcome);
+    let (id, profile_id, status) = accepted(outcome).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     state.metrics.count_events((status == "accepted") as u64, (status == "duplicate") as u64, 0);
     Ok(HttpResponse::Accepted().json(EventAccepted { id, profile_id, status: status.into() }))
 }
@@ -196,8 +203,12 @@ pub async fn create_event_batch(
     })
     .await??;
     for (index, o) in outcomes {
-        let (id, profile_id, status) = accepted(o);
-        results.push(BatchResult { index, status: status.into(), id: Some(id), profile_id: Some(profile_id), error: None });
+        results.push(match accepted(o) {
+            Ok((id, profile_id, status)) => {
+                BatchResult { index, status: status.into(), id: Some(id), profile_id: Some(profile_id), error: None }
+            }
+            Err(err) => BatchResult { index, status: "rejected".into(), id: None, profile_id: None, error: Some(json!(err.body().error)) },
+        });
     }
     results.sort_by_key(|r| r.index);
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();

@@ -287,6 +287,7 @@ pub async fn create_feedback(
                     Some(e) => match ingest::ingest_batch(c, &origin, &[e], &currency, now)?.pop() {
                         Some(Outcome::Accepted { id, profile_id }) => (id, profile_id),
                         Some(Outcome::Duplicate { id, .. }) => return Ok((store::feedback_by_event(c, &id)?, false)),
+                        Some(Outcome::Erased { .. }) => return Err(cdp_store::StoreError::Conflict("erased".into())),
                         None => return Err(cdp_store::StoreError::Corrupt("no outcome".into())),
                     },
                     None => {
@@ -661,6 +662,7 @@ pub async fn create_case(state: web::Data<AppState>, who: Principal, req: HttpRe
             row.profile_id = match &event {
                 Some(e) => match ingest::ingest_batch(c, &origin, &[e], &currency, now)?.pop() {
                     Some(Outcome::Accepted { profile_id, .. } | Outcome::Duplicate { profile_id, .. }) => profile_id,
+                    Some(Outcome::Erased { .. }) => return Err(cdp_store::StoreError::NotFound),
                     None => return Err(cdp_store::StoreError::Corrupt("no outcome".into())),
                 },
                 None => profiles::resolve(c, pid.as_deref().unwrap_or_default())?.id,
@@ -1016,6 +1018,7 @@ pub async fn get_profile_context(
     })
     .await?
     .map_err(ApiError::or_missing("profile"))?;
+    crate::routes::privacy::audit_read(&state.db, &who, &out.profile.id, "profile.context").await?;
     Ok(web::Json(out))
 }
 

@@ -6,6 +6,7 @@ pub mod interaction;
 pub mod keys;
 pub mod kpis;
 pub mod loyalty;
+pub mod privacy;
 pub mod profiles;
 pub mod rfm;
 pub mod segments;

@@ -179,6 +179,7 @@ pub async fn get_profile(state: web::Data<AppState>, who: Principal, id: web::Pa
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
+    crate::routes::privacy::audit_read(&state.db, &who, &view.profile.id, "profile.read").await?;
     Ok(web::Json(view.into()))
 }
 
@@ -213,6 +214,7 @@ pub async fn lookup_profile(state: web::Data<AppState>, who: Principal, q: web::
     let view = web::block(move || db.read(|c| profiles::lookup(c, identity.kind.as_str(), &identity.value)))
         .await?
         .map_err(ApiError::or_missing("profile"))?;
+    crate::routes::privacy::audit_read(&state.db, &who, &view.profile.id, "profile.read").await?;
     Ok(web::Json(view.into()))
 }
 

@@ -207,7 +207,13 @@ async fn track_messages(
     })
     .await??;
     let accepted = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Accepted { .. })).count();
-    let duplicates = outcomes.len() - accepted;
+    let duplicates = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Duplicate { .. })).count();
+    let mut rejected = rejected;
+    for (index, o) in outcomes.into_iter().enumerate() {
+        if let Err(e) = crate::routes::events::accepted(o) {
+            rejected.push(json!({"index": index, "error": e.body().error}));
+        }
+    }
     state.metrics.count_events(accepted as u64, duplicates as u64, rejected.len() as u64);
     Ok(HttpResponse::Ok().json(SegmentAck { success: true, accepted, duplicates, rejected }))
 }

@@ -39,6 +39,11 @@ pub enum Outcome {
         id: String,
         profile_id: String,
     },
+    /// The event carries an identity of an erased person and happened before
+    /// the erasure (a replay): refused, nothing written.
+    Erased {
+        identity_type: String,
+    },
 }
 
 /// Rows per bulk INSERT: well under both backends' bind-parameter limits.
@@ -177,8 +182,22 @@ pub fn ingest_batch(
         b.owner.insert((r.identity_type, r.value), r.profile_id);
     }
 
+    // Tombstones of erased people: their old events are not replayed into a new profile.
+    let hashes: Vec<String> =
+        batch.iter().flat_map(|e| e.identities.iter().map(|i| crate::repo::privacy::identity_hash(i.kind.as_str(), &i.value))).collect();
+    let tombstones = crate::repo::privacy::tombstones(conn, &hashes)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for (e, order) in batch.iter().zip(&commerce) {
+        if !tombstones.is_empty() {
+            let at = crate::micros(e.occurred_at);
+            let erased = e.identities.iter().find(|i| {
+                tombstones.get(&crate::repo::privacy::identity_hash(i.kind.as_str(), &i.value)).is_some_and(|erased_at| at <= *erased_at)
+            });
+            if let Some(i) = erased {
+                outcomes.push(Outcome::Erased { identity_type: i.kind.as_str().to_string() });
+                continue;
+            }
+        }
         outcomes.push(resolve_one(&mut b, origin, e, order.as_ref(), received_at)?);
     }
     flush(conn, &mut b, received_at, &origin.source_key)?;
@@ -187,6 +206,7 @@ pub fn ingest_batch(
         .map(|o| match o {
             Outcome::Accepted { id, profile_id } => Outcome::Accepted { id, profile_id: b.live(&profile_id) },
             Outcome::Duplicate { id, profile_id } => Outcome::Duplicate { id, profile_id: b.live(&profile_id) },
+            erased @ Outcome::Erased { .. } => erased,
         })
         .collect())
 }

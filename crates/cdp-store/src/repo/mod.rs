@@ -7,6 +7,7 @@ pub mod interaction;
 pub mod keys;
 pub mod loyalty;
 pub mod orders;
+pub mod privacy;
 pub mod profiles;
 pub mod segments;
 pub mod sources;

@@ -1,7 +1,7 @@
 //! Profiles and what hangs off them: identities, events (timeline), merge log.
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{account_members, events, identities, merges, profiles};
+use crate::schema::{account_members, erased_profiles, events, identities, merges, profiles};
 use crate::AnyConnection;
 use diesel::prelude::*;
 
@@ -115,7 +115,13 @@ pub fn resolve(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
     // merge), so one hop suffices; the bound only guards corrupt data.
     for _ in 0..8 {
         match p.merged_into.clone() {
-            None => return Ok(p),
+            None => {
+                // An erased person is gone for every reader.
+                if erased_profiles::table.find(&p.id).count().get_result::<i64>(conn)? > 0 {
+                    return Err(StoreError::NotFound);
+                }
+                return Ok(p);
+            }
             Some(next) => p = row(conn, &next)?,
         }
     }
@@ -149,6 +155,7 @@ pub fn get_many(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<Pro
     let rows: Vec<ProfileRow> = profiles::table
         .filter(profiles::id.eq_any(ids))
         .filter(profiles::merged_into.is_null())
+        .filter(diesel::dsl::not(profiles::id.eq_any(erased_profiles::table.select(erased_profiles::profile_id))))
         .select(ProfileRow::as_select())
         .load(conn)?;
     let mut idents: HashMap<String, Vec<IdentityRow>> = HashMap::new();
@@ -242,5 +249,9 @@ pub fn merge_log(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Vec<
 
 /// How many live profiles there are (merged-away ones excluded).
 pub fn count_live(conn: &mut AnyConnection) -> StoreResult<i64> {
-    Ok(profiles::table.filter(profiles::merged_into.is_null()).count().get_result(conn)?)
+    Ok(profiles::table
+        .filter(profiles::merged_into.is_null())
+        .filter(diesel::dsl::not(profiles::id.eq_any(erased_profiles::table.select(erased_profiles::profile_id))))
+        .count()
+        .get_result(conn)?)
 }

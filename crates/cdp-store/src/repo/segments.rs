@@ -413,7 +413,7 @@ pub fn compile(d: Dialect, rule: &Rule, ctx: EvalContext) -> Compiled {
 fn select(d: Dialect, what: &str, rule: &Rule, ctx: EvalContext) -> Compiled {
     let c = compile(d, rule, ctx);
     Compiled {
-        expr: format!("SELECT {what} FROM profiles p {} WHERE p.merged_into IS NULL AND {}", c.joins, c.expr),
+        expr: format!("SELECT {what} FROM profiles p {} WHERE p.merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM erased_profiles x WHERE x.profile_id = p.id) AND {}", c.joins, c.expr),
         joins: String::new(),
         params: c.params,
     }
@@ -660,7 +660,7 @@ pub fn members(conn: &mut AnyConnection, segment: &str, f: &MemberFilter, limit:
         Writer { d: Dialect::of(conn), ctx: EvalContext { as_of: 0, money_scale: 1.0 }, params: Vec::new(), aliases: 0, joins: Vec::new() };
     let mut sql = format!(
         "SELECT m.profile_id, m.entered_at, m.exited_at FROM segment_members m JOIN profiles p ON p.id = m.profile_id \
-         WHERE m.segment_id = {} AND m.exited_at IS NULL AND p.merged_into IS NULL",
+         WHERE m.segment_id = {} AND m.exited_at IS NULL AND p.merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM erased_profiles x WHERE x.profile_id = p.id)",
         w.bind(Param::Text(segment.to_string()))
     );
     if let Some(ch) = &f.consent {
