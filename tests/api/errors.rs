@@ -113,3 +113,22 @@ fn other_endpoints_answer_json_errors() {
     let r = app.get("/api/v1/profiles/lookup", &app.admin_key);
     assert_eq!(r.status, 422);
 }
+
+#[test]
+fn keys_over_their_rate_get_429_with_retry_after() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.rate_per_key = 0.5;
+        s.limits.rate_burst = 2.0;
+    });
+    let (_, key) = app.source("Web", "web");
+    let ev = json!({"event": "x", "identities": {"email": "rate@example.vn"}});
+    assert_eq!(app.post("/api/v1/events", &key, ev.clone()).status, 202);
+    assert_eq!(app.post("/api/v1/events", &key, ev.clone()).status, 202);
+    let r = app.post("/api/v1/events", &key, ev.clone());
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{}", r.body);
+    assert!(r.header("Retry-After").unwrap().parse::<u64>().unwrap() >= 1);
+    // Another key is not held back by the first one's traffic.
+    let other = app.key(&[cdp_domain::auth::Scope::EventsWrite], None);
+    let r = app.post("/api/v1/events", &other, json!({"event": "x", "channel": "web", "identities": {"email": "rate@example.vn"}}));
+    assert_eq!(r.status, 202, "{}", r.body);
+}

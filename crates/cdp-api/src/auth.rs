@@ -149,6 +149,7 @@ pub async fn authenticate_key(state: &AppState, key: String) -> ApiResult<Princi
         log::error!("key {} has corrupt scopes: {e}", active.key.id);
         ApiError::internal()
     })?;
+    state.rate.check(&active.key.id).map_err(ApiError::rate_limited)?;
     let source_channel = active.source_channel.as_deref().and_then(|c| c.parse().ok());
     Ok(Principal { caller: Caller::Key { id: active.key.id, source_id: active.key.source_id, source_channel }, grants })
 }

@@ -5,6 +5,7 @@ pub mod body;
 pub mod dto;
 pub mod error;
 pub mod metrics;
+pub mod rate;
 pub mod routes;
 pub mod secrets;
 pub mod state;

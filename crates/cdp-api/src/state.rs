@@ -13,11 +13,14 @@ pub struct Limits {
     pub batch_body_bytes: usize,
     /// Most events in one batch.
     pub batch_events: usize,
+    /// Requests per second per API key (0: no limit), and the burst allowed.
+    pub rate_per_key: f64,
+    pub rate_burst: f64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { event_body_bytes: 64 * 1024, batch_body_bytes: 1024 * 1024, batch_events: 1000 }
+        Limits { event_body_bytes: 64 * 1024, batch_body_bytes: 1024 * 1024, batch_events: 1000, rate_per_key: 2000.0, rate_burst: 4000.0 }
     }
 }
 
@@ -31,4 +34,5 @@ pub struct AppState {
     pub currency: String,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    pub rate: Arc<crate::rate::RateLimiter>,
 }

@@ -66,6 +66,8 @@ impl Settings {
             event_body_bytes: env_parse("CDP_MAX_EVENT_BYTES")?.unwrap_or(d.limits.event_body_bytes),
             batch_body_bytes: env_parse("CDP_MAX_BATCH_BYTES")?.unwrap_or(d.limits.batch_body_bytes),
             batch_events: env_parse("CDP_MAX_BATCH_EVENTS")?.unwrap_or(d.limits.batch_events),
+            rate_per_key: env_parse("CDP_RATE_LIMIT_PER_KEY")?.unwrap_or(d.limits.rate_per_key),
+            rate_burst: env_parse("CDP_RATE_LIMIT_BURST")?.unwrap_or(d.limits.rate_burst),
         };
         Ok(Settings {
             database_url: env("DATABASE_URL").unwrap_or(d.database_url),
@@ -146,6 +148,7 @@ impl Application {
             currency,
             limits: settings.limits.clone(),
             metrics: Arc::new(Metrics::default()),
+            rate: Arc::new(cdp_api::rate::RateLimiter::new(settings.limits.rate_per_key, settings.limits.rate_burst)),
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
