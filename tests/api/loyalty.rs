@@ -226,3 +226,15 @@ fn lapsed_points_never_count_even_before_the_expiry_run() {
     assert_eq!(e["expired_points"], 100);
     assert_eq!(app.get(&format!("/api/v1/profiles/{pid}/loyalty"), &reader).body["points_balance"], 0);
 }
+
+#[test]
+fn adjustments_at_the_edge_of_i64_are_refused_not_crashed() {
+    let app = TestApp::spawn();
+    let (_, pos) = app.source("POS", "store");
+    let pid = app.event(&pos, json!({"event": "x", "identities": {"phone": "0912000777"}}))["profile_id"].as_str().unwrap().to_string();
+    for points in [i64::MIN, i64::MAX, 1_000_000_001] {
+        let r =
+            app.post(&format!("/api/v1/profiles/{pid}/loyalty/adjustments"), &app.admin_key, json!({"points": points, "reason": "edge"}));
+        assert_eq!((r.status, r.code()), (422, "validation_failed"), "{points}: {}", r.body);
+    }
+}

@@ -200,7 +200,7 @@ pub async fn get_clv_model(state: web::Data<AppState>, who: Principal) -> ApiRes
 
 /// A profile's scores from the latest RFM run.
 #[derive(Serialize, ToSchema)]
-pub struct RfmOut {
+pub struct ProfileRfm {
     pub r: i32,
     pub f: i32,
     pub m: i32,
@@ -233,7 +233,7 @@ pub struct ValueOut {
     pub currency: String,
     pub first_order_at: Option<String>,
     pub last_order_at: Option<String>,
-    pub rfm: Option<RfmOut>,
+    pub rfm: Option<ProfileRfm>,
     pub clv: Option<ClvOut>,
 }
 
@@ -284,7 +284,7 @@ pub(crate) fn value_of(
         first_order_at: p.first_order_at.map(ts),
         last_order_at: p.last_order_at.map(ts),
         currency: currency.to_string(),
-        rfm: rfm.map(|r| RfmOut {
+        rfm: rfm.map(|r| ProfileRfm {
             r: r.r,
             f: r.f,
             m: r.m,

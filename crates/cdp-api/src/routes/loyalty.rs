@@ -299,7 +299,7 @@ pub async fn adjust(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::field("reason", "invalid", "must be 1 to 500 characters"));
     }
-    if body.points == 0 || body.points.abs() > 1_000_000_000 {
+    if body.points == 0 || body.points.unsigned_abs() > 1_000_000_000 {
         return Err(ApiError::field("points", "invalid", "must be non-zero and at most 1e9 in size"));
     }
     let db = state.db.clone();
