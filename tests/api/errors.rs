@@ -132,3 +132,25 @@ fn keys_over_their_rate_get_429_with_retry_after() {
     let r = app.post("/api/v1/events", &other, json!({"event": "x", "channel": "web", "identities": {"email": "rate@example.vn"}}));
     assert_eq!(r.status, 202, "{}", r.body);
 }
+
+#[test]
+fn deep_wide_or_long_json_is_refused_with_its_code() {
+    let app = TestApp::spawn();
+    let (_, key) = app.source("Web", "web");
+    let mut deep = json!("x");
+    for _ in 0..12 {
+        deep = json!({ "a": deep });
+    }
+    let wide: serde_json::Map<String, serde_json::Value> = (0..2500).map(|i| (format!("k{i}"), json!(i))).collect();
+    let cases = [
+        (json!({"event": "x", "identities": {"email": "a@b.vn"}, "properties": deep}), "properties", "too_deep"),
+        (json!({"event": "x", "identities": {"email": "a@b.vn"}, "properties": wide}), "properties", "too_many"),
+        (json!({"event": "x", "identities": {"email": "a@b.vn"}, "context": {"note": "x".repeat(10_001)}}), "context", "too_long"),
+    ];
+    for (body, field, code) in cases {
+        let r = app.post("/api/v1/events", &key, body);
+        assert_eq!(r.status, 422, "{}", r.body);
+        let f = &r.body["error"]["details"]["fields"][0];
+        assert_eq!((f["field"].as_str(), f["code"].as_str()), (Some(field), Some(code)));
+    }
+}

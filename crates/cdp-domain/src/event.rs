@@ -10,6 +10,50 @@ use serde_json::{Map, Value};
 pub const MAX_MESSAGE_ID_LEN: usize = 100;
 pub const MAX_EVENT_NAME_LEN: usize = 200;
 pub const MAX_TRAITS: usize = 200;
+/// Nesting of traits, properties and context (objects and arrays).
+pub const MAX_JSON_DEPTH: usize = 10;
+/// Values (keys, strings, numbers… at any depth) in one of them.
+pub const MAX_JSON_VALUES: usize = 2000;
+/// Characters of any one string or key in them.
+pub const MAX_STRING_CHARS: usize = 10_000;
+
+/// Checks the shape of a free-form object: depth, size, string lengths.
+fn check_json(field: &str, v: &Value, errs: &mut FieldErrors) {
+    fn walk(v: &Value, depth: usize, count: &mut usize, long: &mut bool, deep: &mut bool) {
+        *count += 1;
+        match v {
+            Value::String(s) => *long |= s.chars().count() > MAX_STRING_CHARS,
+            Value::Array(items) => {
+                *deep |= depth >= MAX_JSON_DEPTH;
+                if !*deep {
+                    items.iter().for_each(|i| walk(i, depth + 1, count, long, deep));
+                }
+            }
+            Value::Object(m) => {
+                *deep |= depth >= MAX_JSON_DEPTH;
+                if !*deep {
+                    for (k, i) in m {
+                        *count += 1;
+                        *long |= k.chars().count() > MAX_STRING_CHARS;
+                        walk(i, depth + 1, count, long, deep);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (mut count, mut long, mut deep) = (0, false, false);
+    walk(v, 0, &mut count, &mut long, &mut deep);
+    if deep {
+        errs.push(FieldError::new(field, "too_deep", format!("nests at most {MAX_JSON_DEPTH} levels")));
+    }
+    if count > MAX_JSON_VALUES {
+        errs.push(FieldError::new(field, "too_many", format!("holds at most {MAX_JSON_VALUES} keys and values")));
+    }
+    if long {
+        errs.push(FieldError::new(field, "too_long", format!("strings and keys are at most {MAX_STRING_CHARS} characters")));
+    }
+}
 pub const MAX_IDENTITIES: usize = 20;
 /// Events may be stamped at most this far ahead of the server clock.
 pub const MAX_FUTURE_SKEW_SECS: i64 = 24 * 3600;
@@ -212,6 +256,9 @@ impl NewEvent {
         }
         let properties = opt_object(&raw.properties, "properties", &mut errs);
         let context = opt_object(&raw.context, "context", &mut errs);
+        for (field, v) in [("traits", &raw.traits), ("properties", &raw.properties), ("context", &raw.context)] {
+            check_json(field, v, &mut errs);
+        }
         match context.get("consent") {
             None | Some(Value::Null) => {}
             Some(Value::Object(m)) => {
