@@ -351,10 +351,18 @@ impl Writer {
         format!("(COALESCE({alias}.n, 0) {} {n})", cmp_symbol(count.op))
     }
 
+    /// Children cheapest first: OR and AND stop at the first decisive one,
+    /// so a JSON parse is skipped whenever a column comparison decides.
+    fn ordered(items: &[Rule]) -> Vec<&Rule> {
+        let mut v: Vec<&Rule> = items.iter().collect();
+        v.sort_by_key(|r| cost(r));
+        v
+    }
+
     fn rule(&mut self, r: &Rule) -> String {
         match r {
-            Rule::All(items) => format!("({})", items.iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" AND ")),
-            Rule::Any(items) => format!("({})", items.iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" OR ")),
+            Rule::All(items) => format!("({})", Self::ordered(items).into_iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" AND ")),
+            Rule::Any(items) => format!("({})", Self::ordered(items).into_iter().map(|i| self.rule(i)).collect::<Vec<_>>().join(" OR ")),
             Rule::Not(inner) => format!("(NOT {})", self.rule(inner)),
             Rule::Trait { key, cond } => {
                 let base = self.json_column("p.traits");
@@ -383,6 +391,22 @@ impl Writer {
                 format!("({alias}.profile_id IS NOT NULL)")
             }
         }
+    }
+}
+
+/// A rough cost of evaluating a node per profile.
+fn cost(r: &Rule) -> u32 {
+    match r {
+        Rule::All(items) | Rule::Any(items) => items.iter().map(cost).sum(),
+        Rule::Not(inner) => cost(inner),
+        Rule::Channel(_) => 1,
+        Rule::Metric { metric, .. } => match metric {
+            Metric::OrdersCount | Metric::RevenueTotal | Metric::AverageOrderValue | Metric::EventCount => 1,
+            _ => 2,
+        },
+        Rule::RfmSegment(_) | Rule::Tier(_) | Rule::Consent(_) => 2,
+        Rule::Event { .. } => 3,
+        Rule::Trait { .. } => 5,
     }
 }
 
