@@ -391,6 +391,7 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> sources (source_id));
+diesel::joinable!(erased_profiles -> profiles (profile_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,
     api_keys,

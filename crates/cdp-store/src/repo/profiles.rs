@@ -104,25 +104,27 @@ pub struct ProfileView {
     pub loyalty: Option<(i64, String)>,
 }
 
-fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
-    Ok(profiles::table.find(id).select(ProfileRow::as_select()).first(conn)?)
+/// A profile row, and whether the person was erased (one query).
+fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, bool)> {
+    let (p, erased): (ProfileRow, Option<String>) = profiles::table
+        .left_join(erased_profiles::table)
+        .filter(profiles::id.eq(id))
+        .select((ProfileRow::as_select(), erased_profiles::profile_id.nullable()))
+        .first(conn)?;
+    Ok((p, erased.is_some()))
 }
 
 /// The live profile for an id: a merged-away id answers with its survivor.
 pub fn resolve(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
-    let mut p = row(conn, id)?;
+    let (mut p, mut erased) = row(conn, id)?;
     // merged_into always names the final survivor (chains are flattened on
     // merge), so one hop suffices; the bound only guards corrupt data.
     for _ in 0..8 {
         match p.merged_into.clone() {
-            None => {
-                // An erased person is gone for every reader.
-                if erased_profiles::table.find(&p.id).count().get_result::<i64>(conn)? > 0 {
-                    return Err(StoreError::NotFound);
-                }
-                return Ok(p);
-            }
-            Some(next) => p = row(conn, &next)?,
+            // An erased person is gone for every reader.
+            None if erased => return Err(StoreError::NotFound),
+            None => return Ok(p),
+            Some(next) => (p, erased) = row(conn, &next)?,
         }
     }
     Err(StoreError::Corrupt(format!("merge chain from {id} does not end")))
