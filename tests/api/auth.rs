@@ -111,6 +111,14 @@ pub(crate) fn create_user(app: &TestApp, username: &str, role: &str, password: &
     app.db.write(|c| cdp_store::repo::users::insert(c, &row)).unwrap();
 }
 
+/// A logged-in operator with a role: their access token.
+pub(crate) fn operator_token(app: &TestApp, username: &str, role: &str) -> String {
+    create_user(app, username, role, "correct horse battery");
+    let r = app.post("/api/v1/auth/token", "", json!({"username": username, "password": "correct horse battery"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["access_token"].as_str().unwrap().to_string()
+}
+
 pub(crate) fn bearer(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> Resp {
     send(ureq::request(method, &app.url(path)).set("Authorization", &format!("Bearer {token}")), body)
 }

@@ -2,7 +2,7 @@
 //! agent's context, the case resolved, NPS moving exactly as by hand, and
 //! "you spoke, we listened".
 
-use super::auth::{bearer, create_user};
+use super::auth::{bearer, operator_token};
 use cdp_suite::*;
 use serde_json::Value;
 
@@ -65,12 +65,7 @@ fn a_facebook_complaint_then_a_hotline_call_then_nps() {
     assert_eq!(call["profile_id"].as_str(), Some(pid.as_str()));
 
     // 3. The agent, logged in with the agent role, opens her context by phone.
-    create_user(&app, "hoa.agent", "agent", "correct horse battery");
-    let token = app.post("/api/v1/auth/token", "", json!({"username": "hoa.agent", "password": "correct horse battery"})).body
-        ["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = operator_token(&app, "hoa.agent", "agent");
     let found = bearer(&app, "GET", "/api/v1/profiles/lookup?type=phone&value=%2B84912345678", &token, None);
     assert_eq!(found.body["id"].as_str(), Some(pid.as_str()));
     let ctx = bearer(&app, "GET", &format!("/api/v1/profiles/{pid}/context"), &token, None);

@@ -1,7 +1,7 @@
 //! Privacy rights: export, erasure (no table keeps the person's email, phone
 //! or name; replays are refused), and the audit log.
 
-use super::auth::{bearer, create_user};
+use super::auth::{bearer, operator_token};
 use cdp_store::AnyConnection;
 use cdp_suite::*;
 use diesel::sql_types::Text;
@@ -86,12 +86,7 @@ fn export_then_erase_leaves_nothing_personal_and_refuses_replays() {
     assert_eq!(seg.body["size"], 1);
 
     // An operator reads the profile: audited. Agents may not export or erase.
-    create_user(&app, "hoa.agent", "agent", "correct horse battery");
-    let token = app.post("/api/v1/auth/token", "", json!({"username": "hoa.agent", "password": "correct horse battery"})).body
-        ["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = operator_token(&app, "hoa.agent", "agent");
     assert_eq!(bearer(&app, "GET", &format!("/api/v1/profiles/{pid}"), &token, None).status, 200);
     assert_eq!(bearer(&app, "GET", &format!("/api/v1/profiles/{pid}/export"), &token, None).status, 403);
     assert_eq!(bearer(&app, "DELETE", &format!("/api/v1/profiles/{pid}"), &token, None).status, 403);

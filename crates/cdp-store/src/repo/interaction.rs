@@ -1,6 +1,7 @@
 //! Surveys, feedback, cases with their history, improvement announcements,
 //! and the timeline events they leave.
 
+use super::page_end;
 use crate::error::StoreResult;
 use crate::schema::{case_history, cases, consent_state, events, feedback, improvements, orders, profiles, surveys};
 use crate::{new_id, AnyConnection};
@@ -132,15 +133,6 @@ pub fn list_feedback(conn: &mut AnyConnection, f: &FeedbackFilter, limit: i64) -
         q.order((feedback::occurred_at.desc(), feedback::id.desc())).limit(limit + 1).select(FeedbackRow::as_select()).load(conn)?;
     let next = page_end(&mut rows, limit, |r| (r.occurred_at, r.id.clone()));
     Ok((rows, next))
-}
-
-fn page_end<T, K>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Option<K> {
-    if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(key)
-    } else {
-        None
-    }
 }
 
 /// Scored answers in a period, with the profile's traits (for the city):

@@ -407,12 +407,7 @@ pub fn ledger(
         .limit(limit + 1)
         .select(LedgerRow::as_select())
         .load(conn)?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| (r.created_at, r.id.clone()))
-    } else {
-        None
-    };
+    let next = super::page_end(&mut rows, limit, |r| (r.created_at, r.id.clone()));
     Ok((rows, next))
 }
 

@@ -13,3 +13,14 @@ pub mod segments;
 pub mod sources;
 pub mod users;
 pub mod value;
+
+/// Cuts a page fetched with `limit + 1` rows down to `limit`, and answers the
+/// key of its last row when there is a next page.
+pub(crate) fn page_end<T, K>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Option<K> {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(key)
+    } else {
+        None
+    }
+}

@@ -244,11 +244,6 @@ pub fn list_audit(conn: &mut AnyConnection, f: &AuditFilter, limit: i64) -> Stor
     }
     let mut rows: Vec<AuditRow> =
         q.order((audit_log::at.desc(), audit_log::id.desc())).limit(limit + 1).select(AuditRow::as_select()).load(conn)?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| (r.at, r.id.clone()))
-    } else {
-        None
-    };
+    let next = super::page_end(&mut rows, limit, |r| (r.at, r.id.clone()));
     Ok((rows, next))
 }

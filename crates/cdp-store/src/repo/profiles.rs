@@ -228,12 +228,7 @@ pub fn timeline(
     }
     let mut rows: Vec<EventRow> =
         q.order((events::occurred_at.desc(), events::id.desc())).limit(limit + 1).select(EventRow::as_select()).load(conn)?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|e| TimelineCursor { occurred_at: e.occurred_at, id: e.id.clone() })
-    } else {
-        None
-    };
+    let next = super::page_end(&mut rows, limit, |e| TimelineCursor { occurred_at: e.occurred_at, id: e.id.clone() });
     Ok((rows, next))
 }
 

@@ -701,12 +701,7 @@ pub fn members(conn: &mut AnyConnection, segment: &str, f: &MemberFilter, limit:
     }
     sql += &format!(" ORDER BY m.profile_id LIMIT {}", w.bind(Param::Int(limit + 1)));
     let mut rows: Vec<MemberRow> = load(conn, &sql, &w.params)?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.profile_id.clone())
-    } else {
-        None
-    };
+    let next = super::page_end(&mut rows, limit, |r| r.profile_id.clone());
     Ok((rows, next))
 }
 
@@ -736,12 +731,7 @@ pub fn changes(
         .into_iter()
         .map(|(profile_id, entered_at, exited_at)| MemberRow { profile_id, entered_at, exited_at })
         .collect();
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| (r.profile_id.clone(), r.entered_at))
-    } else {
-        None
-    };
+    let next = super::page_end(&mut rows, limit, |r| (r.profile_id.clone(), r.entered_at));
     Ok((rows, next))
 }
 
