@@ -1,20 +1,9 @@
-//! Segments: rules compiled to SQL for each backend and evaluated in the
-//! database, membership kept as periods (entered_at, exited_at).
-//!
-//! A rule becomes one boolean expression over `profiles p`; every literal is
-//! a bound parameter. Trait and property keys are inlined, which is safe
-//! because the rule parser admits only `[A-Za-z0-9_.]` in them.
+//! Rule → SQL: one boolean expression over `profiles p` per backend, with
+//! the LEFT JOINs it needs; every literal a bound parameter.
 
-use crate::error::StoreResult;
-use crate::schema::{segment_members, segment_versions, segments};
 use crate::AnyConnection;
 use cdp_domain::segment::{Condition, Metric, Op, Rule};
-use diesel::pg::Pg;
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Nullable, Text};
-use diesel::sqlite::Sqlite;
 use serde_json::Value;
-
 const DAY_US: i64 = 86_400_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +54,7 @@ struct JsonRef<'a> {
     path: &'a [String],
 }
 
-struct Writer {
+pub(super) struct Writer {
     d: Dialect,
     ctx: EvalContext,
     params: Vec<Param>,
@@ -77,7 +66,16 @@ struct Writer {
 }
 
 impl Writer {
-    fn bind(&mut self, p: Param) -> String {
+    /// A writer that only numbers parameters (for statements written by hand).
+    pub(super) fn params_only(d: Dialect) -> Writer {
+        Writer { d, ctx: EvalContext { as_of: 0, money_scale: 1.0 }, params: Vec::new(), aliases: 0, joins: Vec::new() }
+    }
+
+    pub(super) fn into_params(self) -> Vec<Param> {
+        self.params
+    }
+
+    pub(super) fn bind(&mut self, p: Param) -> String {
         self.params.push(p);
         // Numbered on both backends (SQLite's `?NNN`), so that joins written
         // before the WHERE clause may bind after it.
@@ -434,305 +432,13 @@ pub fn compile(d: Dialect, rule: &Rule, ctx: EvalContext) -> Compiled {
 }
 
 /// `SELECT {what} FROM profiles p … WHERE` the live profiles matching a rule.
-fn select(d: Dialect, what: &str, rule: &Rule, ctx: EvalContext) -> Compiled {
+pub(super) fn select(d: Dialect, what: &str, rule: &Rule, ctx: EvalContext) -> Compiled {
     let c = compile(d, rule, ctx);
     Compiled {
         expr: format!("SELECT {what} FROM profiles p {} WHERE p.merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM erased_profiles x WHERE x.profile_id = p.id) AND {}", c.joins, c.expr),
         joins: String::new(),
         params: c.params,
     }
-}
-
-macro_rules! bound {
-    ($db:ty, $sql:expr, $params:expr) => {{
-        let mut q = diesel::sql_query($sql).into_boxed::<$db>();
-        for p in $params {
-            q = match p {
-                Param::Text(s) => q.bind::<Text, _>(s.clone()),
-                Param::Int(i) => q.bind::<BigInt, _>(*i),
-                Param::Float(f) => q.bind::<Double, _>(*f),
-            };
-        }
-        q
-    }};
-}
-
-/// Runs a statement with bound parameters.
-fn execute(conn: &mut AnyConnection, sql: &str, params: &[Param]) -> QueryResult<usize> {
-    match conn {
-        AnyConnection::Sqlite(c) => bound!(Sqlite, sql, params).execute(c),
-        AnyConnection::Postgresql(c) => bound!(Pg, sql, params).execute(c),
-    }
-}
-
-fn load<T>(conn: &mut AnyConnection, sql: &str, params: &[Param]) -> QueryResult<Vec<T>>
-where
-    T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
-{
-    match conn {
-        AnyConnection::Sqlite(c) => bound!(Sqlite, sql, params).load(c),
-        AnyConnection::Postgresql(c) => bound!(Pg, sql, params).load(c),
-    }
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(Debug, Clone, QueryableByName)]
-pub struct MemberRow {
-    #[diesel(sql_type = Text)]
-    pub profile_id: String,
-    #[diesel(sql_type = BigInt)]
-    pub entered_at: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub exited_at: Option<i64>,
-}
-
-/// How many live profiles a rule matches now, without storing anything.
-pub fn count(conn: &mut AnyConnection, rule: &Rule, ctx: EvalContext) -> StoreResult<i64> {
-    let c = select(Dialect::of(conn), "COUNT(*) AS n", rule, ctx);
-    Ok(load::<Count>(conn, &c.expr, &c.params)?.first().map_or(0, |c| c.n))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshOutcome {
-    pub size: i64,
-    pub entered: i64,
-    pub exited: i64,
-    /// When the membership changes were recorded.
-    pub at: i64,
-}
-
-/// Re-evaluates a segment in the database and records who entered and who
-/// left. Call inside a write transaction; `now` must exceed the segment's
-/// previous refresh time (callers pass `max(now, previous + 1)`).
-pub fn refresh(conn: &mut AnyConnection, segment: &str, rule: &Rule, ctx: EvalContext, now: i64) -> StoreResult<RefreshOutcome> {
-    let d = Dialect::of(conn);
-    let sel = select(d, "p.id AS profile_id", rule, ctx);
-    let size = match d {
-        Dialect::Sqlite => {
-            execute(conn, "CREATE TEMP TABLE IF NOT EXISTS seg_eval (profile_id TEXT PRIMARY KEY NOT NULL)", &[])?;
-            execute(conn, "DELETE FROM seg_eval", &[])?;
-            execute(conn, &format!("INSERT INTO seg_eval (profile_id) {}", sel.expr), &sel.params)? as i64
-        }
-        Dialect::Postgres => {
-            // CREATE TABLE AS may run its query in parallel; INSERT … SELECT may not.
-            let n = execute(conn, &format!("CREATE TEMP TABLE seg_eval ON COMMIT DROP AS {}", sel.expr), &sel.params)? as i64;
-            execute(conn, "CREATE UNIQUE INDEX ON seg_eval (profile_id)", &[])?;
-            execute(conn, "ANALYZE seg_eval", &[])?;
-            n
-        }
-    };
-    let (p1, p2) = match d {
-        Dialect::Sqlite => ("?1", "?2"),
-        Dialect::Postgres => ("$1", "$2"),
-    };
-    let exited = execute(
-        conn,
-        &format!(
-            "UPDATE segment_members SET exited_at = {p1} WHERE segment_id = {p2} AND exited_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM seg_eval s WHERE s.profile_id = segment_members.profile_id)"
-        ),
-        &[Param::Int(now), Param::Text(segment.to_string())],
-    )? as i64;
-    let (q1, q2) = match d {
-        Dialect::Sqlite => ("?1", "?2"),
-        Dialect::Postgres => ("$1", "$2"),
-    };
-    let entered = execute(
-        conn,
-        &format!(
-            "INSERT INTO segment_members (segment_id, profile_id, entered_at, exited_at) \
-             SELECT {q1}, s.profile_id, {q2}, NULL FROM seg_eval s WHERE NOT EXISTS \
-             (SELECT 1 FROM segment_members m WHERE m.segment_id = {q1} AND m.profile_id = s.profile_id AND m.exited_at IS NULL) \
-             ORDER BY s.profile_id"
-        ),
-        &[Param::Text(segment.to_string()), Param::Int(now)],
-    )? as i64;
-    if d == Dialect::Sqlite {
-        execute(conn, "DELETE FROM seg_eval", &[])?;
-    }
-    diesel::update(segments::table.find(segment))
-        .set((
-            segments::size.eq(size),
-            segments::entered.eq(entered),
-            segments::exited.eq(exited),
-            segments::refreshed_at.eq(now),
-            segments::as_of.eq(ctx.as_of),
-        ))
-        .execute(conn)?;
-    Ok(RefreshOutcome { size, entered, exited, at: now })
-}
-
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = segments)]
-pub struct SegmentRow {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub rule: String,
-    pub version: i32,
-    pub size: i64,
-    pub entered: i64,
-    pub exited: i64,
-    pub refreshed_at: Option<i64>,
-    pub as_of: Option<i64>,
-    pub created_by: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-pub fn create(conn: &mut AnyConnection, row: &SegmentRow) -> StoreResult<()> {
-    diesel::insert_into(segments::table).values(row).execute(conn)?;
-    add_version(conn, &row.id, row.version, &row.rule, &row.created_by, row.created_at)
-}
-
-fn add_version(conn: &mut AnyConnection, id: &str, version: i32, rule: &str, actor: &str, at: i64) -> StoreResult<()> {
-    diesel::insert_into(segment_versions::table)
-        .values((
-            segment_versions::segment_id.eq(id),
-            segment_versions::version.eq(version),
-            segment_versions::rule.eq(rule),
-            segment_versions::created_by.eq(actor),
-            segment_versions::created_at.eq(at),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<SegmentRow> {
-    Ok(segments::table.find(id).select(SegmentRow::as_select()).first(conn)?)
-}
-
-/// The segment, locked against concurrent refreshes until the transaction ends.
-pub fn lock(conn: &mut AnyConnection, id: &str) -> StoreResult<SegmentRow> {
-    let n = diesel::update(segments::table.find(id)).set(segments::updated_at.eq(segments::updated_at)).execute(conn)?;
-    if n == 0 {
-        return Err(crate::StoreError::NotFound);
-    }
-    get(conn, id)
-}
-
-pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<SegmentRow>> {
-    Ok(segments::table.order((segments::created_at.asc(), segments::id.asc())).select(SegmentRow::as_select()).load(conn)?)
-}
-
-/// Replaces name, description and rule; a changed rule becomes a new version.
-pub fn update(
-    conn: &mut AnyConnection,
-    id: &str,
-    name: &str,
-    description: &str,
-    rule: &str,
-    actor: &str,
-    now: i64,
-) -> StoreResult<SegmentRow> {
-    let cur = lock(conn, id)?;
-    let version = if cur.rule == rule { cur.version } else { cur.version + 1 };
-    if version != cur.version {
-        add_version(conn, id, version, rule, actor, now)?;
-    }
-    diesel::update(segments::table.find(id))
-        .set((
-            segments::name.eq(name),
-            segments::description.eq(description),
-            segments::rule.eq(rule),
-            segments::version.eq(version),
-            segments::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    get(conn, id)
-}
-
-pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<()> {
-    diesel::delete(segment_members::table.filter(segment_members::segment_id.eq(id))).execute(conn)?;
-    diesel::delete(segment_versions::table.filter(segment_versions::segment_id.eq(id))).execute(conn)?;
-    let n = diesel::delete(segments::table.find(id)).execute(conn)?;
-    if n == 0 {
-        return Err(crate::StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// Every version of the rule: (version, rule, created_by, created_at), oldest first.
-pub fn versions(conn: &mut AnyConnection, id: &str) -> StoreResult<Vec<(i32, String, String, i64)>> {
-    Ok(segment_versions::table
-        .filter(segment_versions::segment_id.eq(id))
-        .order(segment_versions::version.asc())
-        .select((segment_versions::version, segment_versions::rule, segment_versions::created_by, segment_versions::created_at))
-        .load(conn)?)
-}
-
-/// Which members to page through.
-#[derive(Debug, Clone, Default)]
-pub struct MemberFilter {
-    /// Only those whose consent in force on this channel is `granted`.
-    pub consent: Option<String>,
-    /// Only those who entered after this time.
-    pub entered_since: Option<i64>,
-    /// Profile ids strictly after this one.
-    pub after: Option<String>,
-}
-
-/// A page of current members of a live profile, by profile id; the consent
-/// filter is applied at read time, so a withdrawal counts at once.
-pub fn members(conn: &mut AnyConnection, segment: &str, f: &MemberFilter, limit: i64) -> StoreResult<(Vec<MemberRow>, Option<String>)> {
-    let mut w =
-        Writer { d: Dialect::of(conn), ctx: EvalContext { as_of: 0, money_scale: 1.0 }, params: Vec::new(), aliases: 0, joins: Vec::new() };
-    let mut sql = format!(
-        "SELECT m.profile_id, m.entered_at, m.exited_at FROM segment_members m JOIN profiles p ON p.id = m.profile_id \
-         WHERE m.segment_id = {} AND m.exited_at IS NULL AND p.merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM erased_profiles x WHERE x.profile_id = p.id)",
-        w.bind(Param::Text(segment.to_string()))
-    );
-    if let Some(ch) = &f.consent {
-        sql += &format!(
-            " AND EXISTS (SELECT 1 FROM consent_state cs WHERE cs.profile_id = m.profile_id AND cs.channel = {} AND cs.status = 'granted')",
-            w.bind(Param::Text(ch.clone()))
-        );
-    }
-    if let Some(t) = f.entered_since {
-        sql += &format!(" AND m.entered_at > {}", w.bind(Param::Int(t)));
-    }
-    if let Some(a) = &f.after {
-        sql += &format!(" AND m.profile_id > {}", w.bind(Param::Text(a.clone())));
-    }
-    sql += &format!(" ORDER BY m.profile_id LIMIT {}", w.bind(Param::Int(limit + 1)));
-    let mut rows: Vec<MemberRow> = load(conn, &sql, &w.params)?;
-    let next = super::page_end(&mut rows, limit, |r| r.profile_id.clone());
-    Ok((rows, next))
-}
-
-/// Membership periods that began or ended after `since`, by (profile
-/// id, entered_at), after the cursor.
-pub fn changes(
-    conn: &mut AnyConnection,
-    segment: &str,
-    since: i64,
-    after: Option<(String, i64)>,
-    limit: i64,
-) -> StoreResult<(Vec<MemberRow>, Option<(String, i64)>)> {
-    let mut q = segment_members::table
-        .filter(segment_members::segment_id.eq(segment))
-        .filter(segment_members::entered_at.gt(since).or(segment_members::exited_at.gt(since)))
-        .into_boxed();
-    if let Some((pid, at)) = after {
-        q = q.filter(
-            segment_members::profile_id.gt(pid.clone()).or(segment_members::profile_id.eq(pid).and(segment_members::entered_at.gt(at))),
-        );
-    }
-    let mut rows: Vec<MemberRow> = q
-        .order((segment_members::profile_id.asc(), segment_members::entered_at.asc()))
-        .limit(limit + 1)
-        .select((segment_members::profile_id, segment_members::entered_at, segment_members::exited_at))
-        .load::<(String, i64, Option<i64>)>(conn)?
-        .into_iter()
-        .map(|(profile_id, entered_at, exited_at)| MemberRow { profile_id, entered_at, exited_at })
-        .collect();
-    let next = super::page_end(&mut rows, limit, |r| (r.profile_id.clone(), r.entered_at));
-    Ok((rows, next))
 }
 
 #[cfg(test)]

@@ -1,0 +1,80 @@
+//! Interaction: surveys and feedback (NPS, CSAT, text with sentiment), cases
+//! with SLA, the agent's context view, and "you spoke, we listened".
+
+use crate::auth::Principal;
+use crate::body::{json_body, parse_json};
+use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, List, Page};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::analytics::{parse_day, value_of, ValueOut};
+use crate::routes::consent::{consents_of, preferences_of, ConsentsOut, PreferencesOut};
+use crate::routes::events::{defaults_for, origin_of};
+use crate::routes::profiles::{EventOut, ProfileOut};
+use crate::state::AppState;
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use cdp_domain::auth::Scope;
+use cdp_domain::commerce::to_major;
+use cdp_domain::interaction::{self, CaseStatus, FeedbackKind, Priority, Satisfaction};
+use cdp_domain::{Channel, NewEvent, RawEvent};
+use cdp_store::repo::ingest::{self, Outcome};
+use cdp_store::repo::interaction::{self as store, CaseFilter, CaseRow, FeedbackFilter, FeedbackRow, ImprovementRow, SurveyRow};
+use cdp_store::repo::{loyalty, profiles};
+use cdp_store::{AnyConnection, StoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+
+const HOUR_US: i64 = 3_600_000_000;
+const DAY_US: i64 = 86_400_000_000;
+
+fn text_field(field: &str, v: Option<&str>, max: usize, required: bool) -> ApiResult<Option<String>> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None if required => Err(ApiError::field(field, "required", "is required")),
+        None => Ok(None),
+        Some(s) if s.chars().count() > max => Err(ApiError::field(field, "too_long", format!("must be at most {max} characters"))),
+        Some(s) => Ok(Some(s.to_string())),
+    }
+}
+
+fn category_field(field: &str, v: Option<&str>, required: bool) -> ApiResult<Option<String>> {
+    let c = text_field(field, v, 64, required)?;
+    if let Some(c) = &c {
+        if !c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-') {
+            return Err(ApiError::field(field, "invalid", "must be a code such as `delivery` or `product_quality` ([a-z0-9_-])"));
+        }
+    }
+    Ok(c)
+}
+
+fn channel_field(field: &str, v: &str) -> ApiResult<Channel> {
+    v.parse::<Channel>().map_err(|e| ApiError::field(field, "invalid", e.to_string()))
+}
+
+/// [from, to) in µs from dates (inclusive, `to` default today, `from` default `days` before).
+fn period(from: Option<&str>, to: Option<&str>, days: i64) -> ApiResult<(i64, i64)> {
+    let today = chrono::Utc::now().timestamp().div_euclid(86_400);
+    let day = |field: &str, v: Option<&str>, dflt: i64| match v.filter(|s| !s.is_empty()) {
+        None => Ok(dflt),
+        Some(s) => parse_day(s).ok_or_else(|| ApiError::field(field, "invalid", "must be a date such as 2026-11-23")),
+    };
+    let to = day("to", to, today)?;
+    let from = day("from", from, to - days + 1)?;
+    if from > to {
+        return Err(ApiError::field("from", "invalid", "must not be after `to`"));
+    }
+    Ok((from * DAY_US, (to + 1) * DAY_US))
+}
+
+mod cases;
+mod context;
+mod feedback;
+mod improvements;
+mod nps;
+mod surveys;
+
+pub use cases::*;
+pub use context::*;
+pub use feedback::*;
+pub use improvements::*;
+pub use nps::*;
+pub use surveys::*;
