@@ -138,6 +138,13 @@ fn export_then_erase_leaves_nothing_personal_and_refuses_replays() {
     );
     assert_eq!((batch.body["accepted"].as_u64(), batch.body["rejected"].as_u64()), (Some(1), Some(1)), "{}", batch.body);
     assert_eq!(batch.body["results"][0]["error"]["code"], "identity_erased");
+    let late = app.post(
+        "/api/v1/feedback",
+        &web,
+        json!({"kind": "nps", "score": 2, "channel": "web", "occurred_at": old,
+                                                          "identities": {"email": "quynh.tran@example.vn"}}),
+    );
+    assert_eq!((late.status, late.code()), (409, "identity_erased"), "late feedback is refused like a replayed event: {}", late.body);
     // Someone who comes back after the erasure starts afresh.
     let back = app.event(&web, json!({"type": "identify", "identities": {"email": "quynh.tran@example.vn"}}));
     assert_ne!(back["profile_id"].as_str(), Some(pid.as_str()));

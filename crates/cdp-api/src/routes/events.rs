@@ -116,12 +116,17 @@ pub fn accepted(o: Outcome) -> ApiResult<(String, String, &'static str)> {
     match o {
         Outcome::Accepted { id, profile_id } => Ok((id, profile_id, "accepted")),
         Outcome::Duplicate { id, profile_id } => Ok((id, profile_id, "duplicate")),
-        Outcome::Erased { identity_type } => Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "identity_erased",
-            format!("the {identity_type} belongs to a person erased after this event happened; it is not stored"),
-        )),
+        Outcome::Erased { identity_type } => Err(identity_erased(&format!("the {identity_type}"))),
     }
+}
+
+/// 409 `identity_erased`: what was sent belongs to a person erased after it happened.
+pub fn identity_erased(what: &str) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::CONFLICT,
+        "identity_erased",
+        format!("{what} belongs to a person erased after this happened; it is not stored"),
+    )
 }
 
 /// Ingests one event: identities resolved, profile created, attached or merged,
@@ -139,11 +144,7 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
     let now = cdp_store::now_micros();
-    let outcome = web::block(move || {
-        db.write(|c| ingest::ingest_batch(c, &origin, &[&event], &currency, now))
-            .and_then(|mut o| o.pop().ok_or_else(|| cdp_store::StoreError::Corrupt("no outcome".into())))
-    })
-    .await??;
+    let outcome = web::block(move || db.write(|c| ingest::ingest_one(c, &origin, &event, &currency, now))).await??;
     let (id, profile_id, status) = accepted(outcome).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     state.metrics.count_events((status == "accepted") as u64, (status == "duplicate") as u64, 0);
     Ok(HttpResponse::Accepted().json(EventAccepted { id, profile_id, status: status.into() }))

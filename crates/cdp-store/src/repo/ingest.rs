@@ -211,6 +211,11 @@ pub fn ingest_batch(
         .collect())
 }
 
+/// Stores one event (a batch of one). Must run inside a write transaction.
+pub fn ingest_one(conn: &mut AnyConnection, origin: &Origin, event: &NewEvent, currency: &str, received_at: i64) -> StoreResult<Outcome> {
+    ingest_batch(conn, origin, &[event], currency, received_at)?.pop().ok_or_else(|| StoreError::Corrupt("no outcome".into()))
+}
+
 /// Resolves one event against the batch's state and records what to write.
 fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, order: Option<&OrderEvent>, received_at: i64) -> StoreResult<Outcome> {
     if let Some((id, pid)) = e.message_id.as_ref().and_then(|m| b.seen.get(m)) {

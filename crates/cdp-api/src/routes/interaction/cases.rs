@@ -146,25 +146,21 @@ pub async fn create_case(state: web::Data<AppState>, who: Principal, req: HttpRe
     // With identities the person is resolved like an event's (created if
     // new), and the `Case Opened` event is that ingested event.
     let event = match (&body.identities, &body.profile_id) {
-        (Some(ids), _) => {
-            let raw: RawEvent = parse_json(
-                json!({"type": "track", "event": "Case Opened", "channel": channel.as_str(), "identities": ids,
-                       "properties": store::case_opened_properties(&row)})
-                .to_string()
-                .as_bytes(),
-            )?;
-            Some(NewEvent::parse(raw, &defaults_for(&state, &who))?)
-        }
+        (Some(ids), _) => Some(event_from(
+            &state,
+            &who,
+            json!({"type": "track", "event": "Case Opened", "channel": channel.as_str(), "identities": ids,
+                       "properties": store::case_opened_properties(&row)}),
+        )?),
         (None, Some(_)) => None,
         (None, None) => return Err(ApiError::field("profile_id", "required", "give profile_id or identities")),
     };
     let out = web::block(move || {
         db.write(|c| {
             row.profile_id = match &event {
-                Some(e) => match ingest::ingest_batch(c, &origin, &[e], &currency, now)?.pop() {
-                    Some(Outcome::Accepted { profile_id, .. } | Outcome::Duplicate { profile_id, .. }) => profile_id,
-                    Some(Outcome::Erased { .. }) => return Err(cdp_store::StoreError::NotFound),
-                    None => return Err(cdp_store::StoreError::Corrupt("no outcome".into())),
+                Some(e) => match ingest::ingest_one(c, &origin, e, &currency, now)? {
+                    Outcome::Accepted { profile_id, .. } | Outcome::Duplicate { profile_id, .. } => profile_id,
+                    Outcome::Erased { .. } => return Err(cdp_store::StoreError::Conflict(ERASED.into())),
                 },
                 None => profiles::resolve(c, pid.as_deref().unwrap_or_default())?.id,
             };
@@ -173,7 +169,7 @@ pub async fn create_case(state: web::Data<AppState>, who: Principal, req: HttpRe
         })
     })
     .await?
-    .map_err(ApiError::or_missing("profile"))?;
+    .map_err(store_error("profile"))?;
     Ok(HttpResponse::Created().json(out))
 }
 

@@ -114,16 +114,13 @@ pub async fn create_feedback(
         "sentiment": sentiment.map(|s| s.label), "survey_id": body.survey_id, "order_id": body.order_id, "case_id": body.case_id});
     // Through ingestion when identities are given: the same resolution as events.
     let event = match (&body.identities, &body.profile_id) {
-        (Some(ids), _) => {
-            let raw: RawEvent = parse_json(
-                json!({"type": "track", "event": "Feedback Submitted", "channel": channel.as_str(), "identities": ids,
+        (Some(ids), _) => Some(event_from(
+            &state,
+            &who,
+            json!({"type": "track", "event": "Feedback Submitted", "channel": channel.as_str(), "identities": ids,
                        "occurred_at": cdp_store::from_micros(occurred_at).to_rfc3339(), "properties": properties,
-                       "message_id": body.message_id})
-                .to_string()
-                .as_bytes(),
-            )?;
-            Some(NewEvent::parse(raw, &defaults_for(&state, &who))?)
-        }
+                       "message_id": body.message_id}),
+        )?),
         (None, Some(_)) => None,
         (None, None) => return Err(ApiError::field("identities", "required", "give identities or profile_id")),
     };
@@ -138,11 +135,10 @@ pub async fn create_feedback(
                     }
                 }
                 let (event_id, profile_id) = match &event {
-                    Some(e) => match ingest::ingest_batch(c, &origin, &[e], &currency, now)?.pop() {
-                        Some(Outcome::Accepted { id, profile_id }) => (id, profile_id),
-                        Some(Outcome::Duplicate { id, .. }) => return Ok((store::feedback_by_event(c, &id)?, false)),
-                        Some(Outcome::Erased { .. }) => return Err(cdp_store::StoreError::Conflict("erased".into())),
-                        None => return Err(cdp_store::StoreError::Corrupt("no outcome".into())),
+                    Some(e) => match ingest::ingest_one(c, &origin, e, &currency, now)? {
+                        Outcome::Accepted { id, profile_id } => (id, profile_id),
+                        Outcome::Duplicate { id, .. } => return Ok((store::feedback_by_event(c, &id)?, false)),
+                        Outcome::Erased { .. } => return Err(cdp_store::StoreError::Conflict(ERASED.into())),
                     },
                     None => {
                         let p = profiles::resolve(c, body.profile_id.as_deref().unwrap_or_default())?;
@@ -176,7 +172,7 @@ pub async fn create_feedback(
                 cdp_store::StoreError::Conflict(f) if f == "survey_kind" => {
                     ApiError::field("kind", "invalid", "differs from the survey's kind")
                 }
-                e => ApiError::or_missing("profile")(e),
+                e => store_error("profile")(e),
             })?)
     })
     .await??;

@@ -2,7 +2,7 @@
 //! with SLA, the agent's context view, and "you spoke, we listened".
 
 use crate::auth::Principal;
-use crate::body::{json_body, parse_json};
+use crate::body::{from_value, json_body};
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, List, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::analytics::{parse_day, value_of, ValueOut};
@@ -78,3 +78,21 @@ pub use feedback::*;
 pub use improvements::*;
 pub use nps::*;
 pub use surveys::*;
+
+/// What a store write answers when ingestion refused an erased person's identity.
+const ERASED: &str = "erased";
+
+/// An event assembled by an endpoint, parsed and normalised like any event.
+fn event_from(state: &AppState, who: &Principal, v: Value) -> ApiResult<NewEvent> {
+    let raw: RawEvent = from_value(v)?;
+    Ok(NewEvent::parse(raw, &defaults_for(state, who))?)
+}
+
+/// Store errors of writes that resolve a person: an erased identity is 409
+/// `identity_erased`, a missing row 404 naming `what`.
+fn store_error(what: &'static str) -> impl Fn(cdp_store::StoreError) -> ApiError {
+    move |e| match e {
+        cdp_store::StoreError::Conflict(m) if m == ERASED => crate::routes::events::identity_erased("the identities"),
+        e => ApiError::or_missing(what)(e),
+    }
+}
