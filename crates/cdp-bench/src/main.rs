@@ -9,6 +9,7 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
 mod clv;
+mod load;
 mod segments;
 mod traffic;
 
@@ -32,6 +33,15 @@ enum Backend {
     Postgres,
 }
 
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Batch ingestion: identities resolved and committed before each answer.
@@ -44,7 +54,10 @@ enum Command {
         /// Events to send in all.
         #[arg(long, default_value_t = 100_000)]
         events: usize,
-        /// Events per request.
+        /// Batches (POST /events/batch) or one event per request (POST /events).
+        #[arg(long, value_enum, default_value = "batch")]
+        mode: load::Mode,
+        /// Events per request in batch mode.
         #[arg(long, default_value_t = 100)]
         batch: usize,
         /// Concurrent client connections.
@@ -55,6 +68,36 @@ enum Command {
         returning: f64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+    },
+    /// Profile reads (by id and by e-mail) at a fixed rate while events are
+    /// ingested at a fixed rate; latency counted from when each read was due.
+    Read {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events loaded first; their people are the ones read.
+        #[arg(long, default_value_t = 100_000)]
+        preload: usize,
+        /// Events/s ingested (in batches of 100) during the reads.
+        #[arg(long, default_value_t = 5_000.0)]
+        ingest_rate: f64,
+        /// Reads/s offered.
+        #[arg(long, default_value_t = 5_000.0)]
+        read_rate: f64,
+        /// Reader connections.
+        #[arg(long, default_value_t = 32)]
+        readers: usize,
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Runs the server for the other subcommands (they start it as a child process).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long)]
+        database_url: String,
     },
     /// Segments: refresh of a 3-condition rule over N profiles loaded into a scratch database.
     Segments {
@@ -98,9 +141,13 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     match cli.command {
-        Command::Ingest { backend, postgres_url, events, batch, clients, returning, seed } => {
-            ingest(backend, postgres_url, events, batch, clients, returning, seed)
+        Command::Ingest { backend, postgres_url, events, mode, batch, clients, returning, seed } => {
+            load::ingest(load::IngestArgs { backend, postgres_url, events, mode, batch, clients, returning, seed })
         }
+        Command::Read { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed } => {
+            load::read(load::ReadArgs { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed })
+        }
+        Command::Serve { database_url } => load::serve(&database_url),
         Command::Context { backend, postgres_url, events, requests } => context(backend, postgres_url, events, requests),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
@@ -175,64 +222,6 @@ fn start_server(url: &str) -> (u16, cdp_store::Db) {
     rx.recv().unwrap()
 }
 
-fn ingest(backend: Backend, postgres_url: Option<String>, events: usize, batch: usize, clients: usize, returning: f64, seed: u64) {
-    let scratch = scratch_database(backend, postgres_url);
-    let (port, db) = start_server(&scratch.url);
-    let key = db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![Scope::EventsWrite]), None)).unwrap().1;
-    let url = format!("http://127.0.0.1:{port}/api/v1/events/batch");
-
-    eprintln!("generating {events} events…");
-    let (bodies, people) = traffic::batches(events, batch, returning, seed);
-    eprintln!("{} requests of {batch} events, {people} distinct people, {clients} clients", bodies.len());
-
-    let started = Instant::now();
-    let per_client: Vec<Vec<String>> = (0..clients).map(|c| bodies.iter().skip(c).step_by(clients).cloned().collect()).collect();
-    let results: Vec<(usize, Vec<Duration>)> = std::thread::scope(|s| {
-        let hs: Vec<_> = per_client
-            .into_iter()
-            .map(|mine| {
-                let (url, key) = (&url, &key);
-                s.spawn(move || {
-                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
-                    let mut lat = Vec::with_capacity(mine.len());
-                    let mut accepted = 0usize;
-                    for body in mine {
-                        let t = Instant::now();
-                        let r = agent
-                            .post(url)
-                            .set("X-Api-Key", key)
-                            .set("Content-Type", "application/json")
-                            .send_string(&body)
-                            .expect("batch accepted");
-                        let v: serde_json::Value = r.into_json().unwrap();
-                        lat.push(t.elapsed());
-                        accepted += v["accepted"].as_u64().unwrap() as usize;
-                    }
-                    (accepted, lat)
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let took = started.elapsed();
-    let accepted: usize = results.iter().map(|r| r.0).sum();
-    let mut lat: Vec<Duration> = results.into_iter().flat_map(|r| r.1).collect();
-    lat.sort();
-    let profiles = db.read(cdp_store::repo::profiles::count_live).unwrap();
-    let backend_name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
-    println!(
-        "backend={backend_name} events={accepted} batch={batch} clients={clients} seconds={:.2} events_per_s={:.0} \
-         p50_ms={:.1} p99_ms={:.1} max_ms={:.1} profiles={profiles}",
-        took.as_secs_f64(),
-        accepted as f64 / took.as_secs_f64(),
-        percentile(&lat, 0.5).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-    assert_eq!(accepted, events, "every event accepted");
-    drop(db);
-}
-
 fn context(backend: Backend, postgres_url: Option<String>, events: usize, requests: usize) {
     let scratch = scratch_database(backend, postgres_url);
     let (port, db) = start_server(&scratch.url);
@@ -299,9 +288,9 @@ fn context(backend: Backend, postgres_url: Option<String>, events: usize, reques
     }
     let took = started.elapsed();
     lat.sort();
-    let name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
     println!(
-        "backend={name} events_on_profile={} requests={requests} per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        "backend={} events_on_profile={} requests={requests} per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        backend.name(),
         events + 41,
         requests as f64 / took.as_secs_f64(),
         percentile(&lat, 0.5).as_secs_f64() * 1e3,

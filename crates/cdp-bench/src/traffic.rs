@@ -109,13 +109,11 @@ fn event(p: &Person, seq: usize, rng: &mut StdRng) -> Value {
            "identities": ids, "traits": traits, "properties": props})
 }
 
-/// Request bodies of `batch` events each, `events` in all, and how many
-/// distinct people they hold.
-pub fn batches(events: usize, batch: usize, returning: f64, seed: u64) -> (Vec<String>, usize) {
+/// `events` events in order, and how many distinct people they hold.
+pub fn events(events: usize, returning: f64, seed: u64) -> (Vec<Value>, usize) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut people: Vec<Person> = Vec::new();
-    let mut out = Vec::new();
-    let mut current = Vec::with_capacity(batch);
+    let mut out = Vec::with_capacity(events);
     for seq in 0..events {
         let p = if !people.is_empty() && rng.gen_bool(returning) {
             rng.gen_range(0..people.len())
@@ -124,13 +122,12 @@ pub fn batches(events: usize, batch: usize, returning: f64, seed: u64) -> (Vec<S
             people.push(person(n, &mut rng));
             n
         };
-        current.push(event(&people[p], seq, &mut rng));
-        if current.len() == batch {
-            out.push(json!({ "events": std::mem::take(&mut current) }).to_string());
-        }
-    }
-    if !current.is_empty() {
-        out.push(json!({ "events": current }).to_string());
+        out.push(event(&people[p], seq, &mut rng));
     }
     (out, people.len())
+}
+
+/// Request bodies for POST /events/batch of `batch` events each.
+pub fn batch_bodies(events: &[Value], batch: usize) -> Vec<String> {
+    events.chunks(batch.max(1)).map(|c| json!({ "events": c }).to_string()).collect()
 }

@@ -1,0 +1,418 @@
+//! Ingestion and read load against a `cdp` server in its own process, so that
+//! its memory (RSS) is measured apart from the load generator's.
+//!
+//! The server is this binary re-run as `cdp-bench serve` (the same
+//! `cdp::Application` the `cdp` binary runs); the load comes from client
+//! threads with keep-alive connections; latencies go into HDR histograms.
+
+use crate::{scratch_database, Backend};
+use cdp::{Application, Settings};
+use cdp_domain::auth::{Grants, Scope};
+use hdrhistogram::Histogram;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The server side: runs the API on a free port over `url` and prints `port=N`.
+pub fn serve(url: &str) {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).format_timestamp_millis().init();
+    let mut settings = Settings {
+        database_url: url.to_string(),
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
+        ..Settings::default()
+    };
+    // The load comes from one key: the per-key limit would measure itself.
+    settings.limits.rate_per_key = 0.0;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(&settings).expect("server starts");
+        println!("port={}", app.port());
+        let _ = app.run_until_stopped().await;
+    })
+}
+
+/// A `cdp` server process; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(url: &str) -> Server {
+        let exe = std::env::current_exe().expect("own path");
+        let mut child = Command::new(exe)
+            .args(["serve", "--database-url", url])
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server process");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("the server's port");
+        let port: u16 = line.trim().strip_prefix("port=").and_then(|p| p.parse().ok()).expect("port=N from the server");
+        Server { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// (current, peak) resident memory of the server process, in MiB.
+    pub fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map(|kb| kb / 1024.0)
+                .unwrap_or(f64::NAN)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Latencies in microseconds, 1 µs to 10 min at 3 significant digits.
+pub struct Hist(Histogram<u64>);
+
+impl Hist {
+    pub fn new() -> Hist {
+        Hist(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap())
+    }
+    pub fn record(&mut self, d: Duration) {
+        self.0.saturating_record(d.as_micros() as u64);
+    }
+    pub fn add(&mut self, other: &Hist) {
+        self.0.add(&other.0).unwrap();
+    }
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+    /// p50, p90, p99, p99.9 and max, in ms.
+    pub fn summary(&self) -> String {
+        let q = |p: f64| self.0.value_at_quantile(p) as f64 / 1e3;
+        format!(
+            "p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2}",
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            self.0.max() as f64 / 1e3
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// POST /api/v1/events/batch with `--batch` events per request.
+    Batch,
+    /// POST /api/v1/events, one event per request.
+    Single,
+}
+
+pub struct IngestArgs {
+    pub backend: Backend,
+    pub postgres_url: Option<String>,
+    pub events: usize,
+    pub mode: Mode,
+    pub batch: usize,
+    pub clients: usize,
+    pub returning: f64,
+    pub seed: u64,
+}
+
+fn issue(db: &cdp_store::Db, scope: Scope) -> String {
+    db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![scope]), None)).unwrap().1
+}
+
+fn bench_db(url: &str) -> cdp_store::Db {
+    cdp_store::Db::open(url, &cdp_store::DbOptions { max_connections: 2, ..Default::default() }).expect("open the scratch database")
+}
+
+/// What a run of requests measured.
+struct Run {
+    took: Duration,
+    hist: Hist,
+    /// Events per second in each tenth of the run (by request order).
+    deciles: Vec<f64>,
+    accepted: usize,
+}
+
+/// Sends `bodies` to `url` from `clients` threads, each taking the next body
+/// in order; `events_in` says how many events a body holds.
+fn send_all(url: &str, key: &str, bodies: &[String], events_in: impl Fn(usize) -> usize + Sync, clients: usize) -> Run {
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, Instant)>> = Mutex::new(Vec::with_capacity(bodies.len()));
+    let started = Instant::now();
+    let results: Vec<(Hist, usize)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..clients)
+            .map(|_| {
+                let (next, done) = (&next, &done);
+                s.spawn(move || {
+                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+                    let (mut hist, mut accepted, mut finished) = (Hist::new(), 0usize, Vec::new());
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(body) = bodies.get(i) else { break };
+                        let t = Instant::now();
+                        let r = agent
+                            .post(url)
+                            .set("X-Api-Key", key)
+                            .set("Content-Type", "application/json")
+                            .send_string(body)
+                            .unwrap_or_else(|e| panic!("request refused: {e}"));
+                        let status = r.status();
+                        let v: serde_json::Value = r.into_json().unwrap();
+                        hist.record(t.elapsed());
+                        finished.push((i, Instant::now()));
+                        accepted += match v["accepted"].as_u64() {
+                            Some(n) => n as usize,
+                            None if status == 202 => 1,
+                            None => 0,
+                        };
+                    }
+                    done.lock().unwrap().extend(finished);
+                    (hist, accepted)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let took = started.elapsed();
+    let mut hist = Hist::new();
+    let mut accepted = 0;
+    for (h, a) in &results {
+        hist.add(h);
+        accepted += a;
+    }
+    let mut done = done.into_inner().unwrap();
+    done.sort_by_key(|d| d.0);
+    let tenth = (done.len() / 10).max(1);
+    let mut deciles = Vec::new();
+    let mut prev = started;
+    for chunk in done.chunks(tenth) {
+        let end = chunk.iter().map(|d| d.1).max().unwrap();
+        let events: usize = chunk.iter().map(|d| events_in(d.0)).sum();
+        deciles.push(events as f64 / end.saturating_duration_since(prev).as_secs_f64().max(1e-9));
+        prev = end;
+    }
+    Run { took, hist, deciles, accepted }
+}
+
+pub fn ingest(a: IngestArgs) {
+    let scratch = scratch_database(a.backend, a.postgres_url.clone());
+    let server = Server::start(&scratch.url);
+    let db = bench_db(&scratch.url);
+    let key = issue(&db, Scope::EventsWrite);
+
+    eprintln!("generating {} events…", a.events);
+    let (events, people) = crate::traffic::events(a.events, a.returning, a.seed);
+    let (path, bodies, per) = match a.mode {
+        Mode::Batch => ("/api/v1/events/batch", crate::traffic::batch_bodies(&events, a.batch), a.batch),
+        Mode::Single => ("/api/v1/events", events.iter().map(|e| e.to_string()).collect(), 1),
+    };
+    let total = a.events;
+    eprintln!("{} requests, {people} distinct people, {} clients", bodies.len(), a.clients);
+    let run = send_all(&format!("{}{path}", server.base), &key, &bodies, |i| per.min(total - i * per), a.clients);
+    let (_, peak) = server.rss_mib();
+    let profiles = db.read(cdp_store::repo::profiles::count_live).unwrap();
+    let rate = run.accepted as f64 / run.took.as_secs_f64();
+    let growth = run.deciles.last().unwrap_or(&0.0) / run.deciles.first().unwrap_or(&1.0);
+    let mode = if a.mode == Mode::Batch { format!("batch={}", a.batch) } else { "single".into() };
+    println!(
+        "backend={} {mode} clients={} events={} seconds={:.2} events_per_s={rate:.0} {} server_peak_rss_mib={peak:.0} \
+         profiles={profiles} last_tenth_vs_first={growth:.2}",
+        a.backend.name(),
+        a.clients,
+        run.accepted,
+        run.took.as_secs_f64(),
+        run.hist.summary(),
+    );
+    println!("events_per_s_by_tenth={}", run.deciles.iter().map(|d| format!("{d:.0}")).collect::<Vec<_>>().join(","));
+    assert_eq!(run.accepted, a.events, "every event accepted");
+    if a.backend == Backend::Postgres {
+        let copy = copy_rate(&scratch.url);
+        println!("postgres_copy_rows_per_s={copy:.0} ingest_vs_copy={:.2}", rate / copy);
+    }
+    drop(server);
+}
+
+diesel::table! {
+    /// A bare copy of `events` (same columns, keys and indexes) for the COPY baseline.
+    copy_bench (id) {
+        id -> Text,
+        profile_id -> Text,
+        source_key -> Text,
+        source_id -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        event_type -> Text,
+        name -> Nullable<Text>,
+        channel -> Text,
+        occurred_at -> BigInt,
+        received_at -> BigInt,
+        identities -> Text,
+        traits -> Text,
+        properties -> Text,
+        context -> Text,
+    }
+}
+
+/// Rows/s of `COPY` of the events just ingested into a bare table of the
+/// same shape (primary key, dedupe key and the (profile_id, time) index).
+fn copy_rate(url: &str) -> f64 {
+    use diesel::{Connection, ExecuteCopyFromDsl, RunQueryDsl};
+    use std::io::Read;
+    let mut rows = Vec::new();
+    {
+        // Its own connection: diesel leaves a COPY TO's connection busy.
+        let mut out = diesel::PgConnection::establish(url).expect("connect for COPY TO");
+        diesel::copy_to(cdp_store::schema::events::table).load_raw(&mut out).unwrap().read_to_end(&mut rows).unwrap();
+    }
+    let mut c = diesel::PgConnection::establish(url).expect("connect for COPY");
+    let n = rows.iter().filter(|b| **b == b'\n').count();
+    diesel::sql_query("CREATE TABLE copy_bench (LIKE events INCLUDING ALL)").execute(&mut c).unwrap();
+    let t = Instant::now();
+    diesel::copy_from(copy_bench::table)
+        .from_raw_data(copy_bench::table, |w| w.write_all(&rows).map_err(|e| diesel::result::Error::SerializationError(Box::new(e))))
+        .execute(&mut c)
+        .expect("COPY into the bare table");
+    let took = t.elapsed();
+    diesel::sql_query("DROP TABLE copy_bench").execute(&mut c).unwrap();
+    n as f64 / took.as_secs_f64()
+}
+
+pub struct ReadArgs {
+    pub backend: Backend,
+    pub postgres_url: Option<String>,
+    /// Events loaded before the measurement (people to read).
+    pub preload: usize,
+    /// Events/s sent in batches of 100 while reading.
+    pub ingest_rate: f64,
+    /// Reads/s offered (open loop: each reader keeps its schedule).
+    pub read_rate: f64,
+    pub readers: usize,
+    pub seconds: f64,
+    pub seed: u64,
+}
+
+/// Profile reads by id and by identity while ingestion runs at a fixed rate.
+pub fn read(a: ReadArgs) {
+    let scratch = scratch_database(a.backend, a.postgres_url.clone());
+    let server = Server::start(&scratch.url);
+    let db = bench_db(&scratch.url);
+    let (write_key, read_key) = (issue(&db, Scope::EventsWrite), issue(&db, Scope::ProfilesRead));
+    let ingest_events = (a.ingest_rate * a.seconds).ceil() as usize;
+    eprintln!("generating {} + {ingest_events} events…", a.preload);
+    let (events, _) = crate::traffic::events(a.preload + ingest_events, 0.3, a.seed);
+    let (pre, during) = events.split_at(a.preload);
+    let pre_bodies = crate::traffic::batch_bodies(pre, 100);
+    eprintln!("preloading {} events…", a.preload);
+    send_all(&format!("{}/api/v1/events/batch", server.base), &write_key, &pre_bodies, |_| 100, 4);
+    // Whom to read: live profile ids, and emails as the identity.
+    let ids: Vec<String> = {
+        use cdp_store::schema::profiles;
+        use diesel::prelude::*;
+        db.read(|c| Ok(profiles::table.filter(profiles::merged_into.is_null()).select(profiles::id).limit(50_000).load::<String>(c)?))
+            .unwrap()
+    };
+    let emails: Vec<String> = pre.iter().filter_map(|e| e["identities"]["email"].as_str().map(|s| s.to_lowercase())).take(50_000).collect();
+    eprintln!(
+        "reading {} profiles by id and {} by e-mail at {} reads/s while ingesting {} events/s…",
+        ids.len(),
+        emails.len(),
+        a.read_rate,
+        a.ingest_rate
+    );
+
+    let during_bodies = crate::traffic::batch_bodies(during, 100);
+    let interval = Duration::from_secs_f64(100.0 / a.ingest_rate);
+    let per_reader = Duration::from_secs_f64(a.readers as f64 / a.read_rate);
+    let reads = (a.read_rate * a.seconds) as usize / a.readers;
+    let started = Instant::now();
+    let (ingest_hist, read_hist, late) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+            let mut hist = Hist::new();
+            for (n, body) in during_bodies.iter().enumerate() {
+                pace(started + interval * n as u32);
+                let t = Instant::now();
+                agent
+                    .post(&format!("{}/api/v1/events/batch", server.base))
+                    .set("X-Api-Key", &write_key)
+                    .set("Content-Type", "application/json")
+                    .send_string(body)
+                    .expect("batch accepted");
+                hist.record(t.elapsed());
+            }
+            hist
+        });
+        let readers: Vec<_> = (0..a.readers)
+            .map(|r| {
+                let (ids, emails, server, read_key) = (&ids, &emails, &server, &read_key);
+                s.spawn(move || {
+                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+                    let (mut hist, mut late) = (Hist::new(), 0usize);
+                    let offset = per_reader.mul_f64(r as f64 / a.readers as f64);
+                    for n in 0..reads {
+                        // Open loop: latency counts from when the read was due, so a
+                        // stalled server cannot hide its queue (no coordinated omission).
+                        let due = started + offset + per_reader * n as u32;
+                        if !pace(due) {
+                            late += 1;
+                        }
+                        let k = (n * a.readers + r) * 7919;
+                        let path = if n % 2 == 0 {
+                            format!("/api/v1/profiles/{}", ids[k % ids.len()])
+                        } else {
+                            format!("/api/v1/profiles/lookup?type=email&value={}", emails[k % emails.len()].replace('@', "%40"))
+                        };
+                        let r = agent.get(&format!("{}{path}", server.base)).set("X-Api-Key", read_key).call();
+                        match r {
+                            Ok(r) => drop(r.into_string()),
+                            Err(ureq::Error::Status(404, r)) => drop(r.into_string()),
+                            Err(e) => panic!("read failed: {e}"),
+                        }
+                        hist.record(due.elapsed());
+                    }
+                    (hist, late)
+                })
+            })
+            .collect();
+        let mut read_hist = Hist::new();
+        let mut late = 0;
+        for h in readers {
+            let (h, l) = h.join().unwrap();
+            read_hist.add(&h);
+            late += l;
+        }
+        (writer.join().unwrap(), read_hist, late)
+    });
+    let took = started.elapsed().as_secs_f64();
+    let (_, peak) = server.rss_mib();
+    println!(
+        "backend={} reads={} reads_per_s={:.0} read_{} late_starts={late} | ingest events_per_s={:.0} ingest_{} | server_peak_rss_mib={peak:.0}",
+        a.backend.name(),
+        read_hist.count(),
+        read_hist.count() as f64 / took,
+        read_hist.summary(),
+        ingest_events as f64 / took,
+        ingest_hist.summary(),
+    );
+    drop(server);
+}
+
+/// Waits until `due`; false if it had already passed.
+fn pace(due: Instant) -> bool {
+    let now = Instant::now();
+    if due > now {
+        std::thread::sleep(due - now);
+        true
+    } else {
+        false
+    }
+}
