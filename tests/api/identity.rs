@@ -281,6 +281,63 @@ fn concurrent_writers_make_one_profile_per_person() {
     assert_eq!(stored as usize, PEOPLE * WRITERS, "every acknowledged event stored exactly once");
 }
 
+/// Single-event requests arriving together are stored in shared
+/// transactions (group commit): 48 concurrent writers, each message sent twice
+/// on different connections, people reached by different identifiers.
+/// Every event is stored once, every resend answers "duplicate" with the
+/// stored event's id, and each person is one profile.
+#[test]
+fn concurrent_single_events_share_commits_and_stay_exact() {
+    const WRITERS: usize = 48;
+    const PEOPLE: usize = 12;
+    let app = TestApp::spawn_with(|s| s.db_pool_size = Some(16));
+    let (_, key) = app.source("App", "app");
+    let answers: Vec<(String, String, String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (app, key) = (&app, &key);
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for n in 0..10 {
+                        // Writers w and w^1 send the same messages.
+                        let mid = format!("m{}-{n}", w / 2);
+                        let p = (w / 2 + n) % PEOPLE;
+                        let ids = if w % 2 == 0 {
+                            json!({"email": format!("p{p}@example.vn"), "user_id": format!("u{p}")})
+                        } else {
+                            json!({"user_id": format!("u{p}"), "phone": format!("0913{p:06}")})
+                        };
+                        let r = app.post("/api/v1/events", key, json!({"message_id": mid, "event": "Opened", "identities": ids}));
+                        assert_eq!(r.status, 202, "{}", r.body);
+                        let field = |f: &str| r.body[f].as_str().unwrap().to_string();
+                        out.push((mid, field("status"), field("id"), field("profile_id")));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut by_message: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    for (mid, status, id, _) in &answers {
+        by_message.entry(mid.clone()).or_default().push((status.clone(), id.clone()));
+    }
+    assert_eq!(by_message.len(), WRITERS / 2 * 10);
+    for (mid, answers) in &by_message {
+        let mut statuses: Vec<&str> = answers.iter().map(|a| a.0.as_str()).collect();
+        statuses.sort();
+        assert_eq!(statuses, ["accepted", "duplicate"], "{mid}");
+        assert_eq!(answers[0].1, answers[1].1, "both answers of {mid} name the stored event");
+    }
+    assert_eq!(app.count_live_profiles(), PEOPLE as i64);
+    for p in 0..PEOPLE {
+        let a = app.lookup("email", &format!("p{p}@example.vn"));
+        let b = app.lookup("phone", &format!("0913{p:06}"));
+        assert_eq!(a.body["id"], b.body["id"], "person {p}");
+        assert_eq!(a.body["event_count"], WRITERS / 2 * 10 / PEOPLE, "person {p}");
+    }
+}
+
 /// Inside one batch each event sees the ones before it: profiles created,
 /// merged and merged again within the batch, an old profile absorbed too.
 #[test]

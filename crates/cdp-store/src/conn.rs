@@ -23,6 +23,33 @@ macro_rules! per_backend {
     };
 }
 
+/// Inserts rows the way each backend takes them fastest: on PostgreSQL as
+/// multi-row statements (one round trip per 500 rows); on SQLite, which runs
+/// in-process, one row at a time through a statement prepared once and cached
+/// (diesel cannot cache a multi-row INSERT, and preparing one of 500 rows
+/// costs more than running 500 cached ones). Evaluates to a `QueryResult<()>`.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        (|| -> diesel::QueryResult<()> {
+            match $conn {
+                $crate::AnyConnection::Postgresql(c) => {
+                    for chunk in rows.chunks(500) {
+                        diesel::RunQueryDsl::execute(diesel::insert_into($table).values(chunk), c)?;
+                    }
+                }
+                $crate::AnyConnection::Sqlite(c) => {
+                    for row in rows.iter() {
+                        diesel::RunQueryDsl::execute(diesel::insert_into($table).values(row), c)?;
+                    }
+                }
+            }
+            Ok(())
+        })()
+    }};
+}
+
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     Postgresql(PgConnection),
@@ -136,6 +163,15 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Db {
     pub pool: Pool,
     pub backend: Backend,
+    /// SQLite admits one writer at a time; writers of this process queue
+    /// here (FIFO-ish, woken at once) instead of in SQLite's busy handler,
+    /// which polls with sleeps of up to 100 ms.
+    sqlite_writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// Write transactions committed by this process (PostgreSQL), to know
+    /// when to look for tables whose planner statistics went stale.
+    writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Single events waiting to be stored together (see `group`).
+    pub(crate) group: std::sync::Arc<crate::group::Group>,
 }
 
 #[derive(Debug, Clone)]
@@ -162,10 +198,14 @@ impl Db {
         }
         let pool = r2d2::Pool::builder()
             .max_size(opts.max_connections)
+            // No `SELECT 1` round trip per checkout: a broken connection is
+            // noticed by `has_broken` when returned, and a failed query is an error anyway.
+            .test_on_check_out(false)
             .connection_timeout(opts.connect_timeout)
             .build(Manager::new(url.clone()))
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", url.redacted())))?;
-        let db = Db { pool, backend };
+        let sqlite_writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        let db = Db { pool, backend, sqlite_writer, writes: Default::default(), group: Default::default() };
         db.migrate()?;
         Ok(db)
     }
@@ -200,9 +240,16 @@ impl Db {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // The turn first, then a connection: waiting writers hold none.
+            let turn = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
             let mut conn = self.conn()?;
-            match write_tx(&mut conn, &mut f) {
-                Ok(v) => return Ok(v),
+            let result = write_tx(&mut conn, &mut f);
+            drop(turn);
+            match result {
+                Ok(v) => {
+                    self.after_commit();
+                    return Ok(v);
+                }
                 Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                     log::debug!("retrying write transaction (attempt {attempt}): {e}");
                     drop(conn);
@@ -216,11 +263,61 @@ impl Db {
         }
     }
 
+    /// Tables start empty and grow fast; until autovacuum's next round (a
+    /// minute by default) PostgreSQL plans them without statistics, and its
+    /// default selectivities turn `= ANY(…)` lookups of a few hundred keys into
+    /// whole-table scans — plans that diesel's prepared statements then keep
+    /// (an ANALYZE invalidates them). So after the 16th, 32nd, 64th… and then every 1024th
+    /// write, a short-lived thread analyzes the tables that changed by more than
+    /// a fifth since their last analysis. The answer never waits for it.
+    fn after_commit(&self) {
+        use std::sync::atomic::Ordering;
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
+        if n < 16 || !(n.is_power_of_two() || n.is_multiple_of(1024)) {
+            return;
+        }
+        let db = self.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = db.read(analyze_stale) {
+                log::warn!("refreshing planner statistics failed: {e}");
+            }
+        });
+    }
+
     /// Runs `f` on a pooled connection, without a transaction.
     pub fn read<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
         f(&mut conn)
     }
+}
+
+/// ANALYZE of the tables (of this schema) that changed by more than a fifth
+/// (and 500 rows) since they were last analyzed; answers their names.
+pub fn analyze_stale(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Stale {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        relname: String,
+    }
+    let AnyConnection::Postgresql(pg) = conn else { return Ok(Vec::new()) };
+    let stale: Vec<Stale> = diesel::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT relname::text AS relname FROM pg_stat_user_tables WHERE schemaname = current_schema() \
+             AND n_mod_since_analyze > 500 AND n_mod_since_analyze > 0.2 * GREATEST(n_live_tup - n_mod_since_analyze, 0)",
+        ),
+        pg,
+    )?;
+    let mut names = Vec::with_capacity(stale.len());
+    for t in stale {
+        // Names come from the catalogue; quoted all the same.
+        pg.batch_execute(&format!("ANALYZE \"{}\"", t.relname.replace('"', "\"\"")))?;
+        log::debug!("analyzed {}", t.relname);
+        names.push(t.relname);
+    }
+    Ok(names)
 }
 
 /// One write transaction: `BEGIN IMMEDIATE` on SQLite (so that writers queue

@@ -2,6 +2,7 @@
 
 pub mod conn;
 pub mod error;
+pub mod group;
 pub mod repo;
 pub mod schema;
 

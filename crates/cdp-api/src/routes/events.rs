@@ -144,7 +144,7 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
     let now = cdp_store::now_micros();
-    let outcome = web::block(move || db.write(|c| ingest::ingest_one(c, &origin, &event, &currency, now))).await??;
+    let outcome = web::block(move || db.ingest_one(&origin, event, &currency, now)).await??;
     let (id, profile_id, status) = accepted(outcome).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     state.metrics.count_events((status == "accepted") as u64, (status == "duplicate") as u64, 0);
     Ok(HttpResponse::Accepted().json(EventAccepted { id, profile_id, status: status.into() }))

@@ -46,9 +46,6 @@ pub enum Outcome {
     },
 }
 
-/// Rows per bulk INSERT: well under both backends' bind-parameter limits.
-const CHUNK: usize = 500;
-
 /// A profile being worked on in this batch.
 struct Work {
     row: ProfileRow,
@@ -393,10 +390,8 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
     }
     let mut created: Vec<&ProfileRow> = b.work.values().filter(|w| w.new).map(|w| &w.row).collect();
     created.sort_by(|x, y| x.id.cmp(&y.id));
-    for chunk in created.chunks(CHUNK) {
-        let rows: Vec<ProfileRow> = chunk.iter().map(|r| (*r).clone()).collect();
-        crate::per_backend!(&mut *conn, |c| diesel::insert_into(profiles::table).values(&rows).execute(c))?;
-    }
+    let rows: Vec<ProfileRow> = created.into_iter().cloned().collect();
+    crate::insert_rows!(&mut *conn, profiles::table, &rows)?;
     // Profiles that existed before and were merged away: their identities,
     // events and merge pointers move to the survivor.
     for (merged, into) in b.moved.clone() {
@@ -429,16 +424,12 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
     for (i, p) in b.identities.iter_mut().zip(live) {
         i.profile_id = p;
     }
-    for chunk in b.identities.chunks(CHUNK) {
-        crate::per_backend!(&mut *conn, |c| diesel::insert_into(identities::table).values(chunk).execute(c))?;
-    }
+    crate::insert_rows!(&mut *conn, identities::table, &b.identities)?;
     let live: Vec<String> = b.events.iter().map(|e| b.live(&e.profile_id)).collect();
     for (e, p) in b.events.iter_mut().zip(live) {
         e.profile_id = p;
     }
-    for chunk in b.events.chunks(CHUNK) {
-        crate::per_backend!(&mut *conn, |c| diesel::insert_into(events::table).values(chunk).execute(c))?;
-    }
+    crate::insert_rows!(&mut *conn, events::table, &b.events)?;
     let redirect = b.redirect.clone();
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
     crate::repo::loyalty::apply(conn, &b.orders.loyalty, now)?;
@@ -459,9 +450,7 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
     for (account, traits, profile) in groups {
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;
     }
-    for chunk in b.log.chunks(CHUNK) {
-        crate::per_backend!(&mut *conn, |c| diesel::insert_into(merges::table).values(chunk).execute(c))?;
-    }
+    crate::insert_rows!(&mut *conn, merges::table, &b.log)?;
     Ok(())
 }
 

@@ -155,9 +155,7 @@ impl OrderBook {
                     .execute(conn)?;
             }
         }
-        for chunk in created.chunks(500) {
-            crate::per_backend!(&mut *conn, |c| diesel::insert_into(orders::table).values(chunk).execute(c))?;
-        }
+        crate::insert_rows!(&mut *conn, orders::table, &created)?;
         let mut days: HashMap<(String, i64), (i64, i64)> = HashMap::new();
         for ((p, day), (n, r)) in self.days.drain() {
             let e = days.entry((live(&p), day)).or_default();
