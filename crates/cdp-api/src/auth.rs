@@ -126,22 +126,76 @@ impl FromRequest for Principal {
     }
 }
 
+/// Keys found recently, by hash: most requests then need no database round
+/// trip (and no blocking-pool hop) to authenticate. Unknown keys are never
+/// cached: each attempt asks the database.
+pub struct KeyCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (keys::ActiveKey, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    /// Most keys held; beyond it the cache starts over.
+    const CAPACITY: usize = 10_000;
+
+    pub fn new(ttl_seconds: u64) -> KeyCache {
+        KeyCache { ttl: std::time::Duration::from_secs(ttl_seconds), entries: Default::default() }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (keys::ActiveKey, std::time::Instant)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, hash: &str) -> Option<keys::ActiveKey> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        self.entries().get(hash).filter(|(_, at)| at.elapsed() < self.ttl).map(|(k, _)| k.clone())
+    }
+
+    fn put(&self, hash: String, key: keys::ActiveKey) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(hash, (key, std::time::Instant::now()));
+    }
+
+    /// Forgets a key (revoked): its next use asks the database.
+    pub fn forget(&self, key_id: &str) {
+        self.entries().retain(|_, (k, _)| k.key.id != key_id);
+    }
+}
+
 pub async fn authenticate_key(state: &AppState, key: String) -> ApiResult<Principal> {
     if key.is_empty() || key.len() > 200 {
         return Err(ApiError::unauthorized("invalid API key"));
     }
     let hash = secrets::hash_key(&key);
-    let db = state.db.clone();
-    let found = web::block(move || {
-        db.read(|c| {
-            let k = keys::find_active_by_hash(c, &hash)?;
-            if let Some(k) = &k {
-                keys::touch(c, &k.key.id, cdp_store::now_micros())?;
+    let found = match state.keys.get(&hash) {
+        Some(hit) => Some(hit),
+        None => {
+            let db = state.db.clone();
+            let h = hash.clone();
+            let found = web::block(move || {
+                db.read(|c| {
+                    let k = keys::find_active_by_hash(c, &h)?;
+                    if let Some(k) = &k {
+                        keys::touch(c, &k.key.id, cdp_store::now_micros())?;
+                    }
+                    Ok(k)
+                })
+            })
+            .await??;
+            if let Some(k) = &found {
+                state.keys.put(hash, k.clone());
             }
-            Ok(k)
-        })
-    })
-    .await??;
+            found
+        }
+    };
     let Some(active) = found else {
         return Err(ApiError::unauthorized("invalid API key"));
     };

@@ -16,11 +16,22 @@ pub struct Limits {
     /// Requests per second per API key (0: no limit), and the burst allowed.
     pub rate_per_key: f64,
     pub rate_burst: f64,
+    /// Seconds a looked-up API key is trusted without asking the database
+    /// again (0: ask every time). A key revoked through another process keeps
+    /// working here for at most this long; revoked through this one, at once.
+    pub key_cache_seconds: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { event_body_bytes: 64 * 1024, batch_body_bytes: 1024 * 1024, batch_events: 1000, rate_per_key: 2000.0, rate_burst: 4000.0 }
+        Limits {
+            event_body_bytes: 64 * 1024,
+            batch_body_bytes: 1024 * 1024,
+            batch_events: 1000,
+            rate_per_key: 2000.0,
+            rate_burst: 4000.0,
+            key_cache_seconds: 5,
+        }
     }
 }
 
@@ -35,4 +46,5 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub rate: Arc<crate::rate::RateLimiter>,
+    pub keys: Arc<crate::auth::KeyCache>,
 }

@@ -68,6 +68,7 @@ impl Settings {
             batch_events: env_parse("CDP_MAX_BATCH_EVENTS")?.unwrap_or(d.limits.batch_events),
             rate_per_key: env_parse("CDP_RATE_LIMIT_PER_KEY")?.unwrap_or(d.limits.rate_per_key),
             rate_burst: env_parse("CDP_RATE_LIMIT_BURST")?.unwrap_or(d.limits.rate_burst),
+            key_cache_seconds: env_parse("CDP_KEY_CACHE_SECONDS")?.unwrap_or(d.limits.key_cache_seconds),
         };
         Ok(Settings {
             database_url: env("DATABASE_URL").unwrap_or(d.database_url),
@@ -149,6 +150,7 @@ impl Application {
             limits: settings.limits.clone(),
             metrics: Arc::new(Metrics::default()),
             rate: Arc::new(cdp_api::rate::RateLimiter::new(settings.limits.rate_per_key, settings.limits.rate_burst)),
+            keys: Arc::new(cdp_api::auth::KeyCache::new(settings.limits.key_cache_seconds)),
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();

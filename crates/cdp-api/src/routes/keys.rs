@@ -133,6 +133,7 @@ pub async fn revoke_key(state: web::Data<AppState>, who: Principal, id: web::Pat
     let id = id.into_inner();
     let row =
         web::block(move || db.write(|c| keys::revoke(c, &id, cdp_store::now_micros()))).await?.map_err(ApiError::or_missing("key"))?;
+    state.keys.forget(&row.id);
     log::info!("{} revoked key {}", who.actor(), row.id);
     Ok(web::Json(row.into()))
 }
