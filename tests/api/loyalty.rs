@@ -238,3 +238,64 @@ fn adjustments_at_the_edge_of_i64_are_refused_not_crashed() {
         assert_eq!((r.status, r.code()), (422, "validation_failed"), "{points}: {}", r.body);
     }
 }
+
+/// The ledger written for a batch is the ledger written for the same events
+/// sent one at a time: orders of two members crossing tiers, partial and full
+/// refunds of orders of the same batch; a refund later in the batch does not
+/// lower the tier an earlier order earned at.
+#[test]
+fn a_batch_earns_and_reverses_exactly_as_single_events_do() {
+    let events = |phone: &str, other: &str| {
+        let o = |id: &str, at: &str, revenue: i64, ids: serde_json::Value| {
+            json!({"message_id": id, "event": "Order Completed", "occurred_at": at, "identities": ids,
+                   "properties": {"order_id": id, "revenue": revenue, "currency": "VND"}})
+        };
+        let refund = |id: &str, revenue: Option<i64>| {
+            let mut props = json!({"order_id": id});
+            if let Some(r) = revenue {
+                props["revenue"] = json!(r);
+            }
+            json!({"message_id": format!("r-{id}-{}", revenue.unwrap_or(0)), "event": "Order Refunded", "identities": {"phone": phone}, "properties": props})
+        };
+        vec![
+            o("E-1", "2026-02-01T03:00:00Z", 4_000_000, json!({"phone": phone})),
+            o("E-2", "2026-02-02T03:00:00Z", 2_000_000, json!({"phone": phone})),
+            o("F-1", "2026-02-03T03:00:00Z", 7_000_000, json!({"email": other})),
+            refund("E-2", Some(500_000)),
+            o("E-3", "2026-02-04T03:00:00Z", 9_000_000, json!({"phone": phone})),
+            refund("E-1", None),
+            o("E-4", "2026-02-05T03:00:00Z", 1_000_000, json!({"phone": phone})),
+            refund("F-1", Some(7_000_000)),
+            o("E-5", "2026-02-06T03:00:00Z", 3_000_000, json!({"email": other})),
+        ]
+    };
+    let ledger_of = |app: &TestApp, key: &str| {
+        let p = app.lookup("phone", "0912 345 678");
+        let pid = p.body["id"].as_str().unwrap().to_string();
+        let reader = app.key(&[Scope::LoyaltyRead], None);
+        let l = app.get(&format!("/api/v1/profiles/{pid}/loyalty"), &reader).body;
+        let items = app.get(&format!("/api/v1/profiles/{pid}/loyalty/ledger?limit=100"), &reader).body["items"].clone();
+        let rows: Vec<(String, i64, i64)> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["kind"].as_str().unwrap().to_string(), e["points"].as_i64().unwrap(), e["balance_after"].as_i64().unwrap()))
+            .collect();
+        let _ = key;
+        (l["points_balance"].clone(), l["tier"]["code"].clone(), rows)
+    };
+    let batched = TestApp::spawn();
+    let (_, key) = batched.source("POS", "store");
+    let r = batched.post("/api/v1/events/batch", &key, json!({"events": events("0912 345 678", "mai@example.vn")}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["accepted"], 9, "{}", r.body);
+    let single = TestApp::spawn();
+    let (_, key1) = single.source("POS", "store");
+    for e in events("0912 345 678", "mai@example.vn") {
+        single.event(&key1, e);
+    }
+    let (a, b) = (ledger_of(&batched, &key), ledger_of(&single, &key1));
+    assert_eq!(a, b);
+    assert!(a.2.iter().filter(|r| r.0 == "reverse").count() >= 2, "{a:?}");
+    assert_eq!(a.2.iter().filter(|r| r.0 == "earn").count(), 4, "{a:?}");
+}
