@@ -95,9 +95,12 @@ impl Hist {
     }
     /// p50, p90, p99, p99.9 and max, in ms.
     pub fn summary(&self) -> String {
+        self.summary_as("")
+    }
+    pub fn summary_as(&self, prefix: &str) -> String {
         let q = |p: f64| self.0.value_at_quantile(p) as f64 / 1e3;
         format!(
-            "p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2}",
+            "{prefix}p50_ms={:.2} {prefix}p90_ms={:.2} {prefix}p99_ms={:.2} {prefix}p999_ms={:.2} {prefix}max_ms={:.2}",
             q(0.5),
             q(0.9),
             q(0.99),
@@ -395,13 +398,13 @@ pub fn read(a: ReadArgs) {
     let took = started.elapsed().as_secs_f64();
     let (_, peak) = server.rss_mib();
     println!(
-        "backend={} reads={} reads_per_s={:.0} read_{} late_starts={late} | ingest events_per_s={:.0} ingest_{} | server_peak_rss_mib={peak:.0}",
+        "backend={} reads={} reads_per_s={:.0} {} late_starts={late} | ingest events_per_s={:.0} {} | server_peak_rss_mib={peak:.0}",
         a.backend.name(),
         read_hist.count(),
         read_hist.count() as f64 / took,
-        read_hist.summary(),
+        read_hist.summary_as("read_"),
         ingest_events as f64 / took,
-        ingest_hist.summary(),
+        ingest_hist.summary_as("ingest_"),
     );
     drop(server);
 }
