@@ -14,6 +14,17 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Lower-case hexadecimal of some bytes (digests), without a `format!` per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
 /// Microseconds since the Unix epoch, the unit of every stored time.
 pub fn micros(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_micros()
@@ -25,4 +36,13 @@ pub fn from_micros(us: i64) -> chrono::DateTime<chrono::Utc> {
 
 pub fn now_micros() -> i64 {
     micros(chrono::Utc::now())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
 }

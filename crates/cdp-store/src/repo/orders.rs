@@ -164,9 +164,7 @@ impl OrderBook {
         }
         let mut rows: Vec<_> = days.into_iter().filter(|(_, d)| *d != (0, 0)).collect();
         rows.sort();
-        for ((p, day), (n, r)) in &rows {
-            add_day(conn, p, *day, *n, *r)?;
-        }
+        add_days(conn, &rows)?;
         let touched: Vec<&String> = rows.iter().map(|((p, _), _)| p).collect();
         if !touched.is_empty() {
             diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq_any(touched)).filter(purchase_days::orders.le(0)))
@@ -176,23 +174,54 @@ impl OrderBook {
     }
 }
 
-/// Adds to a profile's purchase day, creating it if needed.
-fn add_day(conn: &mut AnyConnection, profile: &str, day: i64, orders: i64, revenue: i64) -> StoreResult<()> {
-    let row = (
-        purchase_days::profile_id.eq(profile),
-        purchase_days::day.eq(day),
-        purchase_days::orders.eq(orders),
-        purchase_days::revenue.eq(revenue),
-    );
-    crate::per_backend!(&mut *conn, |c| diesel::insert_into(purchase_days::table)
-        .values(row)
-        .on_conflict((purchase_days::profile_id, purchase_days::day))
-        .do_update()
-        .set((
-            purchase_days::orders.eq(purchase_days::orders + excluded(purchase_days::orders)),
-            purchase_days::revenue.eq(purchase_days::revenue + excluded(purchase_days::revenue)),
-        ))
-        .execute(c))?;
+/// Adds to purchase days ((profile, day) unique in `rows`), creating them if
+/// needed: one multi-row upsert per 500 on PostgreSQL; on SQLite an UPDATE
+/// and, if it found nothing, an INSERT — both prepared once and cached
+/// (diesel re-prepares an upsert every time).
+fn add_days(conn: &mut AnyConnection, rows: &[((String, i64), (i64, i64))]) -> StoreResult<()> {
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            for chunk in rows.chunks(500) {
+                let values: Vec<_> = chunk
+                    .iter()
+                    .map(|((p, day), (n, r))| {
+                        (
+                            purchase_days::profile_id.eq(p),
+                            purchase_days::day.eq(day),
+                            purchase_days::orders.eq(n),
+                            purchase_days::revenue.eq(r),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(purchase_days::table)
+                    .values(&values)
+                    .on_conflict((purchase_days::profile_id, purchase_days::day))
+                    .do_update()
+                    .set((
+                        purchase_days::orders.eq(purchase_days::orders + excluded(purchase_days::orders)),
+                        purchase_days::revenue.eq(purchase_days::revenue + excluded(purchase_days::revenue)),
+                    ))
+                    .execute(c)?;
+            }
+        }
+        AnyConnection::Sqlite(c) => {
+            for ((p, day), (n, r)) in rows {
+                let found = diesel::update(purchase_days::table.find((p, day)))
+                    .set((purchase_days::orders.eq(purchase_days::orders + n), purchase_days::revenue.eq(purchase_days::revenue + r)))
+                    .execute(c)?;
+                if found == 0 {
+                    diesel::insert_into(purchase_days::table)
+                        .values((
+                            purchase_days::profile_id.eq(p),
+                            purchase_days::day.eq(day),
+                            purchase_days::orders.eq(n),
+                            purchase_days::revenue.eq(r),
+                        ))
+                        .execute(c)?;
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -203,9 +232,8 @@ pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str) -> Store
         .filter(purchase_days::profile_id.eq(merged))
         .select((purchase_days::day, purchase_days::orders, purchase_days::revenue))
         .load(conn)?;
-    for (day, n, r) in days {
-        add_day(conn, into, day, n, r)?;
-    }
+    let rows: Vec<((String, i64), (i64, i64))> = days.into_iter().map(|(day, n, r)| ((into.to_string(), day), (n, r))).collect();
+    add_days(conn, &rows)?;
     diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq(merged))).execute(conn)?;
     Ok(())
 }

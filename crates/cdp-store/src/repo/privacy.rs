@@ -14,8 +14,11 @@ use std::collections::HashMap;
 
 /// The tombstone key of a (normalised) identity: hex SHA-256 of `type:value`.
 pub fn identity_hash(kind: &str, value: &str) -> String {
-    let d = Sha256::digest(format!("{kind}:{value}").as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    let mut h = Sha256::new();
+    h.update(kind.as_bytes());
+    h.update(b":");
+    h.update(value.as_bytes());
+    crate::hex(&h.finalize())
 }
 
 /// Tombstones among some hashes: hash → when the person was erased.
