@@ -392,6 +392,7 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> sources (source_id));
 diesel::joinable!(erased_profiles -> profiles (profile_id));
+diesel::joinable!(loyalty_accounts -> profiles (profile_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sources,
     api_keys,
@@ -411,5 +412,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     consent_state,
     feedback,
     cases,
-    erased_profiles
+    erased_profiles,
+    loyalty_accounts
 );

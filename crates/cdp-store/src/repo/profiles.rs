@@ -1,7 +1,7 @@
 //! Profiles and what hangs off them: identities, events (timeline), merge log.
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{account_members, erased_profiles, events, identities, merges, profiles};
+use crate::schema::{account_members, erased_profiles, events, identities, loyalty_accounts, merges, profiles};
 use crate::AnyConnection;
 use diesel::prelude::*;
 
@@ -104,27 +104,38 @@ pub struct ProfileView {
     pub loyalty: Option<(i64, String)>,
 }
 
-/// A profile row, and whether the person was erased (one query).
-fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, bool)> {
-    let (p, erased): (ProfileRow, Option<String>) = profiles::table
+/// A profile row, whether the person was erased, and their loyalty account (one query).
+fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, bool, Option<(i64, String)>)> {
+    let (p, erased, balance, tier): (ProfileRow, Option<String>, Option<i64>, Option<String>) = profiles::table
         .left_join(erased_profiles::table)
+        .left_join(loyalty_accounts::table)
         .filter(profiles::id.eq(id))
-        .select((ProfileRow::as_select(), erased_profiles::profile_id.nullable()))
+        .select((
+            ProfileRow::as_select(),
+            erased_profiles::profile_id.nullable(),
+            loyalty_accounts::balance.nullable(),
+            loyalty_accounts::tier_code.nullable(),
+        ))
         .first(conn)?;
-    Ok((p, erased.is_some()))
+    Ok((p, erased.is_some(), balance.zip(tier)))
 }
 
 /// The live profile for an id: a merged-away id answers with its survivor.
 pub fn resolve(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileRow> {
-    let (mut p, mut erased) = row(conn, id)?;
+    Ok(resolve_with_loyalty(conn, id)?.0)
+}
+
+/// `resolve`, and the survivor's loyalty account, in the same query.
+fn resolve_with_loyalty(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, Option<(i64, String)>)> {
+    let (mut p, mut erased, mut loyalty) = row(conn, id)?;
     // merged_into always names the final survivor (chains are flattened on
     // merge), so one hop suffices; the bound only guards corrupt data.
     for _ in 0..8 {
         match p.merged_into.clone() {
             // An erased person is gone for every reader.
             None if erased => return Err(StoreError::NotFound),
-            None => return Ok(p),
-            Some(next) => (p, erased) = row(conn, &next)?,
+            None => return Ok((p, loyalty)),
+            Some(next) => (p, erased, loyalty) = row(conn, &next)?,
         }
     }
     Err(StoreError::Corrupt(format!("merge chain from {id} does not end")))
@@ -139,14 +150,13 @@ pub fn identities_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
-    let profile = resolve(conn, id)?;
+    let (profile, loyalty) = resolve_with_loyalty(conn, id)?;
     let identities = identities_of(conn, &profile.id)?;
     let accounts = account_members::table
         .filter(account_members::profile_id.eq(&profile.id))
         .order(account_members::account_id.asc())
         .select(account_members::account_id)
         .load(conn)?;
-    let loyalty = crate::repo::loyalty::account(conn, &profile.id)?;
     Ok(ProfileView { profile, identities, accounts, loyalty })
 }
 
