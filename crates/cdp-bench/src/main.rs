@@ -12,6 +12,7 @@ mod clv;
 mod load;
 mod segments;
 mod traffic;
+mod value;
 
 use cdp::{Application, Settings};
 use cdp_domain::auth::{Grants, Scope};
@@ -93,6 +94,21 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// RFM and CLV fit + scoring through the API over N customers with about
+    /// M orders loaded straight into a scratch database.
+    Value {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        /// Orders in all (every event an order: the heaviest case of N events).
+        #[arg(long, default_value_t = 10_000_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Runs the server for the other subcommands (they start it as a child process).
     #[command(hide = true)]
     Serve {
@@ -148,6 +164,7 @@ fn main() {
             load::read(load::ReadArgs { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed })
         }
         Command::Serve { database_url } => load::serve(&database_url),
+        Command::Value { backend, postgres_url, customers, orders, seed } => value::run(backend, postgres_url, customers, orders, seed),
         Command::Context { backend, postgres_url, events, requests } => context(backend, postgres_url, events, requests),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),

@@ -21,8 +21,16 @@ pub fn for_each_history(conn: &mut AnyConnection, as_of_day: i64, mut f: impl Fn
     loop {
         let mut q = purchase_days::table.filter(purchase_days::day.le(as_of_day)).filter(purchase_days::orders.gt(0)).into_boxed();
         if let Some((p, d)) = &after {
-            q = q
-                .filter(purchase_days::profile_id.gt(p.clone()).or(purchase_days::profile_id.eq(p.clone()).and(purchase_days::day.gt(*d))));
+            // A row-value comparison: both backends start the index range
+            // there (an OR of the two cases made PostgreSQL read every page
+            // from the start again).
+            q = q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("(purchase_days.profile_id, purchase_days.day) > (")
+                    .bind::<diesel::sql_types::Text, _>(p.clone())
+                    .sql(", ")
+                    .bind::<diesel::sql_types::BigInt, _>(*d)
+                    .sql(")"),
+            );
         }
         let rows: Vec<(String, i64, i64)> = q
             .order((purchase_days::profile_id.asc(), purchase_days::day.asc()))
@@ -71,9 +79,7 @@ pub fn save_fit(conn: &mut AnyConnection, id: &str, body: &str, now: i64, scores
         .values((clv_models::id.eq(id), clv_models::created_at.eq(now), clv_models::body.eq(body)))
         .execute(conn)?;
     diesel::delete(profile_scores::table).execute(conn)?;
-    for chunk in scores.chunks(4000) {
-        crate::per_backend!(&mut *conn, |c| diesel::insert_into(profile_scores::table).values(chunk).execute(c))?;
-    }
+    crate::insert_rows!(&mut *conn, profile_scores::table, scores)?;
     Ok(())
 }
 
@@ -100,9 +106,7 @@ pub struct RfmRow {
 /// Replaces every profile's RFM scores with a new run's.
 pub fn save_rfm(conn: &mut AnyConnection, rows: &[RfmRow]) -> StoreResult<()> {
     diesel::delete(profile_rfm::table).execute(conn)?;
-    for chunk in rows.chunks(4000) {
-        crate::per_backend!(&mut *conn, |c| diesel::insert_into(profile_rfm::table).values(chunk).execute(c))?;
-    }
+    crate::insert_rows!(&mut *conn, profile_rfm::table, rows)?;
     Ok(())
 }
 
