@@ -245,26 +245,6 @@ pub fn ingest(a: IngestArgs) {
     drop(server);
 }
 
-diesel::table! {
-    /// A bare copy of `events` (same columns, keys and indexes) for the COPY baseline.
-    copy_bench (id) {
-        id -> Text,
-        profile_id -> Text,
-        source_key -> Text,
-        source_id -> Nullable<Text>,
-        message_id -> Nullable<Text>,
-        event_type -> Text,
-        name -> Nullable<Text>,
-        channel -> Text,
-        occurred_at -> BigInt,
-        received_at -> BigInt,
-        identities -> Text,
-        traits -> Text,
-        properties -> Text,
-        context -> Text,
-    }
-}
-
 /// Rows/s of `COPY` of the events just ingested into a bare table of the
 /// same shape (primary key, dedupe key and the (profile_id, time) index).
 fn copy_rate(url: &str) -> f64 {
@@ -278,14 +258,20 @@ fn copy_rate(url: &str) -> f64 {
     }
     let mut c = diesel::PgConnection::establish(url).expect("connect for COPY");
     let n = rows.iter().filter(|b| **b == b'\n').count();
-    diesel::sql_query("CREATE TABLE copy_bench (LIKE events INCLUDING ALL)").execute(&mut c).unwrap();
+    // A bare `events` of the same shape in a schema of its own: the connection
+    // finds it first, so diesel's `events` table names it.
+    diesel::sql_query("CREATE SCHEMA copy_bench").execute(&mut c).unwrap();
+    diesel::sql_query("CREATE TABLE copy_bench.events (LIKE public.events INCLUDING ALL)").execute(&mut c).unwrap();
+    diesel::sql_query("SET search_path = copy_bench").execute(&mut c).unwrap();
     let t = Instant::now();
-    diesel::copy_from(copy_bench::table)
-        .from_raw_data(copy_bench::table, |w| w.write_all(&rows).map_err(|e| diesel::result::Error::SerializationError(Box::new(e))))
+    diesel::copy_from(cdp_store::schema::events::table)
+        .from_raw_data(cdp_store::schema::events::table, |w| {
+            w.write_all(&rows).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+        })
         .execute(&mut c)
         .expect("COPY into the bare table");
     let took = t.elapsed();
-    diesel::sql_query("DROP TABLE copy_bench").execute(&mut c).unwrap();
+    diesel::sql_query("DROP SCHEMA copy_bench CASCADE").execute(&mut c).unwrap();
     n as f64 / took.as_secs_f64()
 }
 

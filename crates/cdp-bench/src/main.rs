@@ -213,6 +213,26 @@ fn scratch_database(backend: Backend, postgres_url: Option<String>) -> Scratch {
     }
 }
 
+/// Inserts profile rows (SQL value tuples of all 16 columns, drained) and then
+/// `also` (another statement, if any) in one write transaction: the bulk
+/// loaders of the segment and value benchmarks.
+fn insert_profiles(db: &cdp_store::Db, profiles: &mut Vec<String>, also: Option<String>) {
+    let p = format!(
+        "INSERT INTO profiles (id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, \
+         created_at, updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at) VALUES {}",
+        profiles.join(",")
+    );
+    db.write(|conn| {
+        cdp_store::per_backend!(&mut *conn, |x| diesel::sql_query(&p).execute(x))?;
+        if let Some(a) = &also {
+            cdp_store::per_backend!(&mut *conn, |x| diesel::sql_query(a).execute(x))?;
+        }
+        Ok(())
+    })
+    .expect("load");
+    profiles.clear();
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;

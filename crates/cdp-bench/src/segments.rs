@@ -25,23 +25,10 @@ fn load(db: &Db, n: usize, seed: u64) {
     let mut profiles = Vec::with_capacity(chunk);
     let mut consents = Vec::with_capacity(chunk * 2);
     let flush = |profiles: &mut Vec<String>, consents: &mut Vec<String>| {
-        let p = format!(
-            "INSERT INTO profiles (id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, \
-             created_at, updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at) VALUES {}",
-            profiles.join(",")
-        );
         let c = (!consents.is_empty()).then(|| {
             format!("INSERT INTO consent_state (profile_id, channel, status, recorded_at, consent_id) VALUES {}", consents.join(","))
         });
-        db.write(|conn| {
-            cdp_store::per_backend!(&mut *conn, |x| diesel::sql_query(&p).execute(x))?;
-            if let Some(c) = &c {
-                cdp_store::per_backend!(&mut *conn, |x| diesel::sql_query(c).execute(x))?;
-            }
-            Ok(())
-        })
-        .expect("load");
-        profiles.clear();
+        crate::insert_profiles(db, profiles, c);
         consents.clear();
     };
     for i in 0..n {

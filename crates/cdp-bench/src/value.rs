@@ -29,22 +29,9 @@ fn load(db: &Db, n: usize, orders: usize, today: i64, seed: u64) -> usize {
     let mut days: Vec<String> = Vec::new();
     let mut written = 0;
     let flush = |profiles: &mut Vec<String>, days: &mut Vec<String>| {
-        let p = format!(
-            "INSERT INTO profiles (id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, \
-             created_at, updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at) VALUES {}",
-            profiles.join(",")
-        );
         let d =
             (!days.is_empty()).then(|| format!("INSERT INTO purchase_days (profile_id, day, orders, revenue) VALUES {}", days.join(",")));
-        db.write(|conn| {
-            cdp_store::per_backend!(&mut *conn, |x| diesel::sql_query(&p).execute(x))?;
-            if let Some(d) = &d {
-                cdp_store::per_backend!(&mut *conn, |x| diesel::sql_query(d).execute(x))?;
-            }
-            Ok(())
-        })
-        .expect("load");
-        profiles.clear();
+        crate::insert_profiles(db, profiles, d);
         days.clear();
     };
     for i in 0..n {
