@@ -1,0 +1,253 @@
+//! What ingestion asks of the ledger for a batch — earn for new orders,
+//! reverse for refunds — replayed in order over state read once and written
+//! once.
+
+use super::{entry, lock_account, program, set_account, tier_changed, LedgerRow, LoyaltyOp, DAY};
+use crate::error::{StoreError, StoreResult};
+use crate::schema::{loyalty_accounts, loyalty_ledger, orders};
+use crate::AnyConnection;
+use cdp_domain::loyalty::{self, Program};
+use diesel::prelude::*;
+
+/// Applies what ingestion decided: earn for new orders (at the multiplier of
+/// the tier held just before each), reverse for refunds — in order, exactly
+/// as one operation at a time would, but with a fixed number of statements
+/// per batch: the orders and the members' spend are read at once, the
+/// accounts created and locked at once (in id order), the ledger rows and the
+/// final balances written at once.
+pub fn apply(conn: &mut AnyConnection, ops: &[LoyaltyOp], now: i64) -> StoreResult<()> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let program = program(conn)?;
+    let mut ids: Vec<&str> = ops
+        .iter()
+        .map(|op| match op {
+            LoyaltyOp::Earn { order_id } | LoyaltyOp::Reverse { order_id, .. } => order_id.as_str(),
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // order id → (profile, currency, revenue, occurred_at); orders do not change while the ledger is written.
+    let orders: std::collections::HashMap<String, (String, String, i64, i64)> = orders::table
+        .filter(orders::order_id.eq_any(&ids))
+        .select((orders::order_id, (orders::profile_id, orders::currency, orders::revenue, orders::occurred_at)))
+        .load::<(String, (String, String, i64, i64))>(conn)?
+        .into_iter()
+        .collect();
+    let mut books = Books::open(conn, &program, ops, orders, now)?;
+    for op in ops {
+        match op {
+            LoyaltyOp::Earn { order_id } => books.earn(conn, order_id)?,
+            LoyaltyOp::Reverse { order_id, refunded_before, refunded_after } => {
+                books.reverse(conn, order_id, *refunded_before, *refunded_after)?
+            }
+        }
+    }
+    books.close(conn)
+}
+
+/// An order as the tier computation sees it at a point of the batch.
+struct Spend {
+    order_id: String,
+    at: i64,
+    net: i64,
+    /// Placed by this batch and not yet reached: not counted.
+    pending: bool,
+}
+
+/// The ledger's state for one batch of operations, written back by `close`.
+struct Books<'p> {
+    program: &'p Program,
+    now: i64,
+    orders: std::collections::HashMap<String, (String, String, i64, i64)>,
+    /// Member → (balance, tier, changed).
+    accounts: std::collections::HashMap<String, (i64, String, bool)>,
+    /// Member → their orders in the programme's currency inside the earliest
+    /// tier window any operation looks at, as they stood before the batch.
+    spend: std::collections::HashMap<String, Vec<Spend>>,
+    rows: Vec<LedgerRow>,
+}
+
+impl<'p> Books<'p> {
+    fn open(
+        conn: &mut AnyConnection,
+        program: &'p Program,
+        ops: &[LoyaltyOp],
+        orders: std::collections::HashMap<String, (String, String, i64, i64)>,
+        now: i64,
+    ) -> StoreResult<Books<'p>> {
+        let mut members: Vec<String> = orders.values().filter(|o| o.1 == program.currency).map(|o| o.0.clone()).collect();
+        members.sort_unstable();
+        members.dedup();
+        let mut books = Books { program, now, orders, accounts: Default::default(), spend: Default::default(), rows: Vec::new() };
+        if members.is_empty() {
+            return Ok(books);
+        }
+        let fresh: Vec<_> = members
+            .iter()
+            .map(|m| {
+                (
+                    loyalty_accounts::profile_id.eq(m.as_str()),
+                    loyalty_accounts::balance.eq(0i64),
+                    loyalty_accounts::tier_code.eq(program.tiers[0].code.as_str()),
+                    loyalty_accounts::updated_at.eq(now),
+                )
+            })
+            .collect();
+        match &mut *conn {
+            AnyConnection::Postgresql(c) => {
+                for chunk in fresh.chunks(500) {
+                    diesel::insert_into(loyalty_accounts::table).values(chunk).on_conflict_do_nothing().execute(c)?;
+                }
+            }
+            AnyConnection::Sqlite(c) => {
+                for row in fresh {
+                    diesel::insert_into(loyalty_accounts::table).values(row).on_conflict_do_nothing().execute(c)?;
+                }
+            }
+        }
+        let q = loyalty_accounts::table
+            .filter(loyalty_accounts::profile_id.eq_any(&members))
+            .order(loyalty_accounts::profile_id.asc())
+            .select((loyalty_accounts::profile_id, loyalty_accounts::balance, loyalty_accounts::tier_code));
+        let held: Vec<(String, i64, String)> = match conn {
+            AnyConnection::Postgresql(c) => q.for_update().load(c)?,
+            AnyConnection::Sqlite(c) => q.load(c)?,
+        };
+        books.accounts = held.into_iter().map(|(m, balance, tier)| (m, (balance, tier, false))).collect();
+        let since = books.orders.values().map(|o| o.3).min().unwrap_or(now) - program.tier_window_days * DAY;
+        let spent: Vec<(String, String, i64, i64, i64)> = orders::table
+            .filter(orders::profile_id.eq_any(&members))
+            .filter(orders::currency.eq(&program.currency))
+            .filter(orders::occurred_at.gt(since))
+            .select((orders::profile_id, orders::order_id, orders::occurred_at, orders::revenue, orders::refunded))
+            .load(conn)?;
+        // The orders table already holds the whole batch: its new orders count
+        // only from their own operation on, its refunds only from theirs.
+        let mut placed = std::collections::HashSet::new();
+        let mut refunded_here: std::collections::HashMap<&str, i64> = Default::default();
+        for op in ops {
+            match op {
+                LoyaltyOp::Earn { order_id } => {
+                    placed.insert(order_id.as_str());
+                }
+                LoyaltyOp::Reverse { order_id, refunded_before, refunded_after } => {
+                    *refunded_here.entry(order_id.as_str()).or_default() += refunded_after - refunded_before;
+                }
+            }
+        }
+        for (m, order_id, at, revenue, refunded) in spent {
+            let net = revenue - refunded + refunded_here.get(order_id.as_str()).copied().unwrap_or(0);
+            let pending = placed.contains(order_id.as_str());
+            books.spend.entry(m).or_default().push(Spend { order_id, at, net, pending });
+        }
+        Ok(books)
+    }
+
+    /// As `spend_between`, as things stand at this point of the batch.
+    fn spend_between(&self, member: &str, from: i64, to: i64) -> i64 {
+        self.spend.get(member).map_or(0, |v| v.iter().filter(|s| !s.pending && s.at > from && s.at < to).map(|s| s.net).sum())
+    }
+
+    fn spend_of(&mut self, order_id: &str) -> Option<&mut Spend> {
+        let member = &self.orders.get(order_id)?.0;
+        self.spend.get_mut(member)?.iter_mut().find(|s| s.order_id == order_id)
+    }
+
+    fn account(&mut self, conn: &mut AnyConnection, member: &str) -> StoreResult<(i64, String)> {
+        if let Some((balance, tier, _)) = self.accounts.get(member) {
+            return Ok((*balance, tier.clone()));
+        }
+        let (balance, tier) = lock_account(conn, member, self.program, self.now)?;
+        self.accounts.insert(member.to_string(), (balance, tier.clone(), false));
+        Ok((balance, tier))
+    }
+
+    fn set_account(&mut self, member: &str, balance: i64, tier: &str) {
+        self.accounts.insert(member.to_string(), (balance, tier.to_string(), true));
+    }
+
+    fn earn(&mut self, conn: &mut AnyConnection, order_id: &str) -> StoreResult<()> {
+        let (profile, currency, revenue, at) = self.orders.get(order_id).cloned().ok_or(StoreError::NotFound)?;
+        let program = self.program;
+        if currency != program.currency {
+            return Ok(());
+        }
+        let before = self.spend_between(&profile, at - program.tier_window_days * DAY, at);
+        let held = program.tier_for(before);
+        let points = program.points_for(revenue, held.multiplier);
+        let (balance, tier) = self.account(conn, &profile)?;
+        let mut row = entry(&profile, "earn", points, balance + points, self.now);
+        row.order_id = Some(order_id.to_string());
+        row.expires_at = Some(at + program.points_expire_after_days * DAY);
+        row.remaining = loyalty::available_after_debt(balance, points);
+        self.rows.push(row);
+        // Upgraded at once when the purchase crosses a threshold.
+        let after = program.tier_for(before + revenue).code.clone();
+        let rank = |code: &str| program.tiers.iter().position(|t| t.code == code).unwrap_or(0);
+        let new_tier = if rank(&after) > rank(&tier) { after } else { tier.clone() };
+        self.set_account(&profile, balance + points, &new_tier);
+        if let Some(s) = self.spend_of(order_id) {
+            s.pending = false;
+        }
+        if new_tier != tier {
+            tier_changed(conn, &profile, program, &tier, &new_tier, at, self.now)?;
+        }
+        Ok(())
+    }
+
+    fn reverse(&mut self, conn: &mut AnyConnection, order_id: &str, before: i64, after: i64) -> StoreResult<()> {
+        if let Some(s) = self.spend_of(order_id) {
+            s.net -= after - before;
+        }
+        // The lot earned by the order: written by this batch, or before it.
+        let pending = self.rows.iter().position(|r| r.kind == "earn" && r.order_id.as_deref() == Some(order_id));
+        let earned: Option<(Option<usize>, String, String, i64, i64)> = match pending {
+            Some(i) => {
+                let r = &self.rows[i];
+                Some((Some(i), r.id.clone(), r.profile_id.clone(), r.points, r.remaining))
+            }
+            None => loyalty_ledger::table
+                .filter(loyalty_ledger::order_id.eq(order_id))
+                .filter(loyalty_ledger::kind.eq("earn"))
+                .select((loyalty_ledger::id, loyalty_ledger::profile_id, loyalty_ledger::points, loyalty_ledger::remaining))
+                .first::<(String, String, i64, i64)>(conn)
+                .optional()?
+                .map(|(id, p, points, remaining)| (None, id, p, points, remaining)),
+        };
+        let Some((at, lot, profile, points, remaining)) = earned else { return Ok(()) };
+        let revenue = match self.orders.get(order_id) {
+            Some(o) => o.2,
+            None => orders::table.find(order_id).select(orders::revenue).first(conn)?,
+        };
+        let back = loyalty::reversal(points, revenue, before, after);
+        if back <= 0 {
+            return Ok(());
+        }
+        let (balance, tier) = self.account(conn, &profile)?;
+        let mut row = entry(&profile, "reverse", -back, balance - back, self.now);
+        row.order_id = Some(order_id.to_string());
+        self.rows.push(row);
+        let left = remaining - back.min(remaining);
+        match at {
+            Some(i) => self.rows[i].remaining = left,
+            None => {
+                diesel::update(loyalty_ledger::table.find(&lot)).set(loyalty_ledger::remaining.eq(left)).execute(conn)?;
+            }
+        }
+        self.set_account(&profile, balance - back, &tier);
+        Ok(())
+    }
+
+    /// Writes the ledger rows, then the balances that changed.
+    fn close(self, conn: &mut AnyConnection) -> StoreResult<()> {
+        crate::insert_rows!(&mut *conn, loyalty_ledger::table, &self.rows)?;
+        let mut changed: Vec<(&String, &(i64, String, bool))> = self.accounts.iter().filter(|(_, a)| a.2).collect();
+        changed.sort_by(|a, b| a.0.cmp(b.0));
+        for (member, (balance, tier, _)) in changed {
+            set_account(conn, member, *balance, tier, self.now)?;
+        }
+        Ok(())
+    }
+}
