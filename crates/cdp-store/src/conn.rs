@@ -170,6 +170,8 @@ pub struct Db {
     /// Write transactions committed by this process (PostgreSQL), to know
     /// when to look for tables whose planner statistics went stale.
     writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whether such a look is under way (one at a time, holding one connection).
+    analyzing: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Single events waiting to be stored together (see `group`).
     pub(crate) group: std::sync::Arc<crate::group::Group>,
 }
@@ -205,7 +207,7 @@ impl Db {
             .build(Manager::new(url.clone()))
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", url.redacted())))?;
         let sqlite_writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
-        let db = Db { pool, backend, sqlite_writer, writes: Default::default(), group: Default::default() };
+        let db = Db { pool, backend, sqlite_writer, writes: Default::default(), analyzing: Default::default(), group: Default::default() };
         db.migrate()?;
         Ok(db)
     }
@@ -276,7 +278,7 @@ impl Db {
             return;
         }
         let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
-        if n < 16 || !(n.is_power_of_two() || n.is_multiple_of(1024)) {
+        if n < 16 || !(n.is_power_of_two() || n.is_multiple_of(1024)) || self.analyzing.swap(true, Ordering::AcqRel) {
             return;
         }
         let db = self.clone();
@@ -284,6 +286,7 @@ impl Db {
             if let Err(e) = db.read(analyze_stale) {
                 log::warn!("refreshing planner statistics failed: {e}");
             }
+            db.analyzing.store(false, Ordering::Release);
         });
     }
 
