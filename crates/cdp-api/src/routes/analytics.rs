@@ -7,9 +7,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest};
 use cdp_domain::auth::Scope;
-use cdp_domain::clv::bgnbd::BgNbd;
-use cdp_domain::clv::gamma_gamma::GammaGamma;
-use cdp_domain::clv::{score_all, Customer, ScoreSettings, Spender};
+use cdp_domain::clv::{fit_models, score_all, Customer, ScoreSettings, Spender};
 use cdp_domain::commerce::to_major;
 use cdp_domain::event::parse_time;
 use cdp_store::repo::value::{self, ScoreRow};
@@ -140,11 +138,11 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
                 spenders.push(spender);
             })
         })?;
-        let bg = BgNbd::fit(&customers)
+        let repeat: Vec<Spender> = spenders.iter().flatten().copied().collect();
+        let (bg, gg) = fit_models(&customers, &repeat);
+        let bg = bg
             .filter(|_| customers.len() >= 2)
             .ok_or_else(|| ApiError::field("as_of", "too_few_customers", "at least two customers with purchases up to as_of are needed"))?;
-        let repeat: Vec<Spender> = spenders.iter().flatten().copied().collect();
-        let gg = GammaGamma::fit(&repeat);
         let settings = ScoreSettings { horizon, months: clv_months, month: 365.25 / 12.0 / unit_days, monthly_discount: discount };
         let model_id = cdp_store::new_id();
         let scores: Vec<ScoreRow> = score_all(&bg.model, gg.as_ref().map(|g| &g.model), &customers, &spenders, &settings)

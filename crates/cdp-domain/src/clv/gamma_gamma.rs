@@ -2,6 +2,7 @@
 //! customer's mean, which varies across customers; independent of BG/NBD.
 
 use super::optimize::{bfgs, nelder_mead};
+use super::parallel::sum_ranges;
 use super::special::{digamma, ln_gamma};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -20,6 +21,33 @@ pub struct GammaGamma {
     pub gamma: f64,
 }
 
+/// Repeat buyers ready for many likelihood evaluations: what does not depend
+/// on the parameters is computed once.
+struct Prepared {
+    /// (x, m·x) per buyer.
+    rows: Vec<(f64, f64)>,
+    /// Distinct x with how many buyers have it.
+    xs: Vec<(f64, f64)>,
+    /// Σ x·(ln m + ln x) and Σ ln m.
+    sum_x_ln_mx: f64,
+    sum_ln_m: f64,
+}
+
+impl Prepared {
+    fn new(data: &[Spender]) -> Prepared {
+        let mut counts: BTreeMap<u64, f64> = BTreeMap::new();
+        for s in data {
+            *counts.entry(s.x.to_bits()).or_default() += 1.0;
+        }
+        Prepared {
+            rows: data.iter().map(|s| (s.x, s.m * s.x)).collect(),
+            xs: counts.into_iter().map(|(bits, n)| (f64::from_bits(bits), n)).collect(),
+            sum_x_ln_mx: data.iter().map(|s| s.x * (s.m.ln() + s.x.ln())).sum(),
+            sum_ln_m: data.iter().map(|s| s.m.ln()).sum(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GammaGammaFit {
     pub model: GammaGamma,
@@ -35,29 +63,39 @@ impl GammaGamma {
             - (px + q) * (gamma + s.m * s.x).ln()
     }
 
-    /// Total log-likelihood and its gradient with respect to (ln p, ln q, ln γ);
-    /// the gamma-function terms are computed once per distinct x.
-    fn log_likelihood_grad(&self, data: &[Spender], xs: &BTreeMap<u64, usize>) -> (f64, [f64; 3]) {
+    /// Total log-likelihood and its gradient with respect to (ln p, ln q, ln γ).
+    /// Only ln(γ + m·x) ties a parameter to each buyer; everything else is a
+    /// sum prepared once or a gamma-function term per distinct x.
+    fn log_likelihood_grad(&self, d: &Prepared) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, gamma } = *self;
         let (lg_q, dg_q, ln_g) = (ln_gamma(q), digamma(q), gamma.ln());
-        let per_x: Vec<(f64, f64, f64)> = xs
-            .keys()
-            .map(|bits| {
-                let px = p * f64::from_bits(*bits);
-                (ln_gamma(px + q) - ln_gamma(px) - lg_q, digamma(px + q), digamma(px))
-            })
-            .collect();
-        let (mut ll, mut gp, mut gq, mut gg) = (0.0, 0.0, 0.0, 0.0);
-        for s in data {
-            let (lg, dg_pxq, dg_px) = per_x[xs[&s.x.to_bits()]];
-            let px = p * s.x;
-            let (ln_m, ln_x, den) = (s.m.ln(), s.x.ln(), gamma + s.m * s.x);
-            let ln_den = den.ln();
-            ll += lg + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_den;
-            gp += s.x * (dg_pxq - dg_px + ln_m + ln_x - ln_den);
-            gq += dg_pxq - dg_q + ln_g - ln_den;
-            gg += q / gamma - (px + q) / den;
+        let n = d.rows.len() as f64;
+        // Per distinct x (with its count): Σ lnΓ terms, Σ x·(ψ(px+q) − ψ(px)), Σ ψ(px+q) − ψ(q).
+        let (mut lg, mut dp, mut dq) = (0.0, 0.0, 0.0);
+        for &(x, count) in &d.xs {
+            let px = p * x;
+            let dg_pxq = digamma(px + q);
+            lg += count * (ln_gamma(px + q) - ln_gamma(px) - lg_q);
+            dp += count * x * (dg_pxq - digamma(px));
+            dq += count * (dg_pxq - dg_q);
         }
+        // Σ ln den, Σ x·ln den, Σ 1/den, Σ x/den with den = γ + m·x.
+        let [l0, l1, i0, i1] = sum_ranges(d.rows.len(), |range| {
+            let mut s = [0.0; 4];
+            for &(x, mx) in &d.rows[range] {
+                let den = gamma + mx;
+                let (ln_den, inv) = (den.ln(), 1.0 / den);
+                s[0] += ln_den;
+                s[1] += x * ln_den;
+                s[2] += inv;
+                s[3] += x * inv;
+            }
+            s
+        });
+        let ll = lg + n * q * ln_g + p * d.sum_x_ln_mx - d.sum_ln_m - p * l1 - q * l0;
+        let gp = dp + d.sum_x_ln_mx - l1;
+        let gq = dq + n * ln_g - l0;
+        let gg = n * q / gamma - p * i1 - q * i0;
         (ll, [gp * p, gq * q, gg * gamma])
     }
 
@@ -71,14 +109,9 @@ impl GammaGamma {
         let mean = data.iter().map(|s| s.m).sum::<f64>() / data.len() as f64;
         let model = |v: &[f64]| GammaGamma { p: v[0].exp(), q: v[1].exp(), gamma: v[2].exp() };
         let objective = |v: &[f64]| -data.iter().map(|s| model(v).log_likelihood(s)).sum::<f64>();
-        let xs: BTreeMap<u64, usize> = {
-            let mut bits: Vec<u64> = data.iter().map(|s| s.x.to_bits()).collect();
-            bits.sort_unstable();
-            bits.dedup();
-            bits.into_iter().enumerate().map(|(i, b)| (b, i)).collect()
-        };
+        let prepared = Prepared::new(&data);
         let with_gradient = |v: &[f64]| {
-            let (ll, g) = model(v).log_likelihood_grad(&data, &xs);
+            let (ll, g) = model(v).log_likelihood_grad(&prepared);
             (-ll, g.iter().map(|x| -x).collect())
         };
         let start = [0.0, 1.0f64.ln() + 1.0, mean.max(1e-6).ln()];
@@ -109,14 +142,14 @@ impl GammaGamma {
     }
 }
 
-/// Discounted CLV over `months` months: Σ E[M]·(E[Y(k·m)] − E[Y((k−1)·m)]) / (1+d)^k,
-/// with `month` the length of a month in the model's time unit.
-pub fn discounted_clv(expected_value: f64, cumulative: impl Fn(f64) -> f64, months: u32, month: f64, monthly_discount: f64) -> f64 {
-    let mut total = 0.0;
-    let mut before = 0.0;
-    for k in 1..=months {
-        let now = cumulative(k as f64 * month);
-        total += expected_value * (now - before).max(0.0) / (1.0 + monthly_discount).powi(k as i32);
+/// Discounted CLV: Σₖ E[M]·(E[Y(k months)] − E[Y((k−1) months)]) / (1+d)^k over
+/// the cumulative expected purchases at the end of each month.
+pub fn discounted_clv(expected_value: f64, cumulative: impl IntoIterator<Item = f64>, monthly_discount: f64) -> f64 {
+    let step = 1.0 / (1.0 + monthly_discount);
+    let (mut total, mut before, mut discount) = (0.0, 0.0, 1.0);
+    for now in cumulative {
+        discount *= step;
+        total += expected_value * (now - before).max(0.0) * discount;
         before = now;
     }
     total
@@ -159,6 +192,26 @@ mod tests {
     }
 
     #[test]
+    fn the_prepared_likelihood_and_gradient_match_the_plain_one() {
+        let data = cdnow_spenders();
+        let prepared = Prepared::new(&data);
+        let m = GammaGamma { p: 5.0, q: 3.0, gamma: 12.0 };
+        let (ll, grad) = m.log_likelihood_grad(&prepared);
+        let plain = |m: GammaGamma| data.iter().map(|s| m.log_likelihood(s)).sum::<f64>();
+        assert!((ll - plain(m)).abs() < 1e-8 * ll.abs(), "{ll} vs {}", plain(m));
+        let theta = [m.p.ln(), m.q.ln(), m.gamma.ln()];
+        for k in 0..3 {
+            let at = |d: f64| {
+                let mut t = theta;
+                t[k] += d;
+                plain(GammaGamma { p: t[0].exp(), q: t[1].exp(), gamma: t[2].exp() })
+            };
+            let numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
+            assert!((grad[k] - numeric).abs() < 1e-4 * (1.0 + numeric.abs()), "∂{k}: {} vs {numeric}", grad[k]);
+        }
+    }
+
+    #[test]
     fn expected_values_shrink_towards_the_mean() {
         let m = GammaGamma { p: 6.25, q: 3.74, gamma: 15.44 };
         let population = m.expected_value(None);
@@ -173,7 +226,7 @@ mod tests {
     #[test]
     fn clv_discounts_each_month() {
         // One purchase a month worth 10, 1% a month: 10 / 1.01 + 10 / 1.01².
-        let v = discounted_clv(10.0, |t| t, 2, 1.0, 0.01);
+        let v = discounted_clv(10.0, [1.0, 2.0], 0.01);
         assert!((v - (10.0 / 1.01 + 10.0 / 1.0201)).abs() < 1e-12);
     }
 }
