@@ -138,8 +138,10 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
                 spenders.push(spender);
             })
         })?;
+        let read = started.elapsed();
         let repeat: Vec<Spender> = spenders.iter().flatten().copied().collect();
         let (bg, gg) = fit_models(&customers, &repeat);
+        let fitted = started.elapsed();
         let bg = bg
             .filter(|_| customers.len() >= 2)
             .ok_or_else(|| ApiError::field("as_of", "too_few_customers", "at least two customers with purchases up to as_of are needed"))?;
@@ -173,7 +175,13 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
             created_at: ts(cdp_store::now_micros()),
         };
         let body = serde_json::to_string(&out).map_err(|_| ApiError::internal())?;
+        let scored = started.elapsed();
         db.write(|c| value::save_fit(c, &model_id, &body, cdp_store::now_micros(), &scores))?;
+        log::info!(
+            "clv fit: {} customers read in {read:.2?}, fitted by {fitted:.2?}, scored by {scored:.2?}, saved by {:.2?}",
+            scores.len(),
+            started.elapsed()
+        );
         Ok(out)
     })
     .await??;

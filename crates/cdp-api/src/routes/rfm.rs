@@ -57,6 +57,7 @@ pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<R
     let day = parse_day(&as_of).ok_or_else(|| ApiError::field("as_of", "invalid", "must be a date such as 2026-11-23"))?;
     let (db, currency) = (state.db.clone(), state.currency.clone());
     let out = web::block(move || -> ApiResult<RfmOut> {
+        let started = std::time::Instant::now();
         let mut inputs = Vec::new();
         db.read(|c| {
             value::for_each_history(c, day, |h| {
@@ -69,6 +70,7 @@ pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<R
                 })
             })
         })?;
+        let read = started.elapsed();
         let scores = rfm::score(&inputs);
         let total: i64 = inputs.iter().map(|i| i.monetary).sum();
         let segments = SEGMENTS
@@ -100,7 +102,9 @@ pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<R
                 as_of_day: day,
             })
             .collect();
+        let scored = started.elapsed();
         db.write(|c| value::save_rfm(c, &rows))?;
+        log::info!("rfm: {} customers read in {read:.2?}, scored by {scored:.2?}, saved by {:.2?}", rows.len(), started.elapsed());
         Ok(RfmOut { as_of, customers: inputs.len(), revenue: to_major(total, &currency), currency, segments })
     })
     .await??;
