@@ -11,7 +11,7 @@ use cdp_domain::clv::{fit_models, score_all, Customer, ScoreSettings, Spender};
 use cdp_domain::commerce::to_major;
 use cdp_domain::event::parse_time;
 use cdp_store::repo::value::{self, ScoreRow};
-use cdp_store::repo::{profiles, value::History};
+use cdp_store::repo::{profiles, value::PurchaseSummary};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,15 +78,10 @@ pub fn parse_day(s: &str) -> Option<i64> {
 }
 
 /// A customer's summary for the models, from purchase days up to `as_of_day`.
-fn summarise(h: &History, as_of_day: i64, unit_days: f64, currency: &str) -> (Customer, Option<Spender>) {
-    let first = h.days[0].0;
-    let last = h.days[h.days.len() - 1].0;
-    let x = (h.days.len() - 1) as f64;
-    let customer = Customer { x, t_x: (last - first) as f64 / unit_days, t: (as_of_day - first) as f64 / unit_days };
-    let spender = (x >= 1.0).then(|| {
-        let repeat: i64 = h.days[1..].iter().map(|d| d.1).sum();
-        Spender { x, m: to_major(repeat, currency) / x }
-    });
+fn summarise(h: &PurchaseSummary, as_of_day: i64, unit_days: f64, currency: &str) -> (Customer, Option<Spender>) {
+    let x = (h.days - 1) as f64;
+    let customer = Customer { x, t_x: (h.last_day - h.first_day) as f64 / unit_days, t: (as_of_day - h.first_day) as f64 / unit_days };
+    let spender = (x >= 1.0).then(|| Spender { x, m: to_major(h.revenue - h.first_day_revenue, currency) / x });
     (customer, spender)
 }
 
@@ -131,7 +126,7 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
         let mut customers = Vec::new();
         let mut spenders = Vec::new();
         db.read(|c| {
-            value::for_each_history(c, as_of_day, |h| {
+            value::for_each_summary(c, as_of_day, |h| {
                 let (cust, spender) = summarise(&h, as_of_day, unit_days, &currency);
                 ids.push(h.profile_id);
                 customers.push(cust);

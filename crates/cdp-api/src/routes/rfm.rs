@@ -60,12 +60,12 @@ pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<R
         let started = std::time::Instant::now();
         let mut inputs = Vec::new();
         db.read(|c| {
-            value::for_each_history(c, day, |h| {
+            value::for_each_summary(c, day, |h| {
                 inputs.push(RfmInput {
-                    first_day: h.days[0].0,
-                    last_day: h.days[h.days.len() - 1].0,
-                    frequency: h.days.len() as i64,
-                    monetary: h.days.iter().map(|d| d.1).sum(),
+                    first_day: h.first_day,
+                    last_day: h.last_day,
+                    frequency: h.days,
+                    monetary: h.revenue,
                     id: h.profile_id,
                 })
             })
