@@ -64,34 +64,63 @@ fn quintile(i: usize, n: usize) -> u8 {
 /// frequencies spread over the bins predictably; remaining ties by id.
 pub fn score(customers: &[RfmInput]) -> Vec<RfmScore> {
     let n = customers.len();
-    let mut r = vec![0u8; n];
-    let mut f = vec![0u8; n];
-    let mut m = vec![0u8; n];
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| (customers[a].last_day, &customers[a].id).cmp(&(customers[b].last_day, &customers[b].id)));
-    for (i, &c) in order.iter().enumerate() {
-        r[c] = quintile(i, n);
+    // Ties end on the id: rank the ids once (they usually arrive in order),
+    // then every ranking sorts plain integers rather than comparing strings.
+    let mut by_id: Vec<usize> = (0..n).collect();
+    if !customers.windows(2).all(|w| w[0].id <= w[1].id) {
+        by_id.sort_unstable_by(|&a, &b| customers[a].id.cmp(&customers[b].id));
     }
-    order.sort_by(|&a, &b| {
-        (customers[a].frequency, customers[a].first_day, &customers[a].id).cmp(&(
-            customers[b].frequency,
-            customers[b].first_day,
-            &customers[b].id,
-        ))
-    });
-    for (i, &c) in order.iter().enumerate() {
-        f[c] = quintile(i, n);
+    let mut id_rank = vec![0u32; n];
+    for (rank, &i) in by_id.iter().enumerate() {
+        id_rank[i] = rank as u32;
     }
-    order.sort_by(|&a, &b| (customers[a].monetary, &customers[a].id).cmp(&(customers[b].monetary, &customers[b].id)));
-    for (i, &c) in order.iter().enumerate() {
-        m[c] = quintile(i, n);
-    }
+    let bins = |key: &dyn Fn(&RfmInput) -> (i64, i64)| -> Vec<u8> {
+        let mut order: Vec<(i64, i64, u32, u32)> =
+            customers.iter().enumerate().map(|(i, c)| (key(c).0, key(c).1, id_rank[i], i as u32)).collect();
+        order.sort_unstable();
+        let mut q = vec![0u8; n];
+        for (position, &(_, _, _, i)) in order.iter().enumerate() {
+            q[i as usize] = quintile(position, n);
+        }
+        q
+    };
+    let r = bins(&|c| (c.last_day, 0));
+    let f = bins(&|c| (c.frequency, c.first_day));
+    let m = bins(&|c| (c.monetary, 0));
     (0..n).map(|i| RfmScore { r: r[i], f: f[i], m: m[i], segment: segment(r[i], f[i]) }).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ranking by integer keys gives what sorting with the id as the
+    /// last key gives, ids in any order, with many ties.
+    #[test]
+    fn ranks_match_sorting_with_the_id_last() {
+        let mut u = crate::clv::simulate::splitmix(3);
+        let customers: Vec<RfmInput> = (0..3000)
+            .map(|i| RfmInput {
+                id: format!("p{:x}", (i * 7919) % 3001),
+                first_day: (u() * 20.0) as i64,
+                last_day: 20 + (u() * 10.0) as i64,
+                frequency: 1 + (u() * 4.0) as i64,
+                monetary: (u() * 5.0) as i64 * 1000,
+            })
+            .collect();
+        let n = customers.len();
+        let reference = |key: &dyn Fn(&RfmInput) -> (i64, i64)| {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| (key(&customers[a]), &customers[a].id).cmp(&(key(&customers[b]), &customers[b].id)));
+            let mut q = vec![0u8; n];
+            order.iter().enumerate().for_each(|(p, &i)| q[i] = quintile(p, n));
+            q
+        };
+        let (r, f, m) = (reference(&|c| (c.last_day, 0)), reference(&|c| (c.frequency, c.first_day)), reference(&|c| (c.monetary, 0)));
+        for (i, s) in score(&customers).iter().enumerate() {
+            assert_eq!((s.r, s.f, s.m), (r[i], f[i], m[i]), "customer {i}");
+        }
+    }
 
     #[test]
     fn every_cell_of_the_grid_is_named() {
