@@ -3,7 +3,7 @@
 
 use super::optimize::{bfgs, nelder_mead};
 use super::parallel::sum_ranges;
-use super::special::{digamma, ln_gamma};
+use super::special::{digamma, digamma_diff, ln_gamma, ln_gamma_diff};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -28,7 +28,8 @@ struct Prepared {
     rows: Vec<(f64, f64)>,
     /// Distinct x with how many buyers have it.
     xs: Vec<(f64, f64)>,
-    /// Σ x·(ln m + ln x) and Σ ln m.
+    /// Σ x, Σ x·(ln m + ln x) and Σ ln m.
+    sum_x: f64,
     sum_x_ln_mx: f64,
     sum_ln_m: f64,
 }
@@ -42,6 +43,7 @@ impl Prepared {
         Prepared {
             rows: data.iter().map(|s| (s.x, s.m * s.x)).collect(),
             xs: counts.into_iter().map(|(bits, n)| (f64::from_bits(bits), n)).collect(),
+            sum_x: data.iter().map(|s| s.x).sum(),
             sum_x_ln_mx: data.iter().map(|s| s.x * (s.m.ln() + s.x.ln())).sum(),
             sum_ln_m: data.iter().map(|s| s.m.ln()).sum(),
         }
@@ -58,9 +60,9 @@ pub struct GammaGammaFit {
 impl GammaGamma {
     pub fn log_likelihood(&self, s: &Spender) -> f64 {
         let GammaGamma { p, q, gamma } = *self;
-        let px = p * s.x;
-        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * gamma.ln() + (px - 1.0) * s.m.ln() + px * s.x.ln()
-            - (px + q) * (gamma + s.m * s.x).ln()
+        let (px, mx) = (p * s.x, s.m * s.x);
+        // q·ln γ − q·ln(γ + m·x) as −q·ln(1 + m·x/γ): no cancellation when q and γ are huge.
+        ln_gamma_diff(q, px) - ln_gamma(px) - q * (mx / gamma).ln_1p() + (px - 1.0) * s.m.ln() + px * s.x.ln() - px * (gamma + mx).ln()
     }
 
     /// Total log-likelihood and its gradient with respect to (ln p, ln q, ln γ).
@@ -68,34 +70,36 @@ impl GammaGamma {
     /// sum prepared once or a gamma-function term per distinct x.
     fn log_likelihood_grad(&self, d: &Prepared) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, gamma } = *self;
-        let (lg_q, dg_q, ln_g) = (ln_gamma(q), digamma(q), gamma.ln());
-        let n = d.rows.len() as f64;
+        let ln_g = gamma.ln();
         // Per distinct x (with its count): Σ lnΓ terms, Σ x·(ψ(px+q) − ψ(px)), Σ ψ(px+q) − ψ(q).
+        // Where the maximum lies at q, γ → ∞ (every buyer with the same mean
+        // spend) differences of huge gammas and logs are taken in stable forms.
         let (mut lg, mut dp, mut dq) = (0.0, 0.0, 0.0);
         for &(x, count) in &d.xs {
             let px = p * x;
-            let dg_pxq = digamma(px + q);
-            lg += count * (ln_gamma(px + q) - ln_gamma(px) - lg_q);
-            dp += count * x * (dg_pxq - digamma(px));
-            dq += count * (dg_pxq - dg_q);
+            lg += count * (ln_gamma_diff(q, px) - ln_gamma(px));
+            dp += count * x * (digamma(px + q) - digamma(px));
+            dq += count * digamma_diff(q, px);
         }
-        // Σ ln den, Σ x·ln den, Σ 1/den, Σ x/den with den = γ + m·x.
-        let [l0, l1, i0, i1] = sum_ranges(d.rows.len(), |range| {
+        // With den = γ + m·x and lp = ln(1 + m·x/γ) = ln den − ln γ:
+        // Σ lp, Σ x·lp, Σ m·x/den, Σ x/den.
+        let [lp0, lp1, j0, i1] = sum_ranges(d.rows.len(), |range| {
             let mut s = [0.0; 4];
             for &(x, mx) in &d.rows[range] {
-                let den = gamma + mx;
-                let (ln_den, inv) = (den.ln(), 1.0 / den);
-                s[0] += ln_den;
-                s[1] += x * ln_den;
-                s[2] += inv;
+                let lp = (mx / gamma).ln_1p();
+                let inv = 1.0 / (gamma + mx);
+                s[0] += lp;
+                s[1] += x * lp;
+                s[2] += mx * inv;
                 s[3] += x * inv;
             }
             s
         });
-        let ll = lg + n * q * ln_g + p * d.sum_x_ln_mx - d.sum_ln_m - p * l1 - q * l0;
+        let l1 = ln_g * d.sum_x + lp1; // Σ x·ln den
+        let ll = lg + p * d.sum_x_ln_mx - d.sum_ln_m - p * l1 - q * lp0;
         let gp = dp + d.sum_x_ln_mx - l1;
-        let gq = dq + n * ln_g - l0;
-        let gg = n * q / gamma - p * i1 - q * i0;
+        let gq = dq - lp0;
+        let gg = q * j0 / gamma - p * i1;
         (ll, [gp * p, gq * q, gg * gamma])
     }
 
@@ -209,6 +213,30 @@ mod tests {
             let numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
             assert!((grad[k] - numeric).abs() < 1e-4 * (1.0 + numeric.abs()), "∂{k}: {} vs {numeric}", grad[k]);
         }
+    }
+
+    /// Every buyer's purchases drawn around the same mean: the likelihood
+    /// rises towards q, γ → ∞ with γ/q fixed. The fit must stop there with
+    /// the right mean spend, not on rounding noise of q·ln γ ≈ 10⁸¹.
+    #[test]
+    fn a_maximum_on_the_boundary_is_reached() {
+        let mut u = crate::clv::simulate::splitmix(9);
+        let data: Vec<Spender> = (0..20_000)
+            .map(|i| {
+                let x = 1 + i % 7;
+                let m = (0..x).map(|_| 30_000.0 + u() * 900_000.0).sum::<f64>() / x as f64;
+                Spender { x: x as f64, m }
+            })
+            .collect();
+        let fit = GammaGamma::fit(&data).unwrap();
+        let g = fit.model;
+        assert!(g.q > 1e4 && g.gamma > 1e4, "{g:?}");
+        let population = g.expected_value(None);
+        assert!((population / 480_000.0 - 1.0).abs() < 0.02, "{population} {g:?}");
+        let far = GammaGamma { q: 2.0 * g.q, gamma: 2.0 * g.gamma, ..g };
+        let ll_far: f64 = data.iter().map(|s| far.log_likelihood(s)).sum();
+        assert!((ll_far - fit.log_likelihood).abs() < 1e-6 * fit.log_likelihood.abs(), "{} vs {ll_far}", fit.log_likelihood);
+        assert!(data.iter().take(100).all(|s| g.expected_value(Some(s)).is_finite()));
     }
 
     #[test]
