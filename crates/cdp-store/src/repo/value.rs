@@ -39,22 +39,30 @@ pub fn for_each_summary(conn: &mut AnyConnection, as_of_day: i64, mut f: impl Fn
          ORDER BY f.day LIMIT 1) AS first_day_revenue \
         FROM purchase_days d WHERE d.day <= $1 AND d.orders > 0 AND d.profile_id > $2 \
         GROUP BY d.profile_id ORDER BY d.profile_id LIMIT $3";
-    let mut after = String::new();
-    loop {
-        let page: Vec<PurchaseSummary> = crate::per_backend!(&mut *conn, |c| diesel::sql_query(SQL)
-            .bind::<BigInt, _>(as_of_day)
-            .bind::<Text, _>(&after)
-            .bind::<BigInt, _>(PAGE)
-            .load(c))?;
-        let done = (page.len() as i64) < PAGE;
-        if let Some(last) = page.last() {
-            after = last.profile_id.clone();
+    // One transaction: every page reads the same snapshot. On PostgreSQL
+    // without JIT: the planner's cost estimate for a 100k-customer page
+    // compiles ~200 ms of LLVM code per page for a query that runs in ~850 ms.
+    conn.transaction(|conn| {
+        if matches!(conn, AnyConnection::Postgresql(_)) {
+            diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
         }
-        page.into_iter().for_each(&mut f);
-        if done {
-            return Ok(());
+        let mut after = String::new();
+        loop {
+            let page: Vec<PurchaseSummary> = crate::per_backend!(&mut *conn, |c| diesel::sql_query(SQL)
+                .bind::<BigInt, _>(as_of_day)
+                .bind::<Text, _>(&after)
+                .bind::<BigInt, _>(PAGE)
+                .load(c))?;
+            let done = (page.len() as i64) < PAGE;
+            if let Some(last) = page.last() {
+                after = last.profile_id.clone();
+            }
+            page.into_iter().for_each(&mut f);
+            if done {
+                return Ok(());
+            }
         }
-    }
+    })
 }
 
 /// Writes a score per customer into an emptied table. On PostgreSQL through
