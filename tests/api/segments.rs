@@ -297,6 +297,23 @@ fn exports_honour_consent_at_once_and_refreshes_record_entries_and_exits() {
     let since = ds.app.get(&format!("/api/v1/segments/{id}/members?entered_since={}", enc(&before)), &ds.app.admin_key);
     assert_eq!(since.body["items"].as_array().unwrap().len(), 1);
 
+    // The leaver comes back: a second period, the first one kept closed.
+    let back = ds.app.get(&format!("/api/v1/segments/{id}"), &ds.app.admin_key).body["refreshed_at"].as_str().unwrap().to_string();
+    ds.app.event(&key, json!({"type": "identify", "identities": {"email": format!("c{li}@example.vn")}, "traits": {"city": "Hà Nội"}}));
+    let r = ds.app.post(&format!("/api/v1/segments/{id}/refresh"), &ds.app.admin_key, json!({}));
+    assert_eq!((r.body["entered"].as_i64(), r.body["exited"].as_i64()), (Some(1), Some(0)), "{}", r.body);
+    assert!(ds.members(&id, "").contains(&leaver));
+    let periods: Vec<Value> = ds.app.get(&format!("/api/v1/segments/{id}/changes?since={}", enc(&before)), &ds.app.admin_key).body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["profile_id"] == leaver.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(periods.len(), 2, "{periods:?}");
+    assert!(periods[0]["exited_at"].is_string() && periods[1]["exited_at"].is_null());
+    assert!(periods[1]["entered_at"].as_str().unwrap() > back.as_str());
+
     // A new rule is a new version; as_of moves event windows.
     let r = send(
         ureq::put(&ds.app.url(&format!("/api/v1/segments/{id}"))).set("X-Api-Key", &ds.app.admin_key),

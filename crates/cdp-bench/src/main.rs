@@ -216,6 +216,21 @@ fn scratch_database(backend: Backend, postgres_url: Option<String>) -> Scratch {
 /// Inserts profile rows (SQL value tuples of all 16 columns, drained) and then
 /// `also` (another statement, if any) in one write transaction: the bulk
 /// loaders of the segment and value benchmarks.
+/// After a bulk load: planner statistics and, on PostgreSQL, the hint bits and
+/// visibility map a database in steady state has (VACUUM) — otherwise
+/// autovacuum, woken by the million new rows, works through the tables in
+/// the middle of the timed part.
+fn settle(url: &str) {
+    if url.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(url).expect("connect");
+        diesel::sql_query("VACUUM ANALYZE").execute(&mut c).expect("VACUUM ANALYZE");
+    } else {
+        let path = url.trim_start_matches("sqlite://");
+        let mut c = diesel::SqliteConnection::establish(path).expect("open");
+        diesel::sql_query("ANALYZE").execute(&mut c).expect("ANALYZE");
+    }
+}
+
 fn insert_profiles(db: &cdp_store::Db, profiles: &mut Vec<String>, also: Option<String>) {
     let p = format!(
         "INSERT INTO profiles (id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, \

@@ -62,11 +62,6 @@ fn load(db: &Db, n: usize, seed: u64) {
     if !profiles.is_empty() {
         flush(&mut profiles, &mut consents);
     }
-    db.read(|c| {
-        cdp_store::per_backend!(&mut *c, |x| diesel::sql_query("ANALYZE").execute(x))?;
-        Ok(())
-    })
-    .expect("analyze");
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
@@ -80,7 +75,10 @@ pub fn run(backend: Backend, postgres_url: Option<String>, n: usize, seed: u64) 
     let db = Db::open(&scratch.url, &DbOptions::default()).expect("open");
     db.migrate().expect("migrate");
     eprintln!("loading {n} profiles…");
-    let (_, load_ms) = timed(|| load(&db, n, seed));
+    let (_, load_ms) = timed(|| {
+        load(&db, n, seed);
+        crate::settle(&scratch.url);
+    });
     eprintln!("loaded in {:.1} s", load_ms / 1e3);
     let name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
     let ctx = EvalContext { as_of: cdp_store::now_micros(), money_scale: 1.0 };

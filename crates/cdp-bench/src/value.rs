@@ -10,7 +10,6 @@ use crate::{scratch_database, Backend};
 use cdp_domain::auth::{Grants, Scope};
 use cdp_domain::clv::simulate::splitmix;
 use cdp_store::{Db, DbOptions};
-use diesel::RunQueryDsl;
 use std::time::{Duration, Instant};
 
 const DAY_US: i64 = 86_400_000_000;
@@ -65,11 +64,6 @@ fn load(db: &Db, n: usize, orders: usize, today: i64, seed: u64) -> usize {
     if !profiles.is_empty() {
         flush(&mut profiles, &mut days);
     }
-    db.read(|c| {
-        cdp_store::per_backend!(&mut *c, |x| diesel::sql_query("ANALYZE").execute(x))?;
-        Ok(())
-    })
-    .expect("analyze");
     written
 }
 
@@ -80,6 +74,7 @@ pub fn run(backend: Backend, postgres_url: Option<String>, customers: usize, ord
     eprintln!("loading {customers} customers with about {orders} orders…");
     let t = Instant::now();
     let purchase_days = load(&db, customers, orders, today, seed);
+    crate::settle(&scratch.url);
     eprintln!("loaded {purchase_days} purchase days in {:.1} s", t.elapsed().as_secs_f64());
     let server = Server::start(&scratch.url);
     let key = db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![Scope::AnalyticsRead]), None)).unwrap().1;

@@ -278,7 +278,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    segment_members (segment_id, entered_at, profile_id) {
+    segment_members (segment_id, profile_id, entered_at) {
         segment_id -> Text,
         profile_id -> Text,
         entered_at -> BigInt,
