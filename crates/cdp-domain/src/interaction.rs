@@ -435,11 +435,10 @@ mod tests {
 
 #[cfg(test)]
 mod labelled {
-    /// Accuracy on the labelled sentences in the repo (printed; run with
-    /// `cargo test -p cdp-domain sentiment_accuracy -- --nocapture`).
-    #[test]
-    fn sentiment_accuracy_on_the_labelled_set() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/sentiment/labelled.tsv")).unwrap();
+    /// (right, total, misses) of the scorer on a labelled file of the repo.
+    fn score_file(name: &str) -> (usize, usize, Vec<String>) {
+        let path = format!("{}/../../tests/fixtures/sentiment/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
         let (mut right, mut total, mut misses) = (0, 0, Vec::new());
         for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let (label, sentence) = line.split_once('\t').unwrap();
@@ -452,11 +451,24 @@ mod labelled {
             }
         }
         let accuracy = right as f64 / total as f64;
-        println!("sentiment accuracy: {right}/{total} = {:.1}%", accuracy * 100.0);
+        println!("sentiment accuracy on {name}: {right}/{total} = {:.1}%", accuracy * 100.0);
         for m in &misses {
             println!("  miss: {m}");
         }
+        (right, total, misses)
+    }
+
+    /// Accuracy on the labelled sentences in the repo (printed; run with
+    /// `cargo test -p cdp-domain sentiment_accuracy -- --nocapture`): the
+    /// set the lexicon was written with, and a held-out set written after it.
+    #[test]
+    fn sentiment_accuracy_on_the_labelled_sets() {
+        let (right, total, misses) = score_file("labelled.tsv");
         assert!(total >= 50);
-        assert!(accuracy >= 0.85, "accuracy {accuracy:.3}: {misses:#?}");
+        assert!(right as f64 >= 0.85 * total as f64, "{misses:#?}");
+        // The held-out set guards against regressions only; its figure is reported, not tuned.
+        let (right, total, misses) = score_file("heldout.tsv");
+        assert!(total >= 40);
+        assert!(right as f64 >= 0.5 * total as f64, "{misses:#?}");
     }
 }
