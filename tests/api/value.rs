@@ -2,6 +2,19 @@
 
 use cdp_suite::*;
 
+/// The purchase summaries ingestion kept (through orders, refunds and merges)
+/// are exactly the ones rebuilt from the purchase days.
+fn assert_summaries_kept(app: &TestApp) {
+    use cdp_store::schema::purchase_summaries::dsl::*;
+    use diesel::prelude::*;
+    type Row = (String, i64, i64, i64, i64, i64);
+    let read = || app.db.read(|c| Ok(purchase_summaries.order(profile_id).load::<Row>(c)?)).unwrap();
+    let kept = read();
+    app.db.write(cdp_store::repo::value::rebuild_summaries).unwrap();
+    assert_eq!(kept, read());
+    assert!(!kept.is_empty());
+}
+
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/fixtures/cdnow/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -46,6 +59,8 @@ fn cdnow_through_the_api_gives_the_published_fit() {
     assert!(near(&f["gamma_gamma"]["q"], 3.74, 5e-3), "{f}");
     assert!(near(&f["gamma_gamma"]["gamma"], 15.44, 5e-3), "{f}");
     assert_eq!(app.get("/api/v1/analytics/clv/model", &analyst).body, fit.body);
+    // Most of these customers bought after 1997-09-30 too: their summaries were cut at as_of.
+    assert_summaries_kept(&app);
 
     // Customer 1: x = 2, t_x = 30.43, T = 38.86 → E[Y(39)] = 1.226.
     let p = app.lookup("user_id", "cdnow-1").body;
@@ -103,6 +118,7 @@ fn orders_once_refunds_partial_and_full_and_merges_move_them() {
     app.event(&pos, refund("Q1-3", None)); // nothing left to refund
     app.event(&pos, refund("NO-SUCH", Some(5))); // unknown order: stored as an event, changes nothing
     assert_eq!(value(&pid)["revenue_total"], 700_000.0);
+    assert_summaries_kept(&app);
 
     // Another profile with an order on the same day merges in: one occasion that day.
     let b = app.event(&pos, order("Q1-9", "0912000002", 50000, "2026-10-01T05:00:00Z"));
@@ -111,6 +127,7 @@ fn orders_once_refunds_partial_and_full_and_merges_move_them() {
     app.event(&pos, json!({"event": "Linked", "identities": {"phone": "0912000002", "email": "x@example.vn"}}));
     let v = value(b["profile_id"].as_str().unwrap());
     assert_eq!((v["orders_count"].as_i64(), v["revenue_total"].as_f64()), (Some(3), Some(750_000.0)));
+    assert_summaries_kept(&app);
     // A fit over these two purchase days works and scores the survivor.
     let fit = app.post("/api/v1/analytics/clv/fit", &analyst, json!({"as_of": "2026-11-01"}));
     assert_eq!(fit.status, 422, "one customer is too few: {}", fit.body);

@@ -64,6 +64,8 @@ fn load(db: &Db, n: usize, orders: usize, today: i64, seed: u64) -> usize {
     if !profiles.is_empty() {
         flush(&mut profiles, &mut days);
     }
+    // Ingestion keeps each customer's summary next to its purchase days; a bulk load builds them at the end.
+    db.write(cdp_store::repo::value::rebuild_summaries).expect("purchase summaries");
     written
 }
 

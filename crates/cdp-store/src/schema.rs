@@ -132,6 +132,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    purchase_summaries (profile_id) {
+        profile_id -> Text,
+        days -> BigInt,
+        first_day -> BigInt,
+        last_day -> BigInt,
+        revenue -> BigInt,
+        first_day_revenue -> BigInt,
+    }
+}
+
+diesel::table! {
     purchase_days (profile_id, day) {
         profile_id -> Text,
         day -> BigInt,
@@ -405,6 +416,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_members,
     orders,
     purchase_days,
+    purchase_summaries,
     clv_models,
     profile_scores,
     segments,

@@ -165,12 +165,13 @@ impl OrderBook {
         let mut rows: Vec<_> = days.into_iter().filter(|(_, d)| *d != (0, 0)).collect();
         rows.sort();
         add_days(conn, &rows)?;
-        let touched: Vec<&String> = rows.iter().map(|((p, _), _)| p).collect();
+        let mut touched: Vec<&str> = rows.iter().map(|((p, _), _)| p.as_str()).collect();
+        touched.dedup();
         if !touched.is_empty() {
-            diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq_any(touched)).filter(purchase_days::orders.le(0)))
+            diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq_any(&touched)).filter(purchase_days::orders.le(0)))
                 .execute(conn)?;
         }
-        Ok(())
+        crate::repo::value::summarise(conn, &touched)
     }
 }
 
@@ -235,5 +236,5 @@ pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str) -> Store
     let rows: Vec<((String, i64), (i64, i64))> = days.into_iter().map(|(day, n, r)| ((into.to_string(), day), (n, r))).collect();
     add_days(conn, &rows)?;
     diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq(merged))).execute(conn)?;
-    Ok(())
+    crate::repo::value::summarise(conn, &[into, merged])
 }

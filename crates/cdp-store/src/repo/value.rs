@@ -2,7 +2,7 @@
 //! events), fitted models and per-profile scores.
 
 use crate::error::StoreResult;
-use crate::schema::{clv_models, profile_rfm, profile_scores, purchase_days};
+use crate::schema::{clv_models, profile_rfm, profile_scores, purchase_days, purchase_summaries};
 use crate::AnyConnection;
 use diesel::prelude::*;
 
@@ -26,29 +26,93 @@ pub struct PurchaseSummary {
     pub first_day_revenue: i64,
 }
 
+/// The purchase summaries of the profiles in the id list bound second
+/// (`$2`), from their purchase days up to the day bound first (`$1`), in
+/// profile order. PostgreSQL takes the list as a text array, SQLite as a JSON
+/// array: one prepared statement whatever the number of ids.
+fn aggregate_sql(conn: &AnyConnection) -> String {
+    let in_list = match conn {
+        AnyConnection::Postgresql(_) => "= ANY($2)",
+        AnyConnection::Sqlite(_) => "IN (SELECT value FROM json_each($2))",
+    };
+    format!(
+        "SELECT d.profile_id AS profile_id, COUNT(*) AS days, MIN(d.day) AS first_day, MAX(d.day) AS last_day, \
+         CAST(SUM(d.revenue) AS BIGINT) AS revenue, \
+         (SELECT f.revenue FROM purchase_days f WHERE f.profile_id = d.profile_id AND f.orders > 0 AND f.day <= $1 \
+          ORDER BY f.day LIMIT 1) AS first_day_revenue \
+         FROM purchase_days d WHERE d.day <= $1 AND d.orders > 0 AND d.profile_id {in_list} \
+         GROUP BY d.profile_id ORDER BY d.profile_id"
+    )
+}
+
+/// Runs `sql` with (`day`, ids) bound as `aggregate_sql` expects.
+macro_rules! with_ids {
+    ($conn:expr, $sql:expr, $day:expr, $ids:expr, |$q:ident, $c:ident| $run:expr) => {{
+        use diesel::sql_types::{Array, BigInt, Text};
+        match $conn {
+            AnyConnection::Postgresql($c) => {
+                let $q = diesel::sql_query($sql).bind::<BigInt, _>($day).bind::<Array<Text>, _>($ids);
+                $run
+            }
+            AnyConnection::Sqlite($c) => {
+                let list = serde_json::to_string($ids).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+                let $q = diesel::sql_query($sql).bind::<BigInt, _>($day).bind::<Text, _>(list);
+                $run
+            }
+        }
+    }};
+}
+
+/// Recomputes the purchase summaries of these profiles from their purchase
+/// days (ingestion calls it for the profiles a batch's orders touched, in
+/// the same transaction); a profile with no purchase day left has none.
+pub fn summarise(conn: &mut AnyConnection, profiles: &[&str]) -> StoreResult<()> {
+    if profiles.is_empty() {
+        return Ok(());
+    }
+    // `$1 = $1`: the day bound of `with_ids!`, which a delete does not need
+    // (first: SQLite numbers `$n` parameters in order of appearance).
+    let delete = match conn {
+        AnyConnection::Postgresql(_) => "DELETE FROM purchase_summaries WHERE $1 = $1 AND profile_id = ANY($2)",
+        AnyConnection::Sqlite(_) => "DELETE FROM purchase_summaries WHERE $1 = $1 AND profile_id IN (SELECT value FROM json_each($2))",
+    };
+    with_ids!(&mut *conn, delete, i64::MAX, profiles, |q, c| q.execute(c))?;
+    let insert = format!(
+        "INSERT INTO purchase_summaries (profile_id, days, first_day, last_day, revenue, first_day_revenue) {}",
+        aggregate_sql(conn)
+    );
+    with_ids!(&mut *conn, &insert, i64::MAX, profiles, |q, c| q.execute(c))?;
+    Ok(())
+}
+
+/// Rebuilds every purchase summary from the purchase days (what migration 13
+/// did once; for bulk loads that write purchase days directly).
+pub fn rebuild_summaries(conn: &mut AnyConnection) -> StoreResult<usize> {
+    diesel::delete(purchase_summaries::table).execute(conn)?;
+    let sql = "INSERT INTO purchase_summaries (profile_id, days, first_day, last_day, revenue, first_day_revenue) \
+        SELECT d.profile_id, COUNT(*), MIN(d.day), MAX(d.day), CAST(SUM(d.revenue) AS BIGINT), \
+        (SELECT f.revenue FROM purchase_days f WHERE f.profile_id = d.profile_id AND f.orders > 0 ORDER BY f.day LIMIT 1) \
+        FROM purchase_days d WHERE d.orders > 0 GROUP BY d.profile_id";
+    Ok(crate::per_backend!(&mut *conn, |c| diesel::sql_query(sql).execute(c))?)
+}
+
 /// Every customer's purchase summary up to `as_of_day`, in profile order, in
-/// pages: the database aggregates (one row per customer crosses over, not one
-/// per purchase day), and memory stays bounded by a page. The same SQL on both
-/// backends (SQLite takes `$n` as numbered parameters).
+/// pages of the summaries ingestion keeps: one row per customer is read, not
+/// one per purchase day. Customers who also bought after `as_of_day` (none,
+/// for a run as of today) are summarised again from their purchase days up
+/// to it. Memory stays bounded by a page. The same SQL on both backends
+/// (SQLite takes `$n` as numbered parameters).
 pub fn for_each_summary(conn: &mut AnyConnection, as_of_day: i64, mut f: impl FnMut(PurchaseSummary)) -> StoreResult<()> {
     use diesel::sql_types::{BigInt, Text};
     const PAGE: i64 = 100_000;
-    const SQL: &str = "SELECT d.profile_id AS profile_id, COUNT(*) AS days, MIN(d.day) AS first_day, MAX(d.day) AS last_day, \
-        CAST(SUM(d.revenue) AS BIGINT) AS revenue, \
-        (SELECT f.revenue FROM purchase_days f WHERE f.profile_id = d.profile_id AND f.orders > 0 AND f.day <= $1 \
-         ORDER BY f.day LIMIT 1) AS first_day_revenue \
-        FROM purchase_days d WHERE d.day <= $1 AND d.orders > 0 AND d.profile_id > $2 \
-        GROUP BY d.profile_id ORDER BY d.profile_id LIMIT $3";
-    // One transaction: every page reads the same snapshot. On PostgreSQL
-    // without JIT: the planner's cost estimate for a 100k-customer page
-    // compiles ~200 ms of LLVM code per page for a query that runs in ~850 ms.
+    const SQL: &str = "SELECT profile_id, days, first_day, last_day, revenue, first_day_revenue FROM purchase_summaries \
+        WHERE first_day <= $1 AND profile_id > $2 ORDER BY profile_id LIMIT $3";
+    // One transaction: every page reads the same snapshot.
     conn.transaction(|conn| {
-        if matches!(conn, AnyConnection::Postgresql(_)) {
-            diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
-        }
+        let partial_sql = aggregate_sql(conn);
         let mut after = String::new();
         loop {
-            let page: Vec<PurchaseSummary> = crate::per_backend!(&mut *conn, |c| diesel::sql_query(SQL)
+            let mut page: Vec<PurchaseSummary> = crate::per_backend!(&mut *conn, |c| diesel::sql_query(SQL)
                 .bind::<BigInt, _>(as_of_day)
                 .bind::<Text, _>(&after)
                 .bind::<BigInt, _>(PAGE)
@@ -56,6 +120,17 @@ pub fn for_each_summary(conn: &mut AnyConnection, as_of_day: i64, mut f: impl Fn
             let done = (page.len() as i64) < PAGE;
             if let Some(last) = page.last() {
                 after = last.profile_id.clone();
+            }
+            let later: Vec<&str> = page.iter().filter(|s| s.last_day > as_of_day).map(|s| s.profile_id.as_str()).collect();
+            if !later.is_empty() {
+                let cut: Vec<PurchaseSummary> = with_ids!(&mut *conn, &partial_sql, as_of_day, &later, |q, c| q.load(c))?;
+                let mut cut = cut.into_iter().peekable();
+                for s in page.iter_mut() {
+                    // Both in profile order; each customer here bought on or before as_of_day.
+                    if cut.peek().is_some_and(|c| c.profile_id == s.profile_id) {
+                        *s = cut.next().expect("peeked");
+                    }
+                }
             }
             page.into_iter().for_each(&mut f);
             if done {
