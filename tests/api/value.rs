@@ -243,3 +243,63 @@ fn kpis_overall_by_channel_and_city() {
     assert_eq!(r.body["by_city"]["Huế"]["revenue"], 100_000.0);
     assert_eq!(app.get("/api/v1/analytics/kpis?from=2026-12-01&to=2026-01-01", &analyst).status, 422);
 }
+
+/// Replacing every score (PostgreSQL builds a new table and swaps it in)
+/// leaves the score tables with the same columns, keys and indexes, twice
+/// over, and with exactly the new rows.
+#[test]
+fn score_tables_keep_their_shape_when_replaced() {
+    use cdp_store::repo::value::{save_fit, save_rfm, RfmRow, ScoreRow};
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Shape {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        d: String,
+    }
+    let app = TestApp::spawn();
+    let shape = || {
+        app.db
+            .read(|c| {
+                let rows: Vec<Shape> = cdp_store::per_backend!(c, |x| diesel::sql_query(match backend() {
+                    TestBackend::Sqlite => "SELECT COALESCE(group_concat(sql, ';'), '') AS d FROM \
+                        (SELECT sql FROM sqlite_master WHERE tbl_name IN ('profile_scores', 'profile_rfm') ORDER BY name)",
+                    TestBackend::Postgres => "SELECT (SELECT string_agg(indexname || ' ' || indexdef, ';' ORDER BY indexname) FROM pg_indexes \
+                          WHERE tablename IN ('profile_scores', 'profile_rfm')) || '|' || \
+                        (SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid), ';' ORDER BY conname) \
+                          FROM pg_constraint WHERE conrelid IN ('profile_scores'::regclass, 'profile_rfm'::regclass)) || '|' || \
+                        (SELECT string_agg(table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || ordinal_position, ';' \
+                          ORDER BY table_name, ordinal_position) FROM information_schema.columns \
+                          WHERE table_name IN ('profile_scores', 'profile_rfm')) AS d",
+                })
+                .load(x))?;
+                Ok(rows.into_iter().next().unwrap().d)
+            })
+            .unwrap()
+    };
+    let before = shape();
+    assert!(before.contains("profile_rfm_segment"), "{before}");
+    let score = |p: &str, clv: f64| ScoreRow {
+        profile_id: p.into(),
+        model_id: "m".into(),
+        p_alive: 0.5,
+        expected_purchases: 1.0,
+        expected_order_value: 2.0,
+        clv,
+    };
+    let rfm = |p: &str, r: i32| RfmRow { profile_id: p.into(), r, f: 1, m: 1, segment: "new".into(), as_of_day: 20_000 };
+    for round in 0..2 {
+        let scores = vec![score(&format!("p{round}a"), 1.0), score(&format!("p{round}b"), 2.0)];
+        app.db.write(|c| save_fit(c, &format!("m{round}"), "{}", round, &scores)).unwrap();
+        let rows = vec![rfm(&format!("p{round}a"), 5)];
+        app.db.write(|c| save_rfm(c, &rows)).unwrap();
+        assert_eq!(shape(), before, "round {round}");
+    }
+    let ids: Vec<String> = app
+        .db
+        .read(|c| Ok(cdp_store::schema::profile_scores::table.select(cdp_store::schema::profile_scores::profile_id).order_by(cdp_store::schema::profile_scores::profile_id).load(c)?))
+        .unwrap();
+    assert_eq!(ids, ["p1a", "p1b"]);
+    let rfm_ids: Vec<String> =
+        app.db.read(|c| Ok(cdp_store::schema::profile_rfm::table.select(cdp_store::schema::profile_rfm::profile_id).load(c)?)).unwrap();
+    assert_eq!(rfm_ids, ["p1a"]);
+}
