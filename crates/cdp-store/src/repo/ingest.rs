@@ -415,11 +415,9 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
         crate::repo::consent::move_profile(conn, &merged, &into)?;
         crate::repo::interaction::move_profile(conn, &merged, &into)?;
     }
-    let mut updated: Vec<&Work> = b.work.values().filter(|w| w.dirty && !w.new).collect();
-    updated.sort_by(|x, y| x.row.id.cmp(&y.row.id));
-    for w in updated {
-        diesel::update(profiles::table.find(&w.row.id)).set(&w.row).execute(conn)?;
-    }
+    let mut updated: Vec<&ProfileRow> = b.work.values().filter(|w| w.dirty && !w.new).map(|w| &w.row).collect();
+    updated.sort_by(|x, y| x.id.cmp(&y.id));
+    update_profiles(conn, &updated)?;
     let live: Vec<String> = b.identities.iter().map(|i| b.live(&i.profile_id)).collect();
     for (i, p) in b.identities.iter_mut().zip(live) {
         i.profile_id = p;
@@ -451,6 +449,56 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;
     }
     crate::insert_rows!(&mut *conn, merges::table, &b.log)?;
+    Ok(())
+}
+
+/// Writes back profiles loaded (and locked) by this transaction. PostgreSQL:
+/// one statement over arrays of every column (a batch touches dozens of
+/// profiles; a statement each was a round trip each); SQLite: a cached UPDATE
+/// per profile, in-process.
+fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResult<()> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    match conn {
+        AnyConnection::Postgresql(c) if rows.len() > 1 => {
+            let text = |f: fn(&ProfileRow) -> &String| rows.iter().map(|r| f(r).clone()).collect::<Vec<String>>();
+            let opt_text = |f: fn(&ProfileRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<Option<String>>>();
+            let int = |f: fn(&ProfileRow) -> i64| rows.iter().map(|r| f(r)).collect::<Vec<i64>>();
+            let opt_int = |f: fn(&ProfileRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<Option<i64>>>();
+            diesel::sql_query(
+                "UPDATE profiles AS p SET merged_into = v.merged_into, user_id = v.user_id, traits = v.traits, \
+                 trait_times = v.trait_times, channels = v.channels, first_seen_at = v.first_seen_at, last_seen_at = v.last_seen_at, \
+                 event_count = v.event_count, created_at = v.created_at, updated_at = v.updated_at, orders_count = v.orders_count, \
+                 revenue_total = v.revenue_total, margin_total = v.margin_total, first_order_at = v.first_order_at, \
+                 last_order_at = v.last_order_at \
+                 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 AS v(id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, created_at, \
+                      updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at) \
+                 WHERE p.id = v.id",
+            )
+            .bind::<Array<Text>, _>(text(|r| &r.id))
+            .bind::<Array<Nullable<Text>>, _>(opt_text(|r| &r.merged_into))
+            .bind::<Array<Nullable<Text>>, _>(opt_text(|r| &r.user_id))
+            .bind::<Array<Text>, _>(text(|r| &r.traits))
+            .bind::<Array<Text>, _>(text(|r| &r.trait_times))
+            .bind::<Array<BigInt>, _>(int(|r| r.channels))
+            .bind::<Array<BigInt>, _>(int(|r| r.first_seen_at))
+            .bind::<Array<BigInt>, _>(int(|r| r.last_seen_at))
+            .bind::<Array<BigInt>, _>(int(|r| r.event_count))
+            .bind::<Array<BigInt>, _>(int(|r| r.created_at))
+            .bind::<Array<BigInt>, _>(int(|r| r.updated_at))
+            .bind::<Array<BigInt>, _>(int(|r| r.orders_count))
+            .bind::<Array<BigInt>, _>(int(|r| r.revenue_total))
+            .bind::<Array<BigInt>, _>(int(|r| r.margin_total))
+            .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.first_order_at))
+            .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.last_order_at))
+            .execute(c)?;
+        }
+        conn => {
+            for row in rows {
+                diesel::update(profiles::table.find(&row.id)).set(*row).execute(conn)?;
+            }
+        }
+    }
     Ok(())
 }
 
