@@ -250,3 +250,26 @@ pub fn iso(secs: i64) -> String {
     let s = secs.rem_euclid(86_400);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
 }
+
+/// Every row of the tables ingestion writes names a live profile (one not
+/// merged away): merges move them, and PostgreSQL no longer checks them by
+/// foreign key (migration 14).
+pub fn assert_rows_belong_to_live_profiles(app: &TestApp) {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    for table in
+        ["events", "identities", "orders", "purchase_days", "purchase_summaries", "loyalty_ledger", "loyalty_accounts", "consent_state"]
+    {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM {table} t WHERE NOT EXISTS \
+             (SELECT 1 FROM profiles p WHERE p.id = t.profile_id AND p.merged_into IS NULL)"
+        );
+        let n =
+            app.db.read(|c| Ok(cdp_store::per_backend!(c, |x| diesel::sql_query(&sql).load::<N>(x))?.first().map_or(0, |r| r.n))).unwrap();
+        assert_eq!(n, 0, "{table}: rows of missing or merged-away profiles");
+    }
+}

@@ -279,6 +279,7 @@ fn concurrent_writers_make_one_profile_per_person() {
         })
         .unwrap();
     assert_eq!(stored as usize, PEOPLE * WRITERS, "every acknowledged event stored exactly once");
+    assert_rows_belong_to_live_profiles(&app);
 }
 
 /// Single-event requests arriving together are stored in shared

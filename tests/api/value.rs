@@ -128,6 +128,7 @@ fn orders_once_refunds_partial_and_full_and_merges_move_them() {
     let v = value(b["profile_id"].as_str().unwrap());
     assert_eq!((v["orders_count"].as_i64(), v["revenue_total"].as_f64()), (Some(3), Some(750_000.0)));
     assert_summaries_kept(&app);
+    assert_rows_belong_to_live_profiles(&app);
     // A fit over these two purchase days works and scores the survivor.
     let fit = app.post("/api/v1/analytics/clv/fit", &analyst, json!({"as_of": "2026-11-01"}));
     assert_eq!(fit.status, 422, "one customer is too few: {}", fit.body);
@@ -296,7 +297,12 @@ fn score_tables_keep_their_shape_when_replaced() {
     }
     let ids: Vec<String> = app
         .db
-        .read(|c| Ok(cdp_store::schema::profile_scores::table.select(cdp_store::schema::profile_scores::profile_id).order_by(cdp_store::schema::profile_scores::profile_id).load(c)?))
+        .read(|c| {
+            Ok(cdp_store::schema::profile_scores::table
+                .select(cdp_store::schema::profile_scores::profile_id)
+                .order_by(cdp_store::schema::profile_scores::profile_id)
+                .load(c)?)
+        })
         .unwrap();
     assert_eq!(ids, ["p1a", "p1b"]);
     let rfm_ids: Vec<String> =

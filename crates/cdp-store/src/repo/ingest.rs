@@ -17,6 +17,7 @@ use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
 use cdp_domain::{Identity, IdentityType, NewEvent};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -391,7 +392,24 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
     let mut created: Vec<&ProfileRow> = b.work.values().filter(|w| w.new).map(|w| &w.row).collect();
     created.sort_by(|x, y| x.id.cmp(&y.id));
     let rows: Vec<ProfileRow> = created.into_iter().cloned().collect();
-    crate::insert_rows!(&mut *conn, profiles::table, &rows)?;
+    crate::insert_unnest!(&mut *conn, profiles::table, "profiles", &rows, [
+        "id": Text = |r| r.id.as_str(),
+        "merged_into": Nullable<Text> = |r| r.merged_into.as_deref(),
+        "user_id": Nullable<Text> = |r| r.user_id.as_deref(),
+        "traits": Text = |r| r.traits.as_str(),
+        "trait_times": Text = |r| r.trait_times.as_str(),
+        "channels": BigInt = |r| r.channels,
+        "first_seen_at": BigInt = |r| r.first_seen_at,
+        "last_seen_at": BigInt = |r| r.last_seen_at,
+        "event_count": BigInt = |r| r.event_count,
+        "created_at": BigInt = |r| r.created_at,
+        "updated_at": BigInt = |r| r.updated_at,
+        "orders_count": BigInt = |r| r.orders_count,
+        "revenue_total": BigInt = |r| r.revenue_total,
+        "margin_total": BigInt = |r| r.margin_total,
+        "first_order_at": Nullable<BigInt> = |r| r.first_order_at,
+        "last_order_at": Nullable<BigInt> = |r| r.last_order_at,
+    ])?;
     // Profiles that existed before and were merged away: their identities,
     // events and merge pointers move to the survivor.
     for (merged, into) in b.moved.clone() {
@@ -422,12 +440,32 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
     for (i, p) in b.identities.iter_mut().zip(live) {
         i.profile_id = p;
     }
-    crate::insert_rows!(&mut *conn, identities::table, &b.identities)?;
+    crate::insert_unnest!(&mut *conn, identities::table, "identities", &b.identities, [
+        "value": Text = |r| r.value.as_str(),
+        "identity_type": Text = |r| r.identity_type.as_str(),
+        "profile_id": Text = |r| r.profile_id.as_str(),
+        "created_at": BigInt = |r| r.created_at,
+    ])?;
     let live: Vec<String> = b.events.iter().map(|e| b.live(&e.profile_id)).collect();
     for (e, p) in b.events.iter_mut().zip(live) {
         e.profile_id = p;
     }
-    crate::insert_rows!(&mut *conn, events::table, &b.events)?;
+    crate::insert_unnest!(&mut *conn, events::table, "events", &b.events, [
+        "id": Text = |r| r.id.as_str(),
+        "profile_id": Text = |r| r.profile_id.as_str(),
+        "source_key": Text = |r| r.source_key.as_str(),
+        "source_id": Nullable<Text> = |r| r.source_id.as_deref(),
+        "message_id": Nullable<Text> = |r| r.message_id.as_deref(),
+        "event_type": Text = |r| r.event_type.as_str(),
+        "name": Nullable<Text> = |r| r.name.as_deref(),
+        "channel": Text = |r| r.channel.as_str(),
+        "occurred_at": BigInt = |r| r.occurred_at,
+        "received_at": BigInt = |r| r.received_at,
+        "identities": Text = |r| r.identities.as_str(),
+        "traits": Text = |r| r.traits.as_str(),
+        "properties": Text = |r| r.properties.as_str(),
+        "context": Text = |r| r.context.as_str(),
+    ])?;
     let redirect = b.redirect.clone();
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
     crate::repo::loyalty::apply(conn, &b.orders.loyalty, now)?;
@@ -457,7 +495,7 @@ fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) ->
 /// profiles; a statement each was a round trip each); SQLite: a cached UPDATE
 /// per profile, in-process.
 fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResult<()> {
-    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    use diesel::sql_types::Array;
     match conn {
         AnyConnection::Postgresql(c) if rows.len() > 1 => {
             let text = |f: fn(&ProfileRow) -> &String| rows.iter().map(|r| f(r).clone()).collect::<Vec<String>>();

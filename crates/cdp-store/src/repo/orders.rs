@@ -6,6 +6,7 @@ use crate::schema::{orders, purchase_days};
 use crate::AnyConnection;
 use cdp_domain::commerce::{day_of, OrderEvent};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::upsert::excluded;
 use std::collections::HashMap;
 
@@ -155,7 +156,21 @@ impl OrderBook {
                     .execute(conn)?;
             }
         }
-        crate::insert_rows!(&mut *conn, orders::table, &created)?;
+        crate::insert_unnest!(&mut *conn, orders::table, "orders", &created, [
+            "order_id": Text = |r| r.order_id.as_str(),
+            "profile_id": Text = |r| r.profile_id.as_str(),
+            "event_id": Text = |r| r.event_id.as_str(),
+            "channel": Text = |r| r.channel.as_str(),
+            "currency": Text = |r| r.currency.as_str(),
+            "revenue": BigInt = |r| r.revenue,
+            "refunded": BigInt = |r| r.refunded,
+            "margin": Nullable<BigInt> = |r| r.margin,
+            "day": BigInt = |r| r.day,
+            "occurred_at": BigInt = |r| r.occurred_at,
+            "products": Text = |r| r.products.as_str(),
+            "created_at": BigInt = |r| r.created_at,
+            "updated_at": BigInt = |r| r.updated_at,
+        ])?;
         let mut days: HashMap<(String, i64), (i64, i64)> = HashMap::new();
         for ((p, day), (n, r)) in self.days.drain() {
             let e = days.entry((live(&p), day)).or_default();

@@ -231,7 +231,8 @@ mod swap {
         for d in &defs {
             diesel::sql_query(format!("ALTER INDEX {}_next RENAME TO {}", d.name, d.name)).execute(c)?;
             if d.is_primary {
-                diesel::sql_query(format!("ALTER TABLE {table} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}", d.name, d.name)).execute(c)?;
+                diesel::sql_query(format!("ALTER TABLE {table} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}", d.name, d.name))
+                    .execute(c)?;
             }
         }
         Ok(())

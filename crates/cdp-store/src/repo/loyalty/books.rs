@@ -8,6 +8,7 @@ use crate::schema::{loyalty_accounts, loyalty_ledger, orders};
 use crate::AnyConnection;
 use cdp_domain::loyalty::{self, Program};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 /// Applies what ingestion decided: earn for new orders (at the multiplier of
 /// the tier held just before each), reverse for refunds — in order, exactly
@@ -242,11 +243,41 @@ impl<'p> Books<'p> {
 
     /// Writes the ledger rows, then the balances that changed.
     fn close(self, conn: &mut AnyConnection) -> StoreResult<()> {
-        crate::insert_rows!(&mut *conn, loyalty_ledger::table, &self.rows)?;
+        crate::insert_unnest!(&mut *conn, loyalty_ledger::table, "loyalty_ledger", &self.rows, [
+            "id": Text = |r| r.id.as_str(),
+            "profile_id": Text = |r| r.profile_id.as_str(),
+            "kind": Text = |r| r.kind.as_str(),
+            "points": BigInt = |r| r.points,
+            "balance_after": BigInt = |r| r.balance_after,
+            "order_id": Nullable<Text> = |r| r.order_id.as_deref(),
+            "reward_id": Nullable<Text> = |r| r.reward_id.as_deref(),
+            "idempotency_key": Nullable<Text> = |r| r.idempotency_key.as_deref(),
+            "reason": Nullable<Text> = |r| r.reason.as_deref(),
+            "created_at": BigInt = |r| r.created_at,
+            "expires_at": Nullable<BigInt> = |r| r.expires_at,
+            "remaining": BigInt = |r| r.remaining,
+        ])?;
         let mut changed: Vec<(&String, &(i64, String, bool))> = self.accounts.iter().filter(|(_, a)| a.2).collect();
         changed.sort_by(|a, b| a.0.cmp(b.0));
-        for (member, (balance, tier, _)) in changed {
-            set_account(conn, member, *balance, tier, self.now)?;
+        match conn {
+            // One statement over arrays: a batch changes a score of accounts (was a statement each).
+            AnyConnection::Postgresql(c) if changed.len() > 1 => {
+                use diesel::sql_types::Array;
+                diesel::sql_query(
+                    "UPDATE loyalty_accounts AS a SET balance = v.balance, tier_code = v.tier_code, updated_at = $4 \
+                     FROM unnest($1, $2, $3) AS v(profile_id, balance, tier_code) WHERE a.profile_id = v.profile_id",
+                )
+                .bind::<Array<Text>, _>(changed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(changed.iter().map(|(_, a)| a.0).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(changed.iter().map(|(_, a)| a.1.as_str()).collect::<Vec<_>>())
+                .bind::<BigInt, _>(self.now)
+                .execute(c)?;
+            }
+            conn => {
+                for (member, (balance, tier, _)) in changed {
+                    set_account(conn, member, *balance, tier, self.now)?;
+                }
+            }
         }
         Ok(())
     }
