@@ -26,23 +26,28 @@ pub struct PurchaseSummary {
     pub first_day_revenue: i64,
 }
 
-/// The purchase summaries of the profiles in the id list bound second
-/// (`$2`), from their purchase days up to the day bound first (`$1`), in
-/// profile order. PostgreSQL takes the list as a text array, SQLite as a JSON
-/// array: one prepared statement whatever the number of ids.
-fn aggregate_sql(conn: &AnyConnection) -> String {
-    let in_list = match conn {
-        AnyConnection::Postgresql(_) => "= ANY($2)",
-        AnyConnection::Sqlite(_) => "IN (SELECT value FROM json_each($2))",
-    };
+/// Purchase summaries from purchase days up to the day bound first (`$1`), in
+/// profile order — the one definition of a summary, for the profiles `filter`
+/// admits (an SQL condition on `d.profile_id`).
+fn summary_sql(filter: &str) -> String {
     format!(
         "SELECT d.profile_id AS profile_id, COUNT(*) AS days, MIN(d.day) AS first_day, MAX(d.day) AS last_day, \
          CAST(SUM(d.revenue) AS BIGINT) AS revenue, \
          (SELECT f.revenue FROM purchase_days f WHERE f.profile_id = d.profile_id AND f.orders > 0 AND f.day <= $1 \
           ORDER BY f.day LIMIT 1) AS first_day_revenue \
-         FROM purchase_days d WHERE d.day <= $1 AND d.orders > 0 AND d.profile_id {in_list} \
+         FROM purchase_days d WHERE d.day <= $1 AND d.orders > 0 AND {filter} \
          GROUP BY d.profile_id ORDER BY d.profile_id"
     )
+}
+
+/// `summary_sql` for the profiles in the id list bound second (`$2`).
+/// PostgreSQL takes the list as a text array, SQLite as a JSON array: one
+/// statement text whatever the number of ids.
+fn aggregate_sql(conn: &AnyConnection) -> String {
+    summary_sql(match conn {
+        AnyConnection::Postgresql(_) => "d.profile_id = ANY($2)",
+        AnyConnection::Sqlite(_) => "d.profile_id IN (SELECT value FROM json_each($2))",
+    })
 }
 
 /// Runs `sql` with (`day`, ids) bound as `aggregate_sql` expects.
@@ -89,11 +94,11 @@ pub fn summarise(conn: &mut AnyConnection, profiles: &[&str]) -> StoreResult<()>
 /// did once; for bulk loads that write purchase days directly).
 pub fn rebuild_summaries(conn: &mut AnyConnection) -> StoreResult<usize> {
     diesel::delete(purchase_summaries::table).execute(conn)?;
-    let sql = "INSERT INTO purchase_summaries (profile_id, days, first_day, last_day, revenue, first_day_revenue) \
-        SELECT d.profile_id, COUNT(*), MIN(d.day), MAX(d.day), CAST(SUM(d.revenue) AS BIGINT), \
-        (SELECT f.revenue FROM purchase_days f WHERE f.profile_id = d.profile_id AND f.orders > 0 ORDER BY f.day LIMIT 1) \
-        FROM purchase_days d WHERE d.orders > 0 GROUP BY d.profile_id";
-    Ok(crate::per_backend!(&mut *conn, |c| diesel::sql_query(sql).execute(c))?)
+    let sql = format!(
+        "INSERT INTO purchase_summaries (profile_id, days, first_day, last_day, revenue, first_day_revenue) {}",
+        summary_sql("TRUE")
+    );
+    Ok(crate::per_backend!(&mut *conn, |c| diesel::sql_query(&sql).bind::<diesel::sql_types::BigInt, _>(i64::MAX).execute(c))?)
 }
 
 /// Every customer's purchase summary up to `as_of_day`, in profile order, in
