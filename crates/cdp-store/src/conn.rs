@@ -155,7 +155,57 @@ impl Manager {
 }
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-     PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL; PRAGMA cache_size = -65536;";
+     PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 20000;";
+
+/// Commits between two checkpoints of the SQLite checkpointer thread.
+const CHECKPOINT_EVERY: u32 = 8;
+
+/// SQLite copies committed pages from the WAL back into the database file (a
+/// checkpoint, with an fsync of each file) when the WAL passes
+/// `wal_autocheckpoint` pages, inside the COMMIT of whichever writer crossed
+/// the line — the one writer everybody else queues behind. Here a thread with
+/// its own connection does that work instead, after every few commits: a
+/// PASSIVE checkpoint while writers go on (the bulk of the copying), then,
+/// holding the writers' turn, another one over the few commits that came in
+/// meanwhile. That one leaves the WAL fully copied, so the next writer starts
+/// it over from the beginning; without it the WAL would grow without end
+/// (writers always commit during the first), and measured runs stalled for
+/// up to 1.5 s at a time. The writers' own auto-checkpoint
+/// is kept far higher, as a backstop. The thread ends when the last `Db`
+/// holding its sender is dropped.
+fn spawn_checkpointer(manager: Manager, turn: WriterTurn) -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let run = move || {
+        let mut conn: Option<AnyConnection> = None;
+        let mut pending = 0;
+        while rx.recv().is_ok() {
+            pending += 1 + rx.try_iter().count() as u32;
+            if pending < CHECKPOINT_EVERY {
+                continue;
+            }
+            pending = 0;
+            if conn.is_none() {
+                conn = manager.connect().map_err(|e| log::warn!("checkpointer cannot connect: {e}")).ok();
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            let done = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)").and_then(|()| {
+                let _turn = turn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+            });
+            if let Err(e) = done {
+                log::warn!("WAL checkpoint failed: {e}");
+                conn = None;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(run) {
+        log::warn!("no checkpointer thread ({e}); writers checkpoint the WAL themselves");
+    }
+    tx
+}
+
+/// SQLite's one writer at a time, with the connection it writes on.
+type WriterTurn = std::sync::Arc<std::sync::Mutex<Option<AnyConnection>>>;
 
 impl ManageConnection for Manager {
     type Connection = AnyConnection;
@@ -194,8 +244,15 @@ pub struct Db {
     pub backend: Backend,
     /// SQLite admits one writer at a time; writers of this process queue
     /// here (FIFO-ish, woken at once) instead of in SQLite's busy handler,
-    /// which polls with sleeps of up to 100 ms.
-    sqlite_writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// which polls with sleeps of up to 100 ms. The turn comes with the one
+    /// connection every write of this process uses: SQLite's page cache is
+    /// per connection and dropped whenever another connection changed the
+    /// file, so writes rotating over the pool each began with a cold cache
+    /// and re-read their index pages from the file.
+    sqlite_writer: Option<WriterTurn>,
+    manager: Manager,
+    /// SQLite: tells the checkpointer thread of each commit (see `spawn_checkpointer`).
+    checkpoints: Option<std::sync::mpsc::Sender<()>>,
     /// Write transactions committed by this process (PostgreSQL), to know
     /// when to look for tables whose planner statistics went stale.
     writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -235,8 +292,19 @@ impl Db {
             .connection_timeout(opts.connect_timeout)
             .build(Manager::new(url.clone()))
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", url.redacted())))?;
-        let sqlite_writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
-        let db = Db { pool, backend, sqlite_writer, writes: Default::default(), analyzing: Default::default(), group: Default::default() };
+        let sqlite_writer: Option<WriterTurn> = (backend == Backend::Sqlite).then(Default::default);
+        let manager = Manager::new(url.clone());
+        let checkpoints = sqlite_writer.as_ref().map(|turn| spawn_checkpointer(manager.clone(), turn.clone()));
+        let db = Db {
+            pool,
+            backend,
+            sqlite_writer,
+            manager,
+            checkpoints,
+            writes: Default::default(),
+            analyzing: Default::default(),
+            group: Default::default(),
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -271,11 +339,20 @@ impl Db {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            // The turn first, then a connection: waiting writers hold none.
-            let turn = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-            let mut conn = self.conn()?;
-            let result = write_tx(&mut conn, &mut f);
-            drop(turn);
+            let result = match &self.sqlite_writer {
+                // The turn first, then the connection: waiting writers hold none.
+                Some(turn) => {
+                    let mut slot = turn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if slot.as_mut().is_none_or(|c| self.manager.has_broken(c)) {
+                        *slot = None;
+                        *slot = Some(
+                            self.manager.connect().map_err(|e| StoreError::Unavailable(format!("the SQLite writer connection: {e}")))?,
+                        );
+                    }
+                    write_tx(slot.as_mut().expect("connected above"), &mut f)
+                }
+                None => write_tx(&mut *self.conn()?, &mut f),
+            };
             match result {
                 Ok(v) => {
                     self.after_commit();
@@ -283,7 +360,6 @@ impl Db {
                 }
                 Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                     log::debug!("retrying write transaction (attempt {attempt}): {e}");
-                    drop(conn);
                     // Back off a little, with jitter, so that colliding writers part ways.
                     let cap = 2u64.saturating_pow(attempt.min(7));
                     std::thread::sleep(Duration::from_micros(200 + rand::random::<u64>() % (cap * 250)));
@@ -303,6 +379,10 @@ impl Db {
     /// a fifth since their last analysis. The answer never waits for it.
     fn after_commit(&self) {
         use std::sync::atomic::Ordering;
+        if let Some(tx) = &self.checkpoints {
+            // The thread may be gone (it could not start): writers checkpoint themselves.
+            let _ = tx.send(());
+        }
         if self.backend != Backend::Postgres {
             return;
         }
