@@ -3,6 +3,7 @@
 pub mod conn;
 pub mod error;
 pub mod group;
+pub mod in_list;
 pub mod repo;
 pub mod schema;
 

@@ -2,6 +2,7 @@
 //! events: one row per order (once per order_id), one per profile and day.
 
 use crate::error::StoreResult;
+use crate::in_list::in_list;
 use crate::schema::{orders, purchase_days};
 use crate::AnyConnection;
 use cdp_domain::commerce::{day_of, OrderEvent};
@@ -61,7 +62,7 @@ impl OrderBook {
     pub fn load(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<OrderBook> {
         let mut book = OrderBook::default();
         if !ids.is_empty() {
-            for o in orders::table.filter(orders::order_id.eq_any(ids)).select(OrderRow::as_select()).load(conn)? {
+            for o in orders::table.filter(in_list(orders::order_id, ids)).select(OrderRow::as_select()).load(conn)? {
                 book.orders.insert(o.order_id.clone(), (o, false, false));
             }
         }
@@ -183,7 +184,7 @@ impl OrderBook {
         let mut touched: Vec<&str> = rows.iter().map(|((p, _), _)| p.as_str()).collect();
         touched.dedup();
         if !touched.is_empty() {
-            diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq_any(&touched)).filter(purchase_days::orders.le(0)))
+            diesel::delete(purchase_days::table.filter(in_list(purchase_days::profile_id, &touched)).filter(purchase_days::orders.le(0)))
                 .execute(conn)?;
         }
         crate::repo::value::summarise(conn, &touched)

@@ -2,6 +2,7 @@
 //! hashed identities, and the audit log.
 
 use crate::error::StoreResult;
+use crate::in_list::in_list;
 use crate::schema::{
     account_members, audit_log, case_history, cases, consent_state, consents, erased_identities, erased_profiles, events, feedback,
     identities, loyalty_ledger, merges, orders, preferences, profiles, segment_members,
@@ -30,7 +31,7 @@ pub fn tombstones(conn: &mut AnyConnection, hashes: &[String]) -> StoreResult<Ha
     for chunk in hashes.chunks(5000) {
         out.extend(
             erased_identities::table
-                .filter(erased_identities::hash.eq_any(chunk))
+                .filter(in_list(erased_identities::hash, chunk))
                 .select((erased_identities::hash, erased_identities::erased_at))
                 .load::<(String, i64)>(conn)?,
         );

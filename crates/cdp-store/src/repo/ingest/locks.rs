@@ -4,6 +4,7 @@
 
 use super::Origin;
 use crate::error::StoreResult;
+use crate::in_list::in_list;
 use crate::repo::profiles::ProfileRow;
 use crate::schema::profiles;
 use crate::AnyConnection;
@@ -54,7 +55,7 @@ pub(super) fn load_profiles(conn: &mut AnyConnection, ids: &[String]) -> StoreRe
             .for_update()
             .select(ProfileRow::as_select())
             .load(c)?,
-        AnyConnection::Sqlite(c) => profiles::table.filter(profiles::id.eq_any(ids)).select(ProfileRow::as_select()).load(c)?,
+        AnyConnection::Sqlite(c) => profiles::table.filter(in_list(profiles::id, ids)).select(ProfileRow::as_select()).load(c)?,
     })
 }
 

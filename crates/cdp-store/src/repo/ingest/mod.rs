@@ -8,6 +8,7 @@
 //! of statements grows with the number of profiles touched, not of events.
 
 use crate::error::{StoreError, StoreResult};
+use crate::in_list::in_list;
 use crate::repo::orders::{self, OrderBook};
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow};
 use crate::schema::{account_members, accounts, events, identities, merges, profiles};
@@ -141,12 +142,12 @@ pub fn ingest_batch(
     if !mids.is_empty() {
         let seen: Vec<(Option<String>, String, String)> = events::table
             .filter(events::source_key.eq(&origin.source_key))
-            .filter(events::message_id.eq_any(&mids))
+            .filter(in_list(events::message_id, &mids))
             .select((events::message_id, events::id, events::profile_id))
             .load(conn)?;
         let ids: Vec<&str> = seen.iter().map(|s| s.2.as_str()).collect();
         let pointers: HashMap<String, Option<String>> = profiles::table
-            .filter(profiles::id.eq_any(&ids))
+            .filter(in_list(profiles::id, &ids))
             .select((profiles::id, profiles::merged_into))
             .load::<(String, Option<String>)>(conn)?
             .into_iter()
@@ -164,7 +165,7 @@ pub fn ingest_batch(
     values.sort_unstable();
     values.dedup();
     let found: Vec<IdentityRow> =
-        identities::table.filter(identities::value.eq_any(&values)).select(IdentityRow::as_select()).load(conn)?;
+        identities::table.filter(in_list(identities::value, &values)).select(IdentityRow::as_select()).load(conn)?;
     let mut owners: Vec<String> = found.iter().map(|r| r.profile_id.clone()).chain(b.orders.owners()).collect();
     owners.sort_unstable();
     owners.dedup();

@@ -4,6 +4,7 @@
 
 use super::{entry, lock_account, program, set_account, tier_changed, LedgerRow, LoyaltyOp, DAY};
 use crate::error::{StoreError, StoreResult};
+use crate::in_list::in_list;
 use crate::schema::{loyalty_accounts, loyalty_ledger, orders};
 use crate::AnyConnection;
 use cdp_domain::loyalty::{self, Program};
@@ -31,7 +32,7 @@ pub fn apply(conn: &mut AnyConnection, ops: &[LoyaltyOp], now: i64) -> StoreResu
     ids.dedup();
     // order id → (profile, currency, revenue, occurred_at); orders do not change while the ledger is written.
     let orders: std::collections::HashMap<String, (String, String, i64, i64)> = orders::table
-        .filter(orders::order_id.eq_any(&ids))
+        .filter(in_list(orders::order_id, &ids))
         .select((orders::order_id, (orders::profile_id, orders::currency, orders::revenue, orders::occurred_at)))
         .load::<(String, (String, String, i64, i64))>(conn)?
         .into_iter()
@@ -109,7 +110,7 @@ impl<'p> Books<'p> {
             }
         }
         let q = loyalty_accounts::table
-            .filter(loyalty_accounts::profile_id.eq_any(&members))
+            .filter(in_list(loyalty_accounts::profile_id, &members))
             .order(loyalty_accounts::profile_id.asc())
             .select((loyalty_accounts::profile_id, loyalty_accounts::balance, loyalty_accounts::tier_code));
         let held: Vec<(String, i64, String)> = match conn {
@@ -119,7 +120,7 @@ impl<'p> Books<'p> {
         books.accounts = held.into_iter().map(|(m, balance, tier)| (m, (balance, tier, false))).collect();
         let since = books.orders.values().map(|o| o.3).min().unwrap_or(now) - program.tier_window_days * DAY;
         let spent: Vec<(String, String, i64, i64, i64)> = orders::table
-            .filter(orders::profile_id.eq_any(&members))
+            .filter(in_list(orders::profile_id, &members))
             .filter(orders::currency.eq(&program.currency))
             .filter(orders::occurred_at.gt(since))
             .select((orders::profile_id, orders::order_id, orders::occurred_at, orders::revenue, orders::refunded))

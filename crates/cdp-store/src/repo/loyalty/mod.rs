@@ -3,6 +3,7 @@
 //! Every function runs inside the caller's write transaction.
 
 use crate::error::{StoreError, StoreResult};
+use crate::in_list::in_list;
 use crate::schema::{loyalty_accounts, loyalty_ledger, loyalty_program, loyalty_rewards, orders};
 use crate::{new_id, AnyConnection};
 use cdp_domain::loyalty::{self, Lot, Program};
@@ -315,7 +316,7 @@ pub fn account(conn: &mut AnyConnection, profile: &str) -> StoreResult<Option<(i
 /// The loyalty accounts of several profiles: id → (balance, tier code).
 pub fn accounts_of(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<std::collections::HashMap<String, (i64, String)>> {
     Ok(loyalty_accounts::table
-        .filter(loyalty_accounts::profile_id.eq_any(ids))
+        .filter(in_list(loyalty_accounts::profile_id, ids))
         .select((loyalty_accounts::profile_id, loyalty_accounts::balance, loyalty_accounts::tier_code))
         .load::<(String, i64, String)>(conn)?
         .into_iter()
