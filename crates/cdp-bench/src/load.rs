@@ -68,6 +68,18 @@ impl Server {
         };
         (field("VmRSS:"), field("VmHWM:"))
     }
+
+    /// CPU seconds (user + system, all threads) the server process used so
+    /// far: less at the mercy of a shared machine's speed than wall time.
+    /// Clock ticks of 1/100 s (`CLK_TCK` on Linux).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(f64::NAN)).collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+        (f.get(11).copied().unwrap_or(f64::NAN) + f.get(12).copied().unwrap_or(f64::NAN)) / 100.0
+    }
 }
 
 impl Drop for Server {
@@ -221,7 +233,9 @@ pub fn ingest(a: IngestArgs) {
     };
     let total = a.events;
     eprintln!("{} requests, {people} distinct people, {} clients", bodies.len(), a.clients);
+    let cpu_before = server.cpu_seconds();
     let run = send_all(&format!("{}{path}", server.base), &key, &bodies, |i| per.min(total - i * per), a.clients);
+    let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / a.events as f64;
     let (_, peak) = server.rss_mib();
     let profiles = db.read(cdp_store::repo::profiles::count_live).unwrap();
     let rate = run.accepted as f64 / run.took.as_secs_f64();
@@ -229,7 +243,7 @@ pub fn ingest(a: IngestArgs) {
     let mode = if a.mode == Mode::Batch { format!("batch={}", a.batch) } else { "single".into() };
     println!(
         "backend={} {mode} clients={} events={} seconds={:.2} events_per_s={rate:.0} {} server_peak_rss_mib={peak:.0} \
-         profiles={profiles} last_tenth_vs_first={growth:.2}",
+         server_cpu_us_per_event={cpu_us:.0} profiles={profiles} last_tenth_vs_first={growth:.2}",
         a.backend.name(),
         a.clients,
         run.accepted,
