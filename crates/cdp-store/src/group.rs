@@ -2,12 +2,16 @@
 //!
 //! One transaction per event caps a server at its commit rate (an fsync each
 //! on PostgreSQL; one writer at a time on SQLite). Here a request queues its
-//! event and either becomes a *leader* — if fewer than the backend's leader
-//! limit are writing — or waits. A leader takes everything queued (up to
-//! `MAX_GROUP` events), stores it in one write transaction, in arrival order,
-//! exactly as a batch of those events would be stored (each event sees the
-//! ones before it), and answers every waiter after the commit. Nobody is
-//! answered before their event is durable; nothing waits on a timer.
+//! event with a callback for its answer, and if fewer than the backend's
+//! leader limit are writing, the caller is told to run a *leader* on a thread
+//! that may block. A leader takes everything queued (up to `MAX_GROUP`
+//! events), stores it in one write transaction, in arrival order, exactly as
+//! a batch of those events would be stored (each event sees the ones before
+//! it), answers every event of the group after the commit, and goes on while
+//! events are queued. Nobody is answered before their event is durable;
+//! nothing waits on a timer, and a waiting request holds no thread (the API
+//! awaits its answer): an earlier version parked a blocking-pool thread per
+//! waiting request, and the hand-offs between them led the server's profile.
 //!
 //! If a group fails for a reason a retry does not cure, its events are stored
 //! again one transaction each, so that one bad event cannot fail the others.
@@ -16,25 +20,20 @@ use crate::error::{StoreError, StoreResult};
 use crate::repo::ingest::{self, Origin, Outcome};
 use crate::{Backend, Db};
 use cdp_domain::NewEvent;
-use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
 
 /// Most events one leader stores in one transaction.
 const MAX_GROUP: usize = 512;
 
-/// What a queued request is told.
-enum Msg {
-    Done(StoreResult<Outcome>),
-    /// Become the leader: the previous one finished and others are queued.
-    Lead,
-}
+/// Called once with an event's outcome, after its commit (on the leader's thread).
+pub type Reply = Box<dyn FnOnce(StoreResult<Outcome>) + Send>;
 
 struct Job {
     origin: Origin,
     event: NewEvent,
     currency: String,
     received_at: i64,
-    reply: Sender<Msg>,
+    reply: Reply,
 }
 
 #[derive(Default)]
@@ -55,46 +54,41 @@ impl Group {
     }
 }
 
+/// Whoever queued an event must start a leader (`Db::lead`) on a thread that may block.
+#[must_use = "a leader must be run, or the queued events are never stored"]
+pub struct MustLead;
+
 impl Db {
-    /// Stores one event, committed before the answer, in a transaction shared
-    /// with whatever other single events arrive meanwhile.
-    pub fn ingest_one(&self, origin: &Origin, event: NewEvent, currency: &str, received_at: i64) -> StoreResult<Outcome> {
-        // Unbounded: a sender (possibly holding the queue's lock) never blocks;
-        // a request may be handed the lead by several leaders at once.
-        let (reply, answer) = channel();
+    /// Queues one event to be stored in a transaction shared with whatever
+    /// other single events arrive meanwhile; `reply` gets its outcome after
+    /// the commit. When this answers `Some`, the caller runs `lead()` on a
+    /// thread that may block (it need not wait for it).
+    pub fn enqueue_one(&self, origin: &Origin, event: NewEvent, currency: &str, received_at: i64, reply: Reply) -> Option<MustLead> {
         let job = Job { origin: origin.clone(), event, currency: currency.to_string(), received_at, reply };
-        let lead = {
-            let mut state = self.group.state();
-            state.queue.push(job);
-            let lead = state.leaders < self.leader_limit();
-            state.leaders += usize::from(lead);
-            lead
-        };
-        if !lead {
-            match answer.recv() {
-                Ok(Msg::Done(outcome)) => return outcome,
-                Ok(Msg::Lead) => {}
-                Err(_) => return Err(StoreError::Unavailable("the group writer stopped".into())),
-            }
-        }
-        {
-            let _turn = Lead(&self.group);
+        let mut state = self.group.state();
+        state.queue.push(job);
+        let lead = state.leaders < self.leader_limit();
+        state.leaders += usize::from(lead);
+        lead.then_some(MustLead)
+    }
+
+    /// Stores queued events, a group per transaction, until none are left.
+    pub fn lead(&self, _turn: MustLead) {
+        let _lead = Lead(&self.group);
+        loop {
             let jobs: Vec<Job> = {
                 let mut state = self.group.state();
                 let take = state.queue.len().min(MAX_GROUP);
+                if take == 0 {
+                    // Leaving while the lock is held: an event queued after
+                    // this sees one leader fewer and starts its own.
+                    state.leaders -= 1;
+                    std::mem::forget(_lead);
+                    return;
+                }
                 state.queue.drain(..take).collect()
             };
-            if !jobs.is_empty() {
-                self.store_group(jobs);
-            }
-        }
-        loop {
-            match answer.recv() {
-                Ok(Msg::Done(outcome)) => return outcome,
-                // Handed the lead while already leading: nothing more to take.
-                Ok(Msg::Lead) => drop(Lead(&self.group)),
-                Err(_) => return Err(StoreError::Unavailable("the group writer stopped".into())),
-            }
+            self.store_group(jobs);
         }
     }
 
@@ -133,36 +127,40 @@ impl Db {
         }) {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Msg::Done(Ok(outcome)));
+                    (job.reply)(Ok(outcome));
                 }
             }
             Err(e) if jobs.len() == 1 => {
-                let _ = jobs.into_iter().next().map(|j| j.reply.send(Msg::Done(Err(e))));
+                if let Some(job) = jobs.into_iter().next() {
+                    (job.reply)(Err(e));
+                }
             }
             Err(e) => {
                 log::warn!("a group of {} events failed ({e}); storing them one by one", jobs.len());
                 for job in jobs {
                     let outcome = self.write(|c| ingest::ingest_one(c, &job.origin, &job.event, &job.currency, job.received_at));
-                    let _ = job.reply.send(Msg::Done(outcome));
+                    (job.reply)(outcome);
                 }
             }
         }
     }
 }
 
-/// A leader's turn. When it ends — even by a panic — the lead passes to the
-/// first queued request, or the number of leaders goes down if none is queued.
-/// Only that one request wakes; the others sleep until their answer.
+/// A leader's turn, for when it ends by a panic: the count of leaders goes
+/// down, and if no other leader is left the queued events are failed rather
+/// than left waiting with nobody to store them (their clients may retry).
+/// The events of the group being stored were answered by their dropped
+/// callbacks.
 struct Lead<'a>(&'a Group);
 
 impl Drop for Lead<'_> {
     fn drop(&mut self) {
         let mut state = self.0.state();
-        match state.queue.first() {
-            Some(next) => {
-                let _ = next.reply.send(Msg::Lead);
-            }
-            None => state.leaders -= 1,
+        state.leaders -= 1;
+        let queued: Vec<Job> = if state.leaders == 0 { state.queue.drain(..).collect() } else { Vec::new() };
+        drop(state);
+        for job in queued {
+            (job.reply)(Err(StoreError::Unavailable("the group writer stopped".into())));
         }
     }
 }

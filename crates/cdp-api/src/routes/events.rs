@@ -144,7 +144,16 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
     let now = cdp_store::now_micros();
-    let outcome = web::block(move || db.ingest_one(&origin, event, &currency, now)).await??;
+    // The event waits in the group's queue without holding a thread; a leader,
+    // if one must start, runs on the blocking pool (see `cdp_store::group`).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reply: cdp_store::group::Reply = Box::new(move |outcome| {
+        let _ = tx.send(outcome);
+    });
+    if let Some(turn) = db.enqueue_one(&origin, event, &currency, now, reply) {
+        drop(actix_web::rt::task::spawn_blocking(move || db.lead(turn)));
+    }
+    let outcome = rx.await.unwrap_or_else(|_| Err(cdp_store::StoreError::Unavailable("the group writer stopped".into())))?;
     let (id, profile_id, status) = accepted(outcome).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     state.metrics.count_events((status == "accepted") as u64, (status == "duplicate") as u64, 0);
     Ok(HttpResponse::Accepted().json(EventAccepted { id, profile_id, status: status.into() }))
