@@ -55,8 +55,9 @@ impl Group {
 }
 
 /// Whoever queued an event must start a leader (`Db::lead`) on a thread that may block.
+/// Only `enqueue_one` makes one: it counted the leader that `lead` will uncount.
 #[must_use = "a leader must be run, or the queued events are never stored"]
-pub struct MustLead;
+pub struct MustLead(());
 
 impl Db {
     /// Queues one event to be stored in a transaction shared with whatever
@@ -69,12 +70,12 @@ impl Db {
         state.queue.push(job);
         let lead = state.leaders < self.leader_limit();
         state.leaders += usize::from(lead);
-        lead.then_some(MustLead)
+        lead.then_some(MustLead(()))
     }
 
     /// Stores queued events, a group per transaction, until none are left.
     pub fn lead(&self, _turn: MustLead) {
-        let _lead = Lead(&self.group);
+        let on_panic = Lead(&self.group);
         loop {
             let jobs: Vec<Job> = {
                 let mut state = self.group.state();
@@ -83,7 +84,7 @@ impl Db {
                     // Leaving while the lock is held: an event queued after
                     // this sees one leader fewer and starts its own.
                     state.leaders -= 1;
-                    std::mem::forget(_lead);
+                    std::mem::forget(on_panic);
                     return;
                 }
                 state.queue.drain(..take).collect()
