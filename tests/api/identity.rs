@@ -339,6 +339,74 @@ fn concurrent_single_events_share_commits_and_stay_exact() {
     }
 }
 
+/// Batches, single events and Segment batches arriving together share
+/// transactions (group commit): every request gets the answers of its own
+/// events, in its order — each event names the profile of its own person —
+/// and a resent batch answers "duplicate" for each of its events.
+#[test]
+fn concurrent_batches_share_commits_and_answer_their_own_events() {
+    const WRITERS: usize = 12;
+    let app = TestApp::spawn_with(|s| s.db_pool_size = Some(16));
+    let (_, key) = app.source("Web", "web");
+    let answers: Vec<(String, String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (app, key) = (&app, &key);
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for n in 0..8 {
+                        let size = 1 + (w * 7 + n * 5) % 23;
+                        let email = |i: usize| format!("w{w}-n{n}-i{i}@example.vn");
+                        let events: Vec<_> = (0..size)
+                            .map(|i| json!({"message_id": format!("w{w}-n{n}-i{i}"), "event": "Viewed", "identities": {"email": email(i)}}))
+                            .collect();
+                        match (w + n) % 3 {
+                            0 => {
+                                let r = app.event(key, events[0].clone());
+                                out.push((email(0), r["status"].as_str().unwrap().to_string(), r["profile_id"].to_string()));
+                            }
+                            1 => {
+                                let body = json!({ "batch": (0..size).map(|i| json!({"type": "track", "event": "Viewed",
+                                    "messageId": format!("w{w}-n{n}-i{i}"), "userId": format!("w{w}-n{n}-i{i}"),
+                                    "context": {"traits": {"email": email(i)}}})).collect::<Vec<_>>() });
+                                let r = app.post("/v1/batch", key, body);
+                                assert_eq!(r.status, 200, "{}", r.body);
+                                assert_eq!(r.body["accepted"].as_u64(), Some(size as u64), "{}", r.body);
+                                out.extend((0..size).map(|i| (email(i), "accepted".to_string(), String::new())));
+                            }
+                            _ => {
+                                for attempt in ["accepted", "duplicate"] {
+                                    let r = app.post("/api/v1/events/batch", key, json!({ "events": events }));
+                                    assert_eq!(r.status, 200, "{}", r.body);
+                                    let results = r.body["results"].as_array().unwrap();
+                                    assert_eq!(results.len(), size);
+                                    for (i, res) in results.iter().enumerate() {
+                                        assert_eq!(res["index"], i);
+                                        assert_eq!(res["status"], attempt, "{res}");
+                                        out.push((email(i), attempt.to_string(), res["profile_id"].to_string()));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.len() > 100);
+    for (email, status, profile) in &answers {
+        let p = app.lookup("email", email);
+        assert_eq!(p.status, 200, "{email}");
+        if !profile.is_empty() {
+            assert_eq!(p.body["id"].to_string(), *profile, "{email} ({status}) was answered with another person's profile");
+        }
+        assert_eq!(p.body["event_count"], 1, "{email}");
+    }
+    assert_rows_belong_to_live_profiles(&app);
+}
+
 /// Inside one batch each event sees the ones before it: profiles created,
 /// merged and merged again within the batch, an old profile absorbed too.
 #[test]

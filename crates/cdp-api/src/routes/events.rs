@@ -6,7 +6,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use cdp_domain::auth::Scope;
 use cdp_domain::event::EventDefaults;
 use cdp_domain::{NewEvent, RawEvent};
-use cdp_store::repo::ingest::{self, Origin, Outcome};
+use cdp_store::repo::ingest::{Origin, Outcome};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -129,6 +129,25 @@ pub fn identity_erased(what: &str) -> ApiError {
     )
 }
 
+/// Stores a request's events, all in one transaction that may be shared with
+/// other requests (group commit, see `cdp_store::group`), and answers their
+/// outcomes in order once committed. The request waits without holding a
+/// thread; a leader, if one must start, runs on the blocking pool.
+pub(crate) async fn store(state: &AppState, who: &Principal, events: Vec<NewEvent>, received_at: i64) -> Result<Vec<Outcome>, ApiError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (db, origin) = (state.db.clone(), origin_of(who));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reply: cdp_store::group::Reply = Box::new(move |outcomes| {
+        let _ = tx.send(outcomes);
+    });
+    if let Some(turn) = db.enqueue(&origin, events, &state.currency, received_at, reply) {
+        drop(actix_web::rt::task::spawn_blocking(move || db.lead(turn)));
+    }
+    Ok(rx.await.unwrap_or_else(|_| Err(cdp_store::StoreError::Unavailable("the group writer stopped".into())))?)
+}
+
 /// Ingests one event: identities resolved, profile created, attached or merged,
 /// committed before the answer.
 #[utoipa::path(
@@ -142,18 +161,8 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
     let bytes = read_limited(&req, payload, state.limits.event_body_bytes).await?;
     let raw: RawEvent = parse_json(&bytes)?;
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
-    let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
-    let now = cdp_store::now_micros();
-    // The event waits in the group's queue without holding a thread; a leader,
-    // if one must start, runs on the blocking pool (see `cdp_store::group`).
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let reply: cdp_store::group::Reply = Box::new(move |outcome| {
-        let _ = tx.send(outcome);
-    });
-    if let Some(turn) = db.enqueue_one(&origin, event, &currency, now, reply) {
-        drop(actix_web::rt::task::spawn_blocking(move || db.lead(turn)));
-    }
-    let outcome = rx.await.unwrap_or_else(|_| Err(cdp_store::StoreError::Unavailable("the group writer stopped".into())))?;
+    let outcome = store(&state, &who, vec![event], cdp_store::now_micros()).await?.pop();
+    let outcome = outcome.ok_or_else(|| cdp_store::StoreError::Corrupt("no outcome for the event".into()))?;
     let (id, profile_id, status) = accepted(outcome).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     state.metrics.count_events((status == "accepted") as u64, (status == "duplicate") as u64, 0);
     Ok(HttpResponse::Accepted().json(EventAccepted { id, profile_id, status: status.into() }))
@@ -204,14 +213,8 @@ pub async fn create_event_batch(
             }),
         }
     }
-    let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
-    let now = cdp_store::now_micros();
-    let outcomes = web::block(move || {
-        let events: Vec<&NewEvent> = valid.iter().map(|(_, e)| e).collect();
-        let outcomes = db.write(|c| ingest::ingest_batch(c, &origin, &events, &currency, now))?;
-        Ok::<_, cdp_store::StoreError>(valid.iter().map(|(i, _)| *i).zip(outcomes).collect::<Vec<_>>())
-    })
-    .await??;
+    let (indexes, events): (Vec<usize>, Vec<NewEvent>) = valid.into_iter().unzip();
+    let outcomes = indexes.into_iter().zip(store(&state, &who, events, cdp_store::now_micros()).await?);
     for (index, o) in outcomes {
         results.push(match accepted(o) {
             Ok((id, profile_id, status)) => {

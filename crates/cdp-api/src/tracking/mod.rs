@@ -7,7 +7,7 @@ pub mod map;
 use crate::auth::{authenticate_jwt, authenticate_key, Caller, Principal};
 use crate::body::read_limited;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::events::{defaults_for, origin_of};
+use crate::routes::events::defaults_for;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
@@ -199,13 +199,7 @@ async fn track_messages(
         let first = rejected.first().and_then(|r| r["error"]["message"].as_str()).unwrap_or("no messages").to_string();
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", first).with_details(json!({ "rejected": rejected })));
     }
-    let (db, origin, currency) = (state.db.clone(), origin_of(&who), state.currency.clone());
-    let now = cdp_store::micros(received);
-    let outcomes = web::block(move || {
-        let refs: Vec<&NewEvent> = valid.iter().collect();
-        db.write(|c| ingest::ingest_batch(c, &origin, &refs, &currency, now))
-    })
-    .await??;
+    let outcomes = crate::routes::events::store(&state, &who, valid, cdp_store::micros(received)).await?;
     let accepted = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Accepted { .. })).count();
     let duplicates = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Duplicate { .. })).count();
     let mut rejected = rejected;
