@@ -171,6 +171,12 @@ impl Drop for TestApp {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // PostgreSQL: the test's database goes too (runs left thousands behind).
+        if let (TestBackend::Postgres, Ok(admin)) = (backend(), std::env::var("CDP_TEST_POSTGRES_URL")) {
+            if let (Some((_, name)), Ok(mut conn)) = (self.database_url.rsplit_once('/'), diesel::PgConnection::establish(&admin)) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+            }
+        }
     }
 }
 
