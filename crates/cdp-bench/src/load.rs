@@ -226,11 +226,11 @@ pub fn ingest(a: IngestArgs) {
     let key = issue(&db, Scope::EventsWrite);
 
     eprintln!("generating {} events…", a.events);
-    let (events, people) = crate::traffic::events(a.events, a.returning, a.seed);
-    let (path, bodies, per) = match a.mode {
-        Mode::Batch => ("/api/v1/events/batch", crate::traffic::batch_bodies(&events, a.batch), a.batch),
-        Mode::Single => ("/api/v1/events", events.iter().map(|e| e.to_string()).collect(), 1),
+    let (path, per) = match a.mode {
+        Mode::Batch => ("/api/v1/events/batch", a.batch.max(1)),
+        Mode::Single => ("/api/v1/events", 1),
     };
+    let (bodies, people) = crate::traffic::bodies(a.events, (a.mode == Mode::Batch).then_some(per), a.returning, a.seed);
     let total = a.events;
     eprintln!("{} requests, {people} distinct people, {} clients", bodies.len(), a.clients);
     let cpu_before = server.cpu_seconds();

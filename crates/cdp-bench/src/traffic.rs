@@ -109,22 +109,58 @@ fn event(p: &Person, seq: usize, rng: &mut StdRng) -> Value {
            "identities": ids, "traits": traits, "properties": props})
 }
 
-/// `events` events in order, and how many distinct people they hold.
-pub fn events(events: usize, returning: f64, seed: u64) -> (Vec<Value>, usize) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut people: Vec<Person> = Vec::new();
-    let mut out = Vec::with_capacity(events);
-    for seq in 0..events {
-        let p = if !people.is_empty() && rng.gen_bool(returning) {
-            rng.gen_range(0..people.len())
+/// The stream of events: ~`returning` of them from people seen before.
+struct Traffic {
+    rng: StdRng,
+    people: Vec<Person>,
+    returning: f64,
+    seq: usize,
+}
+
+impl Traffic {
+    fn new(returning: f64, seed: u64) -> Traffic {
+        Traffic { rng: StdRng::seed_from_u64(seed), people: Vec::new(), returning, seq: 0 }
+    }
+
+    fn next(&mut self) -> Value {
+        let rng = &mut self.rng;
+        let p = if !self.people.is_empty() && rng.gen_bool(self.returning) {
+            rng.gen_range(0..self.people.len())
         } else {
-            let n = people.len();
-            people.push(person(n, &mut rng));
+            let n = self.people.len();
+            self.people.push(person(n, rng));
             n
         };
-        out.push(event(&people[p], seq, &mut rng));
+        self.seq += 1;
+        event(&self.people[p], self.seq - 1, rng)
     }
-    (out, people.len())
+}
+
+/// `events` events in order, and how many distinct people they hold.
+pub fn events(events: usize, returning: f64, seed: u64) -> (Vec<Value>, usize) {
+    let mut t = Traffic::new(returning, seed);
+    let out = (0..events).map(|_| t.next()).collect();
+    (out, t.people.len())
+}
+
+/// The same traffic as `events`, as request bodies made one request at a
+/// time (a 10M-event run holds its bodies, never 10M JSON trees): with
+/// `batch` = None one event per body (POST /events), else bodies for POST
+/// /events/batch of `batch` events each. Also answers the people they hold.
+pub fn bodies(events: usize, batch: Option<usize>, returning: f64, seed: u64) -> (Vec<String>, usize) {
+    let mut t = Traffic::new(returning, seed);
+    let per = batch.unwrap_or(1).max(1);
+    let mut out = Vec::with_capacity(events.div_ceil(per));
+    let mut left = events;
+    while left > 0 {
+        let n = per.min(left);
+        left -= n;
+        out.push(match batch {
+            None => t.next().to_string(),
+            Some(_) => json!({ "events": (0..n).map(|_| t.next()).collect::<Vec<_>>() }).to_string(),
+        });
+    }
+    (out, t.people.len())
 }
 
 /// Request bodies for POST /events/batch of `batch` events each.
