@@ -24,9 +24,8 @@
 //! others.
 
 use crate::error::{StoreError, StoreResult};
-use crate::repo::ingest::{self, Origin, Outcome};
+use crate::repo::ingest::{self, Origin, Outcome, Prepared};
 use crate::{Backend, Db};
-use cdp_domain::NewEvent;
 use std::sync::Mutex;
 
 /// Most events one leader stores in one transaction (a single request may
@@ -39,7 +38,8 @@ pub type Reply = Box<dyn FnOnce(StoreResult<Vec<Outcome>>) + Send>;
 
 struct Job {
     origin: Origin,
-    events: Vec<NewEvent>,
+    /// Prepared with `currency`.
+    events: Vec<Prepared>,
     currency: String,
     received_at: i64,
     reply: Reply,
@@ -69,11 +69,11 @@ impl Group {
 pub struct MustLead(());
 
 impl Db {
-    /// Queues a request's events to be stored in a transaction shared with
+    /// Queues a request's events (prepared with `currency`) to be stored in a transaction shared with
     /// whatever other requests arrive meanwhile; `reply` gets their outcomes
     /// after the commit. When this answers `Some`, the caller runs `lead()`
     /// on a thread that may block (it need not wait for it).
-    pub fn enqueue(&self, origin: &Origin, events: Vec<NewEvent>, currency: &str, received_at: i64, reply: Reply) -> Option<MustLead> {
+    pub fn enqueue(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply) -> Option<MustLead> {
         let job = Job { origin: origin.clone(), events, currency: currency.to_string(), received_at, reply };
         let mut state = self.group.state();
         state.queue.push_back(job);
@@ -137,7 +137,7 @@ impl Db {
                         .take_while(|j| j.origin.source_key == head.origin.source_key && j.currency == head.currency)
                         .count();
                 let run = &jobs[start..end];
-                let events: Vec<&NewEvent> = run.iter().flat_map(|j| &j.events).collect();
+                let events: Vec<&Prepared> = run.iter().flat_map(|j| &j.events).collect();
                 let at = run.iter().map(|j| j.received_at).max().unwrap_or(head.received_at);
                 outcomes.extend(ingest::ingest_batch(c, &head.origin, &events, &head.currency, at)?);
                 start = end;
@@ -159,7 +159,7 @@ impl Db {
             Err(e) => {
                 log::warn!("a group of {} requests failed ({e}); storing them one by one", jobs.len());
                 for job in jobs {
-                    let events: Vec<&NewEvent> = job.events.iter().collect();
+                    let events: Vec<&Prepared> = job.events.iter().collect();
                     let outcome = self.write(|c| ingest::ingest_batch(c, &job.origin, &events, &job.currency, job.received_at));
                     (job.reply)(outcome);
                 }

@@ -6,7 +6,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use cdp_domain::auth::Scope;
 use cdp_domain::event::EventDefaults;
 use cdp_domain::{NewEvent, RawEvent};
-use cdp_store::repo::ingest::{Origin, Outcome};
+use cdp_store::repo::ingest::{Origin, Outcome, Prepared};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -137,6 +137,8 @@ pub(crate) async fn store(state: &AppState, who: &Principal, events: Vec<NewEven
     if events.is_empty() {
         return Ok(Vec::new());
     }
+    // Worked out here, on the request's thread, rather than in the writer's turn.
+    let events = events.into_iter().map(|e| Prepared::new(e, &state.currency)).collect::<Result<Vec<_>, _>>()?;
     let (db, origin) = (state.db.clone(), origin_of(who));
     let (tx, rx) = tokio::sync::oneshot::channel();
     let reply: cdp_store::group::Reply = Box::new(move |outcomes| {

@@ -23,7 +23,7 @@ pub fn identity_hash(kind: &str, value: &str) -> String {
 }
 
 /// Tombstones among some hashes: hash → when the person was erased.
-pub fn tombstones(conn: &mut AnyConnection, hashes: &[String]) -> StoreResult<HashMap<String, i64>> {
+pub fn tombstones<S: AsRef<str>>(conn: &mut AnyConnection, hashes: &[S]) -> StoreResult<HashMap<String, i64>> {
     if hashes.is_empty() {
         return Ok(HashMap::new());
     }

@@ -51,6 +51,35 @@ pub enum Outcome {
     },
 }
 
+/// An event made ready to store: what can be worked out before the write
+/// transaction — its JSON columns, the order it makes or refunds, the hashes
+/// its identities have among erasure tombstones — is, so that the writer's
+/// turn (SQLite has one writer) holds only what needs the database. The API
+/// prepares a request's events on its own threads, before they queue.
+pub struct Prepared {
+    pub event: NewEvent,
+    order: Option<OrderEvent>,
+    traits: String,
+    properties: String,
+    context: String,
+    /// `privacy::identity_hash` of each of the event's identities, in order.
+    hashes: Vec<String>,
+}
+
+impl Prepared {
+    /// Prepares an event; orders in `currency` (the deployment's default) count in profile aggregates.
+    pub fn new(event: NewEvent, currency: &str) -> StoreResult<Prepared> {
+        Ok(Prepared {
+            order: OrderEvent::from_event(&event, currency),
+            traits: serde_json::to_string(&event.traits)?,
+            properties: serde_json::to_string(&event.properties)?,
+            context: serde_json::to_string(&event.context)?,
+            hashes: event.identities.iter().map(|i| crate::repo::privacy::identity_hash(i.kind.as_str(), &i.value)).collect(),
+            event,
+        })
+    }
+}
+
 /// A profile being worked on in this batch.
 struct Work {
     row: ProfileRow,
@@ -115,19 +144,21 @@ fn parse_traits(p: &ProfileRow) -> StoreResult<TraitState> {
     Ok(TraitState { values: serde_json::from_str(&p.traits)?, times: serde_json::from_str(&p.trait_times)? })
 }
 
-/// Stores a batch of events. Must run inside a write transaction. Orders in
-/// `currency` (the deployment's default) count in profile aggregates.
+/// Stores a batch of prepared events (prepared with `currency`). Must run
+/// inside a write transaction. Orders in `currency` (the deployment's
+/// default) count in profile aggregates.
 pub fn ingest_batch(
     conn: &mut AnyConnection,
     origin: &Origin,
-    batch: &[&NewEvent],
+    prepared: &[&Prepared],
     currency: &str,
     received_at: i64,
 ) -> StoreResult<Vec<Outcome>> {
-    let commerce: Vec<Option<OrderEvent>> = batch.iter().map(|e| OrderEvent::from_event(e, currency)).collect();
-    let mut order_ids: Vec<String> = commerce
+    let batch: Vec<&NewEvent> = prepared.iter().map(|p| &p.event).collect();
+    let batch = batch.as_slice();
+    let mut order_ids: Vec<String> = prepared
         .iter()
-        .flatten()
+        .filter_map(|p| p.order.as_ref())
         .map(|o| match o {
             OrderEvent::Completed { order_id, .. } | OrderEvent::Refunded { order_id, .. } => order_id.clone(),
         })
@@ -185,22 +216,20 @@ pub fn ingest_batch(
     }
 
     // Tombstones of erased people: their old events are not replayed into a new profile.
-    let hashes: Vec<String> =
-        batch.iter().flat_map(|e| e.identities.iter().map(|i| crate::repo::privacy::identity_hash(i.kind.as_str(), &i.value))).collect();
+    let hashes: Vec<&str> = prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect();
     let tombstones = crate::repo::privacy::tombstones(conn, &hashes)?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (e, order) in batch.iter().zip(&commerce) {
+    for p in prepared {
         if !tombstones.is_empty() {
-            let at = crate::micros(e.occurred_at);
-            let erased = e.identities.iter().find(|i| {
-                tombstones.get(&crate::repo::privacy::identity_hash(i.kind.as_str(), &i.value)).is_some_and(|erased_at| at <= *erased_at)
-            });
-            if let Some(i) = erased {
+            let at = crate::micros(p.event.occurred_at);
+            let erased =
+                p.event.identities.iter().zip(&p.hashes).find(|(_, h)| tombstones.get(*h).is_some_and(|erased_at| at <= *erased_at));
+            if let Some((i, _)) = erased {
                 outcomes.push(Outcome::Erased { identity_type: i.kind.as_str().to_string() });
                 continue;
             }
         }
-        outcomes.push(resolve_one(&mut b, origin, e, order.as_ref(), received_at)?);
+        outcomes.push(resolve_one(&mut b, origin, p, received_at)?);
     }
     flush(conn, &mut b, received_at, &origin.source_key)?;
     Ok(outcomes
@@ -215,11 +244,13 @@ pub fn ingest_batch(
 
 /// Stores one event (a batch of one). Must run inside a write transaction.
 pub fn ingest_one(conn: &mut AnyConnection, origin: &Origin, event: &NewEvent, currency: &str, received_at: i64) -> StoreResult<Outcome> {
-    ingest_batch(conn, origin, &[event], currency, received_at)?.pop().ok_or_else(|| StoreError::Corrupt("no outcome".into()))
+    let p = Prepared::new(event.clone(), currency)?;
+    ingest_batch(conn, origin, &[&p], currency, received_at)?.pop().ok_or_else(|| StoreError::Corrupt("no outcome".into()))
 }
 
 /// Resolves one event against the batch's state and records what to write.
-fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, order: Option<&OrderEvent>, received_at: i64) -> StoreResult<Outcome> {
+fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -> StoreResult<Outcome> {
+    let (e, order) = (&p.event, p.order.as_ref());
     if let Some((id, pid)) = e.message_id.as_ref().and_then(|m| b.seen.get(m)) {
         return Ok(Outcome::Duplicate { id: id.clone(), profile_id: pid.clone() });
     }
@@ -323,9 +354,9 @@ fn resolve_one(b: &mut Batch, origin: &Origin, e: &NewEvent, order: Option<&Orde
         occurred_at: at,
         received_at,
         identities: serde_json::to_string(&ids)?,
-        traits: serde_json::to_string(&e.traits)?,
-        properties: serde_json::to_string(&e.properties)?,
-        context: serde_json::to_string(&e.context)?,
+        traits: p.traits.clone(),
+        properties: p.properties.clone(),
+        context: p.context.clone(),
     });
     if let Some(m) = &e.message_id {
         b.seen.insert(m.clone(), (event_id.clone(), target.clone()));
