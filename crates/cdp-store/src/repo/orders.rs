@@ -183,7 +183,9 @@ impl OrderBook {
         add_days(conn, &rows)?;
         let mut touched: Vec<&str> = rows.iter().map(|((p, _), _)| p.as_str()).collect();
         touched.dedup();
-        if !touched.is_empty() {
+        // Only a refund (a day's orders going down or staying) can leave a day
+        // with no order; no batch leaves one behind, so none else is looked for.
+        if rows.iter().any(|(_, (n, _))| *n <= 0) {
             diesel::delete(purchase_days::table.filter(in_list(purchase_days::profile_id, &touched)).filter(purchase_days::orders.le(0)))
                 .execute(conn)?;
         }
