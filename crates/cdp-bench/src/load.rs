@@ -281,7 +281,9 @@ fn copy_rate(url: &str) -> f64 {
     diesel::copy_from(cdp_store::schema::events::table)
         .from_raw_data(cdp_store::schema::events::table, |w| {
             // In pieces: libpq will not buffer one write of gigabytes (a 10M-event run).
-            rows.chunks(1 << 20).try_for_each(|piece| w.write_all(piece)).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+            rows.chunks(1 << 20)
+                .try_for_each(|piece| w.write_all(piece))
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
         })
         .execute(&mut c)
         .expect("COPY into the bare table");
