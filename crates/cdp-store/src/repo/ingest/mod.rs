@@ -11,18 +11,19 @@ use crate::error::{StoreError, StoreResult};
 use crate::in_list::in_list;
 use crate::repo::orders::{self, OrderBook};
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow};
-use crate::schema::{account_members, accounts, events, identities, merges, profiles};
+use crate::schema::{events, identities, profiles};
 use crate::{micros, new_id, AnyConnection};
 use cdp_domain::commerce::OrderEvent;
 use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
 use cdp_domain::{Identity, IdentityType, NewEvent};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+mod flush;
 mod locks;
+use flush::flush;
 use locks::{load_profiles, lock_keys};
 
 /// Where events come from: the dedupe scope and the source, if any.
@@ -408,205 +409,4 @@ fn planned_identities(b: &Batch, e: &NewEvent) -> Vec<Identity> {
         ids.sort_by(|a, b| b.kind.priority().cmp(&a.kind.priority()).then_with(|| a.cmp(b)));
     }
     ids
-}
-
-/// Writes what the batch decided, parents before children.
-fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_key: &str) -> StoreResult<()> {
-    let origin_key = origin_key.to_string();
-    let pointers: Vec<(String, String)> =
-        b.work.values().filter_map(|w| w.row.merged_into.as_deref().map(|m| (w.row.id.clone(), b.live(m)))).collect();
-    for (id, into) in pointers {
-        if let Some(w) = b.work.get_mut(&id) {
-            w.row.merged_into = Some(into);
-        }
-    }
-    for w in b.work.values_mut().filter(|w| w.dirty && w.row.merged_into.is_none()) {
-        w.row.traits = serde_json::to_string(&w.traits.values)?;
-        w.row.trait_times = serde_json::to_string(&w.traits.times)?;
-    }
-    let mut created: Vec<&ProfileRow> = b.work.values().filter(|w| w.new).map(|w| &w.row).collect();
-    created.sort_by(|x, y| x.id.cmp(&y.id));
-    let rows: Vec<ProfileRow> = created.into_iter().cloned().collect();
-    crate::insert_unnest!(&mut *conn, profiles::table, "profiles", &rows, [
-        "id": Text = |r| r.id.as_str(),
-        "merged_into": Nullable<Text> = |r| r.merged_into.as_deref(),
-        "user_id": Nullable<Text> = |r| r.user_id.as_deref(),
-        "traits": Text = |r| r.traits.as_str(),
-        "trait_times": Text = |r| r.trait_times.as_str(),
-        "channels": BigInt = |r| r.channels,
-        "first_seen_at": BigInt = |r| r.first_seen_at,
-        "last_seen_at": BigInt = |r| r.last_seen_at,
-        "event_count": BigInt = |r| r.event_count,
-        "created_at": BigInt = |r| r.created_at,
-        "updated_at": BigInt = |r| r.updated_at,
-        "orders_count": BigInt = |r| r.orders_count,
-        "revenue_total": BigInt = |r| r.revenue_total,
-        "margin_total": BigInt = |r| r.margin_total,
-        "first_order_at": Nullable<BigInt> = |r| r.first_order_at,
-        "last_order_at": Nullable<BigInt> = |r| r.last_order_at,
-    ])?;
-    // Profiles that existed before and were merged away: their identities,
-    // events and merge pointers move to the survivor.
-    for (merged, into) in b.moved.clone() {
-        let into = b.live(&into);
-        diesel::update(identities::table.filter(identities::profile_id.eq(&merged))).set(identities::profile_id.eq(&into)).execute(conn)?;
-        diesel::update(events::table.filter(events::profile_id.eq(&merged))).set(events::profile_id.eq(&into)).execute(conn)?;
-        diesel::update(profiles::table.filter(profiles::merged_into.eq(&merged))).set(profiles::merged_into.eq(&into)).execute(conn)?;
-        let shared: Vec<String> =
-            account_members::table.filter(account_members::profile_id.eq(&into)).select(account_members::account_id).load(conn)?;
-        if !shared.is_empty() {
-            diesel::delete(
-                account_members::table.filter(account_members::profile_id.eq(&merged)).filter(account_members::account_id.eq_any(&shared)),
-            )
-            .execute(conn)?;
-        }
-        diesel::update(account_members::table.filter(account_members::profile_id.eq(&merged)))
-            .set(account_members::profile_id.eq(&into))
-            .execute(conn)?;
-        orders::move_profile(conn, &merged, &into)?;
-        crate::repo::loyalty::move_profile(conn, &merged, &into, now)?;
-        crate::repo::consent::move_profile(conn, &merged, &into)?;
-        crate::repo::interaction::move_profile(conn, &merged, &into)?;
-    }
-    let mut updated: Vec<&ProfileRow> = b.work.values().filter(|w| w.dirty && !w.new).map(|w| &w.row).collect();
-    updated.sort_by(|x, y| x.id.cmp(&y.id));
-    update_profiles(conn, &updated)?;
-    let live: Vec<String> = b.identities.iter().map(|i| b.live(&i.profile_id)).collect();
-    for (i, p) in b.identities.iter_mut().zip(live) {
-        i.profile_id = p;
-    }
-    crate::insert_unnest!(&mut *conn, identities::table, "identities", &b.identities, [
-        "value": Text = |r| r.value.as_str(),
-        "identity_type": Text = |r| r.identity_type.as_str(),
-        "profile_id": Text = |r| r.profile_id.as_str(),
-        "created_at": BigInt = |r| r.created_at,
-    ])?;
-    let live: Vec<String> = b.events.iter().map(|e| b.live(&e.profile_id)).collect();
-    for (e, p) in b.events.iter_mut().zip(live) {
-        e.profile_id = p;
-    }
-    crate::insert_unnest!(&mut *conn, events::table, "events", &b.events, [
-        "id": Text = |r| r.id.as_str(),
-        "profile_id": Text = |r| r.profile_id.as_str(),
-        "source_key": Text = |r| r.source_key.as_str(),
-        "source_id": Nullable<Text> = |r| r.source_id.as_deref(),
-        "message_id": Nullable<Text> = |r| r.message_id.as_deref(),
-        "event_type": Text = |r| r.event_type.as_str(),
-        "name": Nullable<Text> = |r| r.name.as_deref(),
-        "channel": Text = |r| r.channel.as_str(),
-        "occurred_at": BigInt = |r| r.occurred_at,
-        "received_at": BigInt = |r| r.received_at,
-        "identities": Text = |r| r.identities.as_str(),
-        "traits": Text = |r| r.traits.as_str(),
-        "properties": Text = |r| r.properties.as_str(),
-        "context": Text = |r| r.context.as_str(),
-    ])?;
-    let redirect = b.redirect.clone();
-    b.orders.flush(conn, |id| live_in(&redirect, id))?;
-    crate::repo::loyalty::apply(conn, &b.orders.loyalty, now)?;
-    for (profile, channel, status, at) in std::mem::take(&mut b.consents) {
-        let row = crate::repo::consent::ConsentRow {
-            id: new_id(),
-            profile_id: live_in(&redirect, &profile),
-            channel,
-            status,
-            source: "event".into(),
-            recorded_at: at,
-            received_at: now,
-            actor: origin_key.clone(),
-        };
-        crate::repo::consent::record(conn, &row)?;
-    }
-    let groups = std::mem::take(&mut b.groups);
-    for (account, traits, profile) in groups {
-        link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;
-    }
-    crate::insert_rows!(&mut *conn, merges::table, &b.log)?;
-    Ok(())
-}
-
-/// Writes back profiles loaded (and locked) by this transaction. PostgreSQL:
-/// one statement over arrays of every column (a batch touches dozens of
-/// profiles; a statement each was a round trip each); SQLite: a cached UPDATE
-/// per profile, in-process.
-fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResult<()> {
-    use diesel::sql_types::Array;
-    match conn {
-        AnyConnection::Postgresql(c) if rows.len() > 1 => {
-            let text = |f: fn(&ProfileRow) -> &String| rows.iter().map(|r| f(r).clone()).collect::<Vec<String>>();
-            let opt_text = |f: fn(&ProfileRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<Option<String>>>();
-            let int = |f: fn(&ProfileRow) -> i64| rows.iter().map(|r| f(r)).collect::<Vec<i64>>();
-            let opt_int = |f: fn(&ProfileRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<Option<i64>>>();
-            diesel::sql_query(
-                "UPDATE profiles AS p SET merged_into = v.merged_into, user_id = v.user_id, traits = v.traits, \
-                 trait_times = v.trait_times, channels = v.channels, first_seen_at = v.first_seen_at, last_seen_at = v.last_seen_at, \
-                 event_count = v.event_count, created_at = v.created_at, updated_at = v.updated_at, orders_count = v.orders_count, \
-                 revenue_total = v.revenue_total, margin_total = v.margin_total, first_order_at = v.first_order_at, \
-                 last_order_at = v.last_order_at \
-                 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                 AS v(id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, created_at, \
-                      updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at) \
-                 WHERE p.id = v.id",
-            )
-            .bind::<Array<Text>, _>(text(|r| &r.id))
-            .bind::<Array<Nullable<Text>>, _>(opt_text(|r| &r.merged_into))
-            .bind::<Array<Nullable<Text>>, _>(opt_text(|r| &r.user_id))
-            .bind::<Array<Text>, _>(text(|r| &r.traits))
-            .bind::<Array<Text>, _>(text(|r| &r.trait_times))
-            .bind::<Array<BigInt>, _>(int(|r| r.channels))
-            .bind::<Array<BigInt>, _>(int(|r| r.first_seen_at))
-            .bind::<Array<BigInt>, _>(int(|r| r.last_seen_at))
-            .bind::<Array<BigInt>, _>(int(|r| r.event_count))
-            .bind::<Array<BigInt>, _>(int(|r| r.created_at))
-            .bind::<Array<BigInt>, _>(int(|r| r.updated_at))
-            .bind::<Array<BigInt>, _>(int(|r| r.orders_count))
-            .bind::<Array<BigInt>, _>(int(|r| r.revenue_total))
-            .bind::<Array<BigInt>, _>(int(|r| r.margin_total))
-            .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.first_order_at))
-            .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.last_order_at))
-            .execute(c)?;
-        }
-        conn => {
-            for row in rows {
-                diesel::update(profiles::table.find(&row.id)).set(*row).execute(conn)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Creates or updates an account (later keys overwrite earlier ones) and makes
-/// the profile a member.
-fn link_account(conn: &mut AnyConnection, account: &str, traits: &Map<String, Value>, profile: &str, now: i64) -> StoreResult<()> {
-    let held: Option<String> = accounts::table.find(account).select(accounts::traits).first(conn).optional()?;
-    match held {
-        Some(text) => {
-            let mut merged: Map<String, Value> = serde_json::from_str(&text)?;
-            merged.extend(traits.clone());
-            diesel::update(accounts::table.find(account))
-                .set((accounts::traits.eq(serde_json::to_string(&merged)?), accounts::updated_at.eq(now)))
-                .execute(conn)?;
-        }
-        None => {
-            diesel::insert_into(accounts::table)
-                .values((
-                    accounts::id.eq(account),
-                    accounts::traits.eq(serde_json::to_string(traits)?),
-                    accounts::created_at.eq(now),
-                    accounts::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
-    }
-    let member: i64 = account_members::table
-        .filter(account_members::account_id.eq(account))
-        .filter(account_members::profile_id.eq(profile))
-        .count()
-        .get_result(conn)?;
-    if member == 0 {
-        diesel::insert_into(account_members::table)
-            .values((account_members::account_id.eq(account), account_members::profile_id.eq(profile), account_members::created_at.eq(now)))
-            .execute(conn)?;
-    }
-    Ok(())
 }
