@@ -74,9 +74,8 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     let mut updated: Vec<&ProfileRow> = b.work.values().filter(|w| w.dirty && !w.new).map(|w| &w.row).collect();
     updated.sort_by(|x, y| x.id.cmp(&y.id));
     update_profiles(conn, &updated)?;
-    let live: Vec<String> = b.identities.iter().map(|i| b.live(&i.profile_id)).collect();
-    for (i, p) in b.identities.iter_mut().zip(live) {
-        i.profile_id = p;
+    for i in &mut b.identities {
+        i.profile_id = live_in(&b.redirect, &i.profile_id);
     }
     crate::insert_unnest!(&mut *conn, identities::table, "identities", &b.identities, [
         "value": Text = |r| r.value.as_str(),
@@ -84,9 +83,8 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
         "profile_id": Text = |r| r.profile_id.as_str(),
         "created_at": BigInt = |r| r.created_at,
     ])?;
-    let live: Vec<String> = b.events.iter().map(|e| b.live(&e.profile_id)).collect();
-    for (e, p) in b.events.iter_mut().zip(live) {
-        e.profile_id = p;
+    for e in &mut b.events {
+        e.profile_id = live_in(&b.redirect, &e.profile_id);
     }
     crate::insert_unnest!(&mut *conn, events::table, "events", &b.events, [
         "id": Text = |r| r.id.as_str(),
