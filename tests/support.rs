@@ -180,6 +180,19 @@ impl Drop for TestApp {
     }
 }
 
+/// Runs `f(0)`, …, `f(n - 1)` on `n` threads at once; their results, in thread order.
+pub fn in_parallel<T: Send>(n: usize, f: impl Fn(usize) -> Vec<T> + Sync) -> Vec<T> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|w| {
+                let f = &f;
+                s.spawn(move || f(w))
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// Percent-encodes a query value.
 pub fn enc(s: &str) -> String {
     s.bytes()

@@ -293,31 +293,24 @@ fn concurrent_single_events_share_commits_and_stay_exact() {
     const PEOPLE: usize = 12;
     let app = TestApp::spawn_with(|s| s.db_pool_size = Some(16));
     let (_, key) = app.source("App", "app");
-    let answers: Vec<(String, String, String, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                let (app, key) = (&app, &key);
-                s.spawn(move || {
-                    let mut out = Vec::new();
-                    for n in 0..10 {
-                        // Writers w and w^1 send the same messages.
-                        let mid = format!("m{}-{n}", w / 2);
-                        let p = (w / 2 + n) % PEOPLE;
-                        let ids = if w % 2 == 0 {
-                            json!({"email": format!("p{p}@example.vn"), "user_id": format!("u{p}")})
-                        } else {
-                            json!({"user_id": format!("u{p}"), "phone": format!("0913{p:06}")})
-                        };
-                        let r = app.post("/api/v1/events", key, json!({"message_id": mid, "event": "Opened", "identities": ids}));
-                        assert_eq!(r.status, 202, "{}", r.body);
-                        let field = |f: &str| r.body[f].as_str().unwrap().to_string();
-                        out.push((mid, field("status"), field("id"), field("profile_id")));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    let key = &key;
+    let answers: Vec<(String, String, String, String)> = in_parallel(WRITERS, |w| {
+        let mut out = Vec::new();
+        for n in 0..10 {
+            // Writers w and w^1 send the same messages.
+            let mid = format!("m{}-{n}", w / 2);
+            let p = (w / 2 + n) % PEOPLE;
+            let ids = if w % 2 == 0 {
+                json!({"email": format!("p{p}@example.vn"), "user_id": format!("u{p}")})
+            } else {
+                json!({"user_id": format!("u{p}"), "phone": format!("0913{p:06}")})
+            };
+            let r = app.post("/api/v1/events", key, json!({"message_id": mid, "event": "Opened", "identities": ids}));
+            assert_eq!(r.status, 202, "{}", r.body);
+            let field = |f: &str| r.body[f].as_str().unwrap().to_string();
+            out.push((mid, field("status"), field("id"), field("profile_id")));
+        }
+        out
     });
     let mut by_message: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
     for (mid, status, id, _) in &answers {
@@ -348,52 +341,45 @@ fn concurrent_batches_share_commits_and_answer_their_own_events() {
     const WRITERS: usize = 12;
     let app = TestApp::spawn_with(|s| s.db_pool_size = Some(16));
     let (_, key) = app.source("Web", "web");
-    let answers: Vec<(String, String, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                let (app, key) = (&app, &key);
-                s.spawn(move || {
-                    let mut out = Vec::new();
-                    for n in 0..8 {
-                        let size = 1 + (w * 7 + n * 5) % 23;
-                        let email = |i: usize| format!("w{w}-n{n}-i{i}@example.vn");
-                        let events: Vec<_> = (0..size)
-                            .map(|i| json!({"message_id": format!("w{w}-n{n}-i{i}"), "event": "Viewed", "identities": {"email": email(i)}}))
-                            .collect();
-                        match (w + n) % 3 {
-                            0 => {
-                                let r = app.event(key, events[0].clone());
-                                out.push((email(0), r["status"].as_str().unwrap().to_string(), r["profile_id"].to_string()));
-                            }
-                            1 => {
-                                let body = json!({ "batch": (0..size).map(|i| json!({"type": "track", "event": "Viewed",
-                                    "messageId": format!("w{w}-n{n}-i{i}"), "userId": format!("w{w}-n{n}-i{i}"),
-                                    "context": {"traits": {"email": email(i)}}})).collect::<Vec<_>>() });
-                                let r = app.post("/v1/batch", key, body);
-                                assert_eq!(r.status, 200, "{}", r.body);
-                                assert_eq!(r.body["accepted"].as_u64(), Some(size as u64), "{}", r.body);
-                                out.extend((0..size).map(|i| (email(i), "accepted".to_string(), String::new())));
-                            }
-                            _ => {
-                                for attempt in ["accepted", "duplicate"] {
-                                    let r = app.post("/api/v1/events/batch", key, json!({ "events": events }));
-                                    assert_eq!(r.status, 200, "{}", r.body);
-                                    let results = r.body["results"].as_array().unwrap();
-                                    assert_eq!(results.len(), size);
-                                    for (i, res) in results.iter().enumerate() {
-                                        assert_eq!(res["index"], i);
-                                        assert_eq!(res["status"], attempt, "{res}");
-                                        out.push((email(i), attempt.to_string(), res["profile_id"].to_string()));
-                                    }
-                                }
-                            }
+    let key = &key;
+    let answers: Vec<(String, String, String)> = in_parallel(WRITERS, |w| {
+        let mut out = Vec::new();
+        for n in 0..8 {
+            let size = 1 + (w * 7 + n * 5) % 23;
+            let email = |i: usize| format!("w{w}-n{n}-i{i}@example.vn");
+            let events: Vec<_> = (0..size)
+                .map(|i| json!({"message_id": format!("w{w}-n{n}-i{i}"), "event": "Viewed", "identities": {"email": email(i)}}))
+                .collect();
+            match (w + n) % 3 {
+                0 => {
+                    let r = app.event(key, events[0].clone());
+                    out.push((email(0), r["status"].as_str().unwrap().to_string(), r["profile_id"].to_string()));
+                }
+                1 => {
+                    let body = json!({ "batch": (0..size).map(|i| json!({"type": "track", "event": "Viewed",
+                            "messageId": format!("w{w}-n{n}-i{i}"), "userId": format!("w{w}-n{n}-i{i}"),
+                            "context": {"traits": {"email": email(i)}}})).collect::<Vec<_>>() });
+                    let r = app.post("/v1/batch", key, body);
+                    assert_eq!(r.status, 200, "{}", r.body);
+                    assert_eq!(r.body["accepted"].as_u64(), Some(size as u64), "{}", r.body);
+                    out.extend((0..size).map(|i| (email(i), "accepted".to_string(), String::new())));
+                }
+                _ => {
+                    for attempt in ["accepted", "duplicate"] {
+                        let r = app.post("/api/v1/events/batch", key, json!({ "events": events }));
+                        assert_eq!(r.status, 200, "{}", r.body);
+                        let results = r.body["results"].as_array().unwrap();
+                        assert_eq!(results.len(), size);
+                        for (i, res) in results.iter().enumerate() {
+                            assert_eq!(res["index"], i);
+                            assert_eq!(res["status"], attempt, "{res}");
+                            out.push((email(i), attempt.to_string(), res["profile_id"].to_string()));
                         }
                     }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+                }
+            }
+        }
+        out
     });
     assert!(answers.len() > 100);
     for (email, status, profile) in &answers {
