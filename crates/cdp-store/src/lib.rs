@@ -6,6 +6,7 @@ pub mod group;
 pub mod in_list;
 pub mod repo;
 pub mod schema;
+mod sqlite_lib;
 
 pub use conn::{AnyConnection, Backend, Db, DbOptions, DbUrl};
 pub use error::{StoreError, StoreResult};
