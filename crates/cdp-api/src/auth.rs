@@ -181,13 +181,11 @@ pub async fn authenticate_key(state: &AppState, key: String) -> ApiResult<Princi
             let db = state.db.clone();
             let h = hash.clone();
             let found = web::block(move || {
-                db.read(|c| {
-                    let k = keys::find_active_by_hash(c, &h)?;
-                    if let Some(k) = &k {
-                        keys::touch(c, &k.key.id, cdp_store::now_micros())?;
-                    }
-                    Ok(k)
-                })
+                let k = db.read(|c| keys::find_active_by_hash(c, &h))?;
+                if let Some(k) = &k {
+                    db.write(|c| keys::touch(c, &k.key.id, cdp_store::now_micros()))?;
+                }
+                Ok::<_, cdp_store::StoreError>(k)
             })
             .await??;
             if let Some(k) = &found {

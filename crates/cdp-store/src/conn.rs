@@ -400,10 +400,20 @@ impl Db {
         });
     }
 
-    /// Runs `f` on a pooled connection, without a transaction.
+    /// Runs `f` on a pooled connection: what it reads must not be written.
+    /// PostgreSQL: without a transaction (BEGIN and COMMIT would be two more
+    /// round trips). SQLite: inside one read transaction, so its statements
+    /// see one snapshot and the connection looks at the WAL once: a SQLite
+    /// connection drops its whole page cache when it starts a read transaction
+    /// after any other connection committed, which under ingestion is every
+    /// time — per statement when each statement was its own transaction
+    /// (a profile view is 3–4 of them).
     pub fn read<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        match &mut *conn {
+            AnyConnection::Sqlite(_) => (*conn).transaction(f),
+            AnyConnection::Postgresql(_) => f(&mut conn),
+        }
     }
 }
 
