@@ -8,11 +8,6 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend sqlite
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
-/// The allocator `cdp` itself uses (see crates/cdp/src/main.rs): the server
-/// this binary runs as `cdp-bench serve` must be the one that ships.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod clv;
 mod load;
 mod segments;

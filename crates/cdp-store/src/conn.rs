@@ -154,8 +154,17 @@ impl Manager {
     }
 }
 
+/// Every SQLite connection's settings. The page cache is 8 MiB: a reader
+/// drops its cache whenever another connection has committed since its last
+/// read (under ingestion, every request), so a bigger one only holds memory —
+/// 16 pooled readers at 64 MiB each could hold 1 GiB.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-     PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 20000;";
+     PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL; PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 20000;";
+
+/// The writer's page cache, 64 MiB: it is the only connection that writes,
+/// so its cache stays valid from one transaction to the next and holds the
+/// index pages ingestion touches.
+const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536;";
 
 /// Commits between two checkpoints of the SQLite checkpointer thread.
 const CHECKPOINT_EVERY: u32 = 8;
@@ -347,7 +356,10 @@ impl Db {
                     if slot.as_mut().is_none_or(|c| self.manager.has_broken(c)) {
                         *slot = None;
                         *slot = Some(
-                            self.manager.connect().map_err(|e| StoreError::Unavailable(format!("the SQLite writer connection: {e}")))?,
+                            self.manager
+                                .connect()
+                                .and_then(|mut c| c.batch_execute(SQLITE_WRITER_PRAGMAS).map(|()| c).map_err(r2d2::Error::QueryError))
+                                .map_err(|e| StoreError::Unavailable(format!("the SQLite writer connection: {e}")))?,
                         );
                     }
                     write_tx(slot.as_mut().expect("connected above"), &mut f)

@@ -1,8 +1,3 @@
-/// mimalloc instead of glibc's malloc, for Rust and (through cdp-store's
-/// SQLite settings) for SQLite: allocation was ~18% of the SQLite writer's time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let _ = dotenvy::dotenv();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).format_timestamp_millis().init();
