@@ -198,12 +198,12 @@ fn checkpoint(c: &mut AnyConnection) -> diesel::QueryResult<i32> {
 /// its own connection does that work instead, after every few commits: a
 /// PASSIVE checkpoint while writers go on (the bulk of the copying), then,
 /// once the WAL has grown past `RESTART_FRAMES`, holding the writers' turn,
-/// another one over the few commits that came in meanwhile. That one leaves the WAL fully copied, so the next writer starts
-/// it over from the beginning; without it the WAL would grow without end
-/// (writers always commit during the first), and measured runs stalled for
-/// up to 1.5 s at a time. The writers' own auto-checkpoint
-/// is kept far higher, as a backstop. The thread ends when the last `Db`
-/// holding its sender is dropped.
+/// another one over the few commits that came in meanwhile. That one leaves
+/// the WAL fully copied, so the next writer starts it over from the
+/// beginning; without it the WAL would grow without end (writers always
+/// commit during the first), and measured runs stalled for up to 1.5 s at a
+/// time. The writers' own auto-checkpoint is kept far higher, as a backstop.
+/// The thread ends when the last `Db` holding its sender is dropped.
 fn spawn_checkpointer(manager: Manager, turn: WriterTurn) -> std::sync::mpsc::Sender<()> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let run = move || {
