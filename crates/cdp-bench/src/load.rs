@@ -105,6 +105,10 @@ impl Hist {
     pub fn count(&self) -> u64 {
         self.0.len()
     }
+    /// The latency at quantile `q`, in ms.
+    pub fn ms(&self, q: f64) -> f64 {
+        self.0.value_at_quantile(q) as f64 / 1e3
+    }
     /// p50, p90, p99, p99.9 and max, in ms.
     pub fn summary(&self) -> String {
         self.summary_as("")
@@ -219,7 +223,18 @@ fn send_all(url: &str, key: &str, bodies: &[String], events_in: impl Fn(usize) -
     Run { took, hist, deciles, accepted }
 }
 
-pub fn ingest(a: IngestArgs) {
+/// What `ingest` measured, for `report`.
+pub struct IngestReport {
+    pub events_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub server_cpu_us_per_event: f64,
+    pub peak_rss_mib: f64,
+    /// PostgreSQL: COPY rows/s of the same events, and events/s over it.
+    pub copy: Option<(f64, f64)>,
+}
+
+pub fn ingest(a: IngestArgs) -> IngestReport {
     let scratch = scratch_database(a.backend, a.postgres_url.clone());
     let server = Server::start(&scratch.url);
     let db = bench_db(&scratch.url);
@@ -252,11 +267,20 @@ pub fn ingest(a: IngestArgs) {
     );
     println!("events_per_s_by_tenth={}", run.deciles.iter().map(|d| format!("{d:.0}")).collect::<Vec<_>>().join(","));
     assert_eq!(run.accepted, a.events, "every event accepted");
-    if a.backend == Backend::Postgres {
+    let copy = (a.backend == Backend::Postgres).then(|| {
         let copy = copy_rate(&scratch.url);
         println!("postgres_copy_rows_per_s={copy:.0} ingest_vs_copy={:.2}", rate / copy);
-    }
+        (copy, rate / copy)
+    });
     drop(server);
+    IngestReport {
+        events_per_s: rate,
+        p50_ms: run.hist.ms(0.5),
+        p99_ms: run.hist.ms(0.99),
+        server_cpu_us_per_event: cpu_us,
+        peak_rss_mib: peak,
+        copy,
+    }
 }
 
 /// Rows/s of `COPY` of the events just ingested into a bare table of the
@@ -306,8 +330,17 @@ pub struct ReadArgs {
     pub seed: u64,
 }
 
+/// What `read` measured, for `report`.
+pub struct ReadReport {
+    pub reads_per_s: f64,
+    pub read_p50_ms: f64,
+    pub read_p99_ms: f64,
+    pub ingest_events_per_s: f64,
+    pub peak_rss_mib: f64,
+}
+
 /// Profile reads by id and by identity while ingestion runs at a fixed rate.
-pub fn read(a: ReadArgs) {
+pub fn read(a: ReadArgs) -> ReadReport {
     let scratch = scratch_database(a.backend, a.postgres_url.clone());
     let server = Server::start(&scratch.url);
     let db = bench_db(&scratch.url);
@@ -410,6 +443,13 @@ pub fn read(a: ReadArgs) {
         ingest_hist.summary_as("ingest_"),
     );
     drop(server);
+    ReadReport {
+        reads_per_s: read_hist.count() as f64 / took,
+        read_p50_ms: read_hist.ms(0.5),
+        read_p99_ms: read_hist.ms(0.99),
+        ingest_events_per_s: ingest_events as f64 / took,
+        peak_rss_mib: peak,
+    }
 }
 
 /// Waits until `due`; false if it had already passed.

@@ -10,6 +10,7 @@
 
 mod clv;
 mod load;
+mod report;
 mod segments;
 mod traffic;
 mod value;
@@ -109,6 +110,25 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The performance table in one command: batch and single-event ingestion
+    /// and reads under ingestion on SQLite and, with --postgres-url, PostgreSQL,
+    /// printed as Markdown against the targets.
+    Report {
+        /// A PostgreSQL server where scratch databases may be created (and are dropped after).
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events of the batch-ingestion run (100 per request, 4 clients).
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Events of the single-event run (64 clients).
+        #[arg(long, default_value_t = 30_000)]
+        single_events: usize,
+        /// Seconds of the read run.
+        #[arg(long, default_value_t = 20.0)]
+        read_seconds: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Runs the server for the other subcommands (they start it as a child process).
     #[command(hide = true)]
     Serve {
@@ -158,10 +178,13 @@ fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Ingest { backend, postgres_url, events, mode, batch, clients, returning, seed } => {
-            load::ingest(load::IngestArgs { backend, postgres_url, events, mode, batch, clients, returning, seed })
+            load::ingest(load::IngestArgs { backend, postgres_url, events, mode, batch, clients, returning, seed });
         }
         Command::Read { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed } => {
-            load::read(load::ReadArgs { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed })
+            load::read(load::ReadArgs { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed });
+        }
+        Command::Report { postgres_url, events, single_events, read_seconds, seed } => {
+            report::run(report::ReportArgs { postgres_url, events, single_events, read_seconds, seed })
         }
         Command::Serve { database_url } => load::serve(&database_url),
         Command::Value { backend, postgres_url, customers, orders, seed } => value::run(backend, postgres_url, customers, orders, seed),
