@@ -114,7 +114,7 @@ impl Hist {
         self.summary_as("")
     }
     pub fn summary_as(&self, prefix: &str) -> String {
-        let q = |p: f64| self.0.value_at_quantile(p) as f64 / 1e3;
+        let q = |p: f64| self.ms(p);
         format!(
             "{prefix}p50_ms={:.2} {prefix}p90_ms={:.2} {prefix}p99_ms={:.2} {prefix}p999_ms={:.2} {prefix}max_ms={:.2}",
             q(0.5),
