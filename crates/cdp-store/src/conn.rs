@@ -69,7 +69,7 @@ macro_rules! insert_unnest {
                     let cols: &[&str] = &[$($col),+];
                     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
                     let sql = format!("INSERT INTO {} ({}) SELECT * FROM unnest({})", $name, cols.join(", "), marks.join(", "));
-                    let q = diesel::sql_query(sql);
+                    let q = $crate::cached::cached(sql);
                     $( let q = q.bind::<diesel::sql_types::Array<$ty>, _>(rows.iter().map(|$r| $get).collect::<Vec<_>>()); )+
                     diesel::RunQueryDsl::execute(q, c).map(|_| ())
                 }

@@ -1,5 +1,6 @@
 //! Durability for the CDP: one diesel code base over SQLite and PostgreSQL.
 
+pub mod cached;
 pub mod conn;
 pub mod error;
 pub mod group;

@@ -8,7 +8,6 @@ use crate::AnyConnection;
 use cdp_domain::commerce::{day_of, OrderEvent};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::upsert::excluded;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -194,35 +193,27 @@ impl OrderBook {
 }
 
 /// Adds to purchase days ((profile, day) unique in `rows`), creating them if
-/// needed: one multi-row upsert per 500 on PostgreSQL; on SQLite an UPDATE
+/// needed: on PostgreSQL one upsert over arrays (one cached statement for
+/// any number of rows; distinct (profile, day) pairs, as ON CONFLICT DO
+/// UPDATE requires); on SQLite an UPDATE
 /// and, if it found nothing, an INSERT — both prepared once and cached
 /// (diesel re-prepares an upsert every time).
 fn add_days(conn: &mut AnyConnection, rows: &[((String, i64), (i64, i64))]) -> StoreResult<()> {
     match conn {
-        AnyConnection::Postgresql(c) => {
-            for chunk in rows.chunks(500) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|((p, day), (n, r))| {
-                        (
-                            purchase_days::profile_id.eq(p),
-                            purchase_days::day.eq(day),
-                            purchase_days::orders.eq(n),
-                            purchase_days::revenue.eq(r),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(purchase_days::table)
-                    .values(&values)
-                    .on_conflict((purchase_days::profile_id, purchase_days::day))
-                    .do_update()
-                    .set((
-                        purchase_days::orders.eq(purchase_days::orders + excluded(purchase_days::orders)),
-                        purchase_days::revenue.eq(purchase_days::revenue + excluded(purchase_days::revenue)),
-                    ))
-                    .execute(c)?;
-            }
+        AnyConnection::Postgresql(c) if !rows.is_empty() => {
+            use diesel::sql_types::{Array, BigInt, Text};
+            crate::cached::cached(
+                "INSERT INTO purchase_days (profile_id, day, orders, revenue) SELECT * FROM unnest($1, $2, $3, $4) \
+                 ON CONFLICT (profile_id, day) DO UPDATE SET orders = purchase_days.orders + excluded.orders, \
+                 revenue = purchase_days.revenue + excluded.revenue",
+            )
+            .bind::<Array<Text>, _>(rows.iter().map(|((p, _), _)| p.as_str()).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(rows.iter().map(|((_, day), _)| *day).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(rows.iter().map(|(_, (n, _))| *n).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(rows.iter().map(|(_, (_, r))| *r).collect::<Vec<_>>())
+            .execute(c)?;
         }
+        AnyConnection::Postgresql(_) => {}
         AnyConnection::Sqlite(c) => {
             for ((p, day), (n, r)) in rows {
                 let found = diesel::update(purchase_days::table.find((p, day)))

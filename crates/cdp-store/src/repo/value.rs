@@ -56,12 +56,12 @@ macro_rules! with_ids {
         use diesel::sql_types::{Array, BigInt, Text};
         match $conn {
             AnyConnection::Postgresql($c) => {
-                let $q = diesel::sql_query($sql).bind::<BigInt, _>($day).bind::<Array<Text>, _>($ids);
+                let $q = $crate::cached::cached($sql.to_string()).bind::<BigInt, _>($day).bind::<Array<Text>, _>($ids);
                 $run
             }
             AnyConnection::Sqlite($c) => {
                 let list = serde_json::to_string($ids).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-                let $q = diesel::sql_query($sql).bind::<BigInt, _>($day).bind::<Text, _>(list);
+                let $q = $crate::cached::cached($sql.to_string()).bind::<BigInt, _>($day).bind::<Text, _>(list);
                 $run
             }
         }

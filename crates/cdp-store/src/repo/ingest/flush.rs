@@ -138,7 +138,7 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
             let opt_text = |f: fn(&ProfileRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<Option<String>>>();
             let int = |f: fn(&ProfileRow) -> i64| rows.iter().map(|r| f(r)).collect::<Vec<i64>>();
             let opt_int = |f: fn(&ProfileRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<Option<i64>>>();
-            diesel::sql_query(
+            crate::cached::cached(
                 "UPDATE profiles AS p SET merged_into = v.merged_into, user_id = v.user_id, traits = v.traits, \
                  trait_times = v.trait_times, channels = v.channels, first_seen_at = v.first_seen_at, last_seen_at = v.last_seen_at, \
                  event_count = v.event_count, created_at = v.created_at, updated_at = v.updated_at, orders_count = v.orders_count, \

@@ -37,7 +37,7 @@ pub(super) fn lock_keys(conn: &mut AnyConnection, origin: &Origin, events: &[&Ne
     }
     keys.sort_unstable();
     keys.dedup();
-    diesel::sql_query("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS k ORDER BY k")
+    crate::cached::cached("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS k ORDER BY k")
         .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&keys)
         .execute(pg)?;
     Ok(())

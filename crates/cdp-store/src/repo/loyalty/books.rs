@@ -86,26 +86,30 @@ impl<'p> Books<'p> {
         if members.is_empty() {
             return Ok(books);
         }
-        let fresh: Vec<_> = members
-            .iter()
-            .map(|m| {
-                (
-                    loyalty_accounts::profile_id.eq(m.as_str()),
-                    loyalty_accounts::balance.eq(0i64),
-                    loyalty_accounts::tier_code.eq(program.tiers[0].code.as_str()),
-                    loyalty_accounts::updated_at.eq(now),
-                )
-            })
-            .collect();
+        let entry = program.tiers[0].code.as_str();
         match &mut *conn {
+            // One cached statement over an array, whatever the number of members.
             AnyConnection::Postgresql(c) => {
-                for chunk in fresh.chunks(500) {
-                    diesel::insert_into(loyalty_accounts::table).values(chunk).on_conflict_do_nothing().execute(c)?;
-                }
+                crate::cached::cached(
+                    "INSERT INTO loyalty_accounts (profile_id, balance, tier_code, updated_at) \
+                     SELECT m, 0, $2, $3 FROM unnest($1) AS m ON CONFLICT DO NOTHING",
+                )
+                .bind::<diesel::sql_types::Array<Text>, _>(&members)
+                .bind::<Text, _>(entry)
+                .bind::<BigInt, _>(now)
+                .execute(c)?;
             }
             AnyConnection::Sqlite(c) => {
-                for row in fresh {
-                    diesel::insert_into(loyalty_accounts::table).values(row).on_conflict_do_nothing().execute(c)?;
+                for m in &members {
+                    diesel::insert_into(loyalty_accounts::table)
+                        .values((
+                            loyalty_accounts::profile_id.eq(m.as_str()),
+                            loyalty_accounts::balance.eq(0i64),
+                            loyalty_accounts::tier_code.eq(entry),
+                            loyalty_accounts::updated_at.eq(now),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute(c)?;
                 }
             }
         }
@@ -264,7 +268,7 @@ impl<'p> Books<'p> {
             // One statement over arrays: a batch changes a score of accounts (was a statement each).
             AnyConnection::Postgresql(c) if changed.len() > 1 => {
                 use diesel::sql_types::Array;
-                diesel::sql_query(
+                crate::cached::cached(
                     "UPDATE loyalty_accounts AS a SET balance = v.balance, tier_code = v.tier_code, updated_at = $4 \
                      FROM unnest($1, $2, $3) AS v(profile_id, balance, tier_code) WHERE a.profile_id = v.profile_id",
                 )

@@ -1,0 +1,191 @@
+//! Hand-written SQL that diesel prepares once per connection and caches.
+//!
+//! diesel never caches a `sql_query` statement: it cannot know that the text
+//! is the same every time. Ingestion's own SQL is (`INSERT … SELECT * FROM
+//! unnest($1, …)`, `UPDATE … FROM unnest(…)`, the advisory locks, the purchase
+//! summaries over a list of profiles): the lists are bound values, never
+//! spliced into the text. As `sql_query`, each of those statements was
+//! parsed, analysed and planned again in every transaction, a dozen per batch.
+//!
+//! [`cached`] takes the text with numbered placeholders (`$1`, `$2`, … — a
+//! number may appear more than once) and the values bound in that numbering;
+//! each backend gets its own placeholders (`$n` on PostgreSQL, `?` on
+//! SQLite, the value bound again where a number repeats). Use it only for a
+//! text fixed in the code (or one of a few): the cache is keyed by the text
+//! and the bind types and lives as long as the connection.
+
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{HasSqlType, Untyped};
+use diesel::{QueryResult, RunQueryDsl};
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+/// A statement diesel prepares once per connection; see the module's documentation.
+#[derive(Debug, Clone)]
+pub struct Cached<B> {
+    text: Cow<'static, str>,
+    binds: B,
+}
+
+/// One bound value of SQL type `ST`, after the values bound before it (`Prev`).
+#[derive(Debug, Clone)]
+pub struct Bound<Prev, ST, V> {
+    prev: Prev,
+    value: V,
+    ty: PhantomData<ST>,
+}
+
+/// A statement's text with numbered placeholders `$1`, `$2`, …; bind their values in order with `bind`.
+pub fn cached(text: impl Into<Cow<'static, str>>) -> Cached<()> {
+    Cached { text: text.into(), binds: () }
+}
+
+impl<B: Count> Cached<B> {
+    /// Binds the value of the next placeholder number.
+    pub fn bind<ST, V>(self, value: V) -> Cached<Bound<B, ST, V>> {
+        Cached { text: self.text, binds: Bound { prev: self.binds, value, ty: PhantomData } }
+    }
+}
+
+/// How many values are bound.
+pub trait Count {
+    const COUNT: usize;
+}
+
+impl Count for () {
+    const COUNT: usize = 0;
+}
+
+impl<Prev: Count, ST, V> Count for Bound<Prev, ST, V> {
+    const COUNT: usize = Prev::COUNT + 1;
+}
+
+/// Pushes the value of placeholder `n` (1-based) as the next bind parameter.
+pub trait Binds<DB: Backend>: Count {
+    fn push<'b>(&'b self, n: usize, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
+}
+
+impl<DB: Backend> Binds<DB> for () {
+    fn push<'b>(&'b self, n: usize, _out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        Err(diesel::result::Error::QueryBuilderError(format!("placeholder ${n} has no bound value").into()))
+    }
+}
+
+impl<DB, Prev, ST, V> Binds<DB> for Bound<Prev, ST, V>
+where
+    DB: Backend + HasSqlType<ST>,
+    Prev: Binds<DB>,
+    V: ToSql<ST, DB>,
+{
+    fn push<'b>(&'b self, n: usize, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if n == Self::COUNT {
+            out.push_bind_param::<ST, V>(&self.value)
+        } else {
+            self.prev.push(n, out)
+        }
+    }
+}
+
+/// The text's pieces: SQL, and the placeholder numbers between them.
+enum Piece<'a> {
+    Sql(&'a str),
+    Placeholder(usize),
+}
+
+fn pieces(text: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let bytes = rest.as_bytes();
+        let digits = |from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if bytes[0] == b'$' && digits(1) > 0 {
+            let len = 1 + digits(1);
+            let n = rest[1..len].parse().unwrap_or(usize::MAX);
+            rest = &rest[len..];
+            return Some(Piece::Placeholder(n));
+        }
+        let end = (1..bytes.len()).find(|&i| bytes[i] == b'$' && digits(i + 1) > 0).unwrap_or(bytes.len());
+        let (sql, tail) = rest.split_at(end);
+        rest = tail;
+        Some(Piece::Sql(sql))
+    })
+}
+
+impl<DB: Backend, B: Binds<DB>> QueryFragment<DB> for Cached<B> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        for piece in pieces(&self.text) {
+            match piece {
+                Piece::Sql(sql) => out.push_sql(sql),
+                Piece::Placeholder(n) => self.binds.push(n, &mut out)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// No identity known at compile time: diesel keys its cache by the SQL text
+/// and the bind types (and `walk_ast` never calls the statement unsafe to cache).
+impl<B> QueryId for Cached<B> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// Rows come back by name, as from `sql_query` (`QueryableByName`).
+impl<B> Query for Cached<B> {
+    type SqlType = Untyped;
+}
+
+impl<B, C> RunQueryDsl<C> for Cached<B> {}
+
+#[cfg(test)]
+mod tests {
+    use super::{cached, pieces, Piece};
+    use diesel::connection::{Connection, SimpleConnection};
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    #[test]
+    fn placeholders_are_split_out_of_the_text() {
+        let got: Vec<String> = pieces("SELECT $1, '$.a', $$ $12 = $1")
+            .map(|p| match p {
+                Piece::Sql(s) => format!("[{s}]"),
+                Piece::Placeholder(n) => format!("#{n}"),
+            })
+            .collect();
+        assert_eq!(got, ["[SELECT ]", "#1", "[, '$.a', $$ ]", "#12", "[ = ]", "#1"]);
+    }
+
+    #[test]
+    fn a_cached_statement_runs_again_with_new_binds_and_sees_new_rows() {
+        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        c.batch_execute("CREATE TABLE t (name TEXT NOT NULL, n BIGINT NOT NULL)").unwrap();
+        // Numbered out of order: values bind by number, not position.
+        let insert = |c: &mut SqliteConnection, name: &str, n: i64| {
+            cached("INSERT INTO t (n, name) VALUES ($2, $1)").bind::<Text, _>(name.to_string()).bind::<BigInt, _>(n).execute(c).unwrap()
+        };
+        assert_eq!(insert(&mut c, "a", 1), 1);
+        assert_eq!(insert(&mut c, "b", 2), 1);
+        // A number used twice binds its value twice.
+        let select = |c: &mut SqliteConnection, min: i64| -> Vec<Row> {
+            cached("SELECT name, n FROM t WHERE n >= $1 AND $1 = $1 ORDER BY n").bind::<BigInt, _>(min).load(c).unwrap()
+        };
+        assert_eq!(select(&mut c, 2), vec![Row { name: "b".into(), n: 2 }]);
+        insert(&mut c, "c", 3);
+        assert_eq!(select(&mut c, 2).len(), 2);
+        assert_eq!(select(&mut c, 0).len(), 3);
+        let unbound = cached("SELECT $2 AS n").bind::<BigInt, _>(1).execute(&mut c);
+        assert!(unbound.is_err());
+    }
+}
