@@ -82,6 +82,17 @@ impl Server {
     }
 }
 
+/// CPU seconds the whole machine spent busy so far (user, system, interrupts;
+/// not idle, I/O wait or steal), from `/proc/stat`: with PostgreSQL it counts
+/// the database's work too (and the load generator's), so per event it
+/// compares two builds even when the machine's speed drifts between runs.
+pub fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat.lines().next().unwrap_or("").split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0.0)).collect();
+    // user nice system idle iowait irq softirq steal …
+    [0, 1, 2, 5, 6].iter().map(|&i| ticks.get(i).copied().unwrap_or(0.0)).sum::<f64>() / 100.0
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -229,6 +240,8 @@ pub struct IngestReport {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub server_cpu_us_per_event: f64,
+    /// The whole machine's busy CPU per event (server, database, load generator).
+    pub machine_cpu_us_per_event: f64,
     pub peak_rss_mib: f64,
     /// PostgreSQL: COPY rows/s of the same events, and events/s over it.
     pub copy: Option<(f64, f64)>,
@@ -248,9 +261,10 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
     let (bodies, people) = crate::traffic::bodies(a.events, (a.mode == Mode::Batch).then_some(per), a.returning, a.seed);
     let total = a.events;
     eprintln!("{} requests, {people} distinct people, {} clients", bodies.len(), a.clients);
-    let cpu_before = server.cpu_seconds();
+    let (cpu_before, machine_before) = (server.cpu_seconds(), machine_busy_seconds());
     let run = send_all(&format!("{}{path}", server.base), &key, &bodies, |i| per.min(total - i * per), a.clients);
     let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / a.events as f64;
+    let machine_us = (machine_busy_seconds() - machine_before) * 1e6 / a.events as f64;
     let (_, peak) = server.rss_mib();
     let profiles = db.read(cdp_store::repo::profiles::count_live).unwrap();
     let rate = run.accepted as f64 / run.took.as_secs_f64();
@@ -258,7 +272,8 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
     let mode = if a.mode == Mode::Batch { format!("batch={}", a.batch) } else { "single".into() };
     println!(
         "backend={} {mode} clients={} events={} seconds={:.2} events_per_s={rate:.0} {} server_peak_rss_mib={peak:.0} \
-         server_cpu_us_per_event={cpu_us:.0} profiles={profiles} last_tenth_vs_first={growth:.2}",
+         server_cpu_us_per_event={cpu_us:.0} machine_cpu_us_per_event={machine_us:.0} profiles={profiles} \
+         last_tenth_vs_first={growth:.2}",
         a.backend.name(),
         a.clients,
         run.accepted,
@@ -278,6 +293,7 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
         p50_ms: run.hist.ms(0.5),
         p99_ms: run.hist.ms(0.99),
         server_cpu_us_per_event: cpu_us,
+        machine_cpu_us_per_event: machine_us,
         peak_rss_mib: peak,
         copy,
     }
