@@ -184,11 +184,12 @@ impl OrderBook {
         touched.dedup();
         // Only a refund (a day's orders going down or staying) can leave a day
         // with no order; no batch leaves one behind, so none else is looked for.
-        if rows.iter().any(|(_, (n, _))| *n <= 0) {
+        let refunds = rows.iter().any(|(_, (n, _))| *n <= 0);
+        if refunds {
             diesel::delete(purchase_days::table.filter(in_list(purchase_days::profile_id, &touched)).filter(purchase_days::orders.le(0)))
                 .execute(conn)?;
         }
-        crate::repo::value::summarise(conn, &touched)
+        crate::repo::value::summarise(conn, &touched, refunds)
     }
 }
 
@@ -245,5 +246,5 @@ pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str) -> Store
     let rows: Vec<((String, i64), (i64, i64))> = days.into_iter().map(|(day, n, r)| ((into.to_string(), day), (n, r))).collect();
     add_days(conn, &rows)?;
     diesel::delete(purchase_days::table.filter(purchase_days::profile_id.eq(merged))).execute(conn)?;
-    crate::repo::value::summarise(conn, &[into, merged])
+    crate::repo::value::summarise(conn, &[into, merged], true)
 }

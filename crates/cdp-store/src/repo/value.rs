@@ -70,23 +70,31 @@ macro_rules! with_ids {
 
 /// Recomputes the purchase summaries of these profiles from their purchase
 /// days (ingestion calls it for the profiles a batch's orders touched, in
-/// the same transaction); a profile with no purchase day left has none.
-pub fn summarise(conn: &mut AnyConnection, profiles: &[&str]) -> StoreResult<()> {
+/// the same transaction): one upsert. A profile with no purchase day left has
+/// no summary; only a refund or a merge can leave one so (`emptied`), and
+/// only then are such summaries looked for and deleted.
+pub fn summarise(conn: &mut AnyConnection, profiles: &[&str], emptied: bool) -> StoreResult<()> {
     if profiles.is_empty() {
         return Ok(());
     }
-    // `$1 = $1`: the day bound of `with_ids!`, which a delete does not need
-    // (first: SQLite numbers `$n` parameters in order of appearance).
-    let delete = match conn {
-        AnyConnection::Postgresql(_) => "DELETE FROM purchase_summaries WHERE $1 = $1 AND profile_id = ANY($2)",
-        AnyConnection::Sqlite(_) => "DELETE FROM purchase_summaries WHERE $1 = $1 AND profile_id IN (SELECT value FROM json_each($2))",
-    };
-    with_ids!(&mut *conn, delete, i64::MAX, profiles, |q, c| q.execute(c))?;
-    let insert = format!(
-        "INSERT INTO purchase_summaries (profile_id, days, first_day, last_day, revenue, first_day_revenue) {}",
+    let upsert = format!(
+        "INSERT INTO purchase_summaries (profile_id, days, first_day, last_day, revenue, first_day_revenue) {} \
+         ON CONFLICT (profile_id) DO UPDATE SET days = excluded.days, first_day = excluded.first_day, \
+         last_day = excluded.last_day, revenue = excluded.revenue, first_day_revenue = excluded.first_day_revenue",
         aggregate_sql(conn)
     );
-    with_ids!(&mut *conn, &insert, i64::MAX, profiles, |q, c| q.execute(c))?;
+    with_ids!(&mut *conn, &upsert, i64::MAX, profiles, |q, c| q.execute(c))?;
+    if emptied {
+        let listed = match conn {
+            AnyConnection::Postgresql(_) => "profile_id = ANY($2)",
+            AnyConnection::Sqlite(_) => "profile_id IN (SELECT value FROM json_each($2))",
+        };
+        let delete = format!(
+            "DELETE FROM purchase_summaries WHERE {listed} AND NOT EXISTS (SELECT 1 FROM purchase_days d \
+             WHERE d.profile_id = purchase_summaries.profile_id AND d.orders > 0 AND d.day <= $1)"
+        );
+        with_ids!(&mut *conn, &delete, i64::MAX, profiles, |q, c| q.execute(c))?;
+    }
     Ok(())
 }
 

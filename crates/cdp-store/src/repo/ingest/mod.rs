@@ -169,25 +169,19 @@ pub fn ingest_batch(
     lock_keys(conn, origin, batch, &order_ids)?;
     let mut b = Batch { currency: currency.to_string(), orders: OrderBook::load(conn, &order_ids)?, ..Batch::default() };
 
-    // Dedupe keys seen before, and where their events live now.
+    // Dedupe keys seen before, and where their events live now (one
+    // statement: a round trip less per transaction than a second lookup).
     let mids: Vec<&str> = batch.iter().filter_map(|e| e.message_id.as_deref()).collect();
     if !mids.is_empty() {
-        let seen: Vec<(Option<String>, String, String)> = events::table
+        let seen: Vec<(Option<String>, String, String, Option<String>)> = events::table
+            .left_join(profiles::table.on(profiles::id.eq(events::profile_id)))
             .filter(events::source_key.eq(&origin.source_key))
             .filter(in_list(events::message_id, &mids))
-            .select((events::message_id, events::id, events::profile_id))
+            .select((events::message_id, events::id, events::profile_id, profiles::merged_into.nullable()))
             .load(conn)?;
-        let ids: Vec<&str> = seen.iter().map(|s| s.2.as_str()).collect();
-        let pointers: HashMap<String, Option<String>> = profiles::table
-            .filter(in_list(profiles::id, &ids))
-            .select((profiles::id, profiles::merged_into))
-            .load::<(String, Option<String>)>(conn)?
-            .into_iter()
-            .collect();
-        for (mid, id, pid) in seen {
+        for (mid, id, pid, merged_into) in seen {
             // merged_into always names the final survivor.
-            let live = pointers.get(&pid).cloned().flatten().unwrap_or(pid);
-            b.seen.insert(mid.unwrap_or_default(), (id, live));
+            b.seen.insert(mid.unwrap_or_default(), (id, merged_into.unwrap_or(pid)));
         }
     }
 
