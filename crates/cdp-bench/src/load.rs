@@ -22,6 +22,8 @@ pub fn serve(url: &str) {
         database_url: url.to_string(),
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
+        // As `cdp` reads it: HTTP worker threads (default: one per core).
+        workers: std::env::var("CDP_WORKERS").ok().and_then(|w| w.parse().ok()),
         ..Settings::default()
     };
     // The load comes from one key: the per-key limit would measure itself.
@@ -73,13 +75,18 @@ impl Server {
     /// far: less at the mercy of a shared machine's speed than wall time.
     /// Clock ticks of 1/100 s (`CLK_TCK` on Linux).
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which may hold spaces) in parentheses.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(f64::NAN)).collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
-        (f.get(11).copied().unwrap_or(f64::NAN) + f.get(12).copied().unwrap_or(f64::NAN)) / 100.0
+        process_cpu_seconds(self.child.id())
     }
+}
+
+/// CPU seconds (user + system, all threads) process `pid` used so far.
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(f64::NAN)).collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+    (f.get(11).copied().unwrap_or(f64::NAN) + f.get(12).copied().unwrap_or(f64::NAN)) / 100.0
 }
 
 /// CPU seconds the whole machine spent busy so far (user, system, interrupts;
@@ -175,7 +182,7 @@ struct Run {
 
 /// Sends `bodies` to `url` from `clients` threads, each taking the next body
 /// in order; `events_in` says how many events a body holds.
-fn send_all(url: &str, key: &str, bodies: &[String], events_in: impl Fn(usize) -> usize + Sync, clients: usize) -> Run {
+fn send_all(base: &str, path: &str, key: &str, bodies: &[String], events_in: impl Fn(usize) -> usize + Sync, clients: usize) -> Run {
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<(usize, Instant)>> = Mutex::new(Vec::with_capacity(bodies.len()));
     let started = Instant::now();
@@ -184,27 +191,29 @@ fn send_all(url: &str, key: &str, bodies: &[String], events_in: impl Fn(usize) -
             .map(|_| {
                 let (next, done) = (&next, &done);
                 s.spawn(move || {
-                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+                    let mut conn = crate::http::Conn::new(base, Duration::from_secs(120));
                     let (mut hist, mut accepted, mut finished) = (Hist::new(), 0usize, Vec::new());
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(body) = bodies.get(i) else { break };
                         let t = Instant::now();
-                        let r = agent
-                            .post(url)
-                            .set("X-Api-Key", key)
-                            .set("Content-Type", "application/json")
-                            .send_string(body)
-                            .unwrap_or_else(|e| panic!("request refused: {e}"));
-                        let status = r.status();
-                        let v: serde_json::Value = r.into_json().unwrap();
-                        hist.record(t.elapsed());
-                        finished.push((i, Instant::now()));
-                        accepted += match v["accepted"].as_u64() {
-                            Some(n) => n as usize,
+                        let status = conn.send("POST", path, key, Some(body.as_bytes())).unwrap_or_else(|e| panic!("request failed: {e}"));
+                        if !(200..300).contains(&status) {
+                            panic!("request refused: {status} {}", String::from_utf8_lossy(&conn.body));
+                        }
+                        /// The batch answer's count; a single event's answer has none.
+                        #[derive(serde::Deserialize)]
+                        struct Answer {
+                            accepted: Option<usize>,
+                        }
+                        let answer: Answer = serde_json::from_slice(&conn.body).expect("a JSON answer");
+                        accepted += match answer.accepted {
+                            Some(n) => n,
                             None if status == 202 => 1,
                             None => 0,
                         };
+                        hist.record(t.elapsed());
+                        finished.push((i, Instant::now()));
                     }
                     done.lock().unwrap().extend(finished);
                     (hist, accepted)
@@ -262,7 +271,7 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
     let total = a.events;
     eprintln!("{} requests, {people} distinct people, {} clients", bodies.len(), a.clients);
     let (cpu_before, machine_before) = (server.cpu_seconds(), machine_busy_seconds());
-    let run = send_all(&format!("{}{path}", server.base), &key, &bodies, |i| per.min(total - i * per), a.clients);
+    let run = send_all(&server.base, path, &key, &bodies, |i| per.min(total - i * per), a.clients);
     let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / a.events as f64;
     let machine_us = (machine_busy_seconds() - machine_before) * 1e6 / a.events as f64;
     let (_, peak) = server.rss_mib();
@@ -367,7 +376,7 @@ pub fn read(a: ReadArgs) -> ReadReport {
     let (pre, during) = events.split_at(a.preload);
     let pre_bodies = crate::traffic::batch_bodies(pre, 100);
     eprintln!("preloading {} events…", a.preload);
-    send_all(&format!("{}/api/v1/events/batch", server.base), &write_key, &pre_bodies, |_| 100, 4);
+    send_all(&server.base, "/api/v1/events/batch", &write_key, &pre_bodies, |_| 100, 4);
     // Whom to read: live profile ids, and emails as the identity.
     let ids: Vec<String> = {
         use cdp_store::schema::profiles;
@@ -388,20 +397,17 @@ pub fn read(a: ReadArgs) -> ReadReport {
     let interval = Duration::from_secs_f64(100.0 / a.ingest_rate);
     let per_reader = Duration::from_secs_f64(a.readers as f64 / a.read_rate);
     let reads = (a.read_rate * a.seconds) as usize / a.readers;
+    let cpu_before = (server.cpu_seconds(), process_cpu_seconds(std::process::id()), machine_busy_seconds());
     let started = Instant::now();
     let (ingest_hist, read_hist, late) = std::thread::scope(|s| {
         let writer = s.spawn(|| {
-            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+            let mut conn = crate::http::Conn::new(&server.base, Duration::from_secs(120));
             let mut hist = Hist::new();
             for (n, body) in during_bodies.iter().enumerate() {
                 pace(started + interval * n as u32);
                 let t = Instant::now();
-                agent
-                    .post(&format!("{}/api/v1/events/batch", server.base))
-                    .set("X-Api-Key", &write_key)
-                    .set("Content-Type", "application/json")
-                    .send_string(body)
-                    .expect("batch accepted");
+                let status = conn.send("POST", "/api/v1/events/batch", &write_key, Some(body.as_bytes())).expect("batch sent");
+                assert_eq!(status, 200, "batch accepted: {}", String::from_utf8_lossy(&conn.body));
                 hist.record(t.elapsed());
             }
             hist
@@ -410,7 +416,7 @@ pub fn read(a: ReadArgs) -> ReadReport {
             .map(|r| {
                 let (ids, emails, server, read_key) = (&ids, &emails, &server, &read_key);
                 s.spawn(move || {
-                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+                    let mut conn = crate::http::Conn::new(&server.base, Duration::from_secs(60));
                     let (mut hist, mut late) = (Hist::new(), 0usize);
                     let offset = per_reader.mul_f64(r as f64 / a.readers as f64);
                     for n in 0..reads {
@@ -426,10 +432,9 @@ pub fn read(a: ReadArgs) -> ReadReport {
                         } else {
                             format!("/api/v1/profiles/lookup?type=email&value={}", emails[k % emails.len()].replace('@', "%40"))
                         };
-                        let r = agent.get(&format!("{}{path}", server.base)).set("X-Api-Key", read_key).call();
-                        match r {
-                            Ok(r) => drop(r.into_string()),
-                            Err(ureq::Error::Status(404, r)) => drop(r.into_string()),
+                        match conn.send("GET", &path, read_key, None) {
+                            Ok(200 | 404) => {}
+                            Ok(status) => panic!("read refused: {status} {}", String::from_utf8_lossy(&conn.body)),
                             Err(e) => panic!("read failed: {e}"),
                         }
                         hist.record(due.elapsed());
@@ -449,14 +454,25 @@ pub fn read(a: ReadArgs) -> ReadReport {
     });
     let took = started.elapsed().as_secs_f64();
     let (_, peak) = server.rss_mib();
+    // CPU per read, the ingestion's share included: server, load generator, machine.
+    let per_read = |now: f64, before: f64| (now - before) * 1e6 / read_hist.count().max(1) as f64;
+    let cpu = (
+        per_read(server.cpu_seconds(), cpu_before.0),
+        per_read(process_cpu_seconds(std::process::id()), cpu_before.1),
+        per_read(machine_busy_seconds(), cpu_before.2),
+    );
     println!(
-        "backend={} reads={} reads_per_s={:.0} {} late_starts={late} | ingest events_per_s={:.0} {} | server_peak_rss_mib={peak:.0}",
+        "backend={} reads={} reads_per_s={:.0} {} late_starts={late} | ingest events_per_s={:.0} {} | server_peak_rss_mib={peak:.0} \
+         cpu_us_per_read: server={:.0} generator={:.0} machine={:.0}",
         a.backend.name(),
         read_hist.count(),
         read_hist.count() as f64 / took,
         read_hist.summary_as("read_"),
         ingest_events as f64 / took,
         ingest_hist.summary_as("ingest_"),
+        cpu.0,
+        cpu.1,
+        cpu.2,
     );
     drop(server);
     ReadReport {

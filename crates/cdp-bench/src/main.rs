@@ -9,6 +9,7 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
 mod clv;
+mod http;
 mod load;
 mod report;
 mod segments;
