@@ -106,17 +106,19 @@ pub struct ProfileView {
 
 /// A profile row, whether the person was erased, and their loyalty account (one query).
 fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, bool, Option<(i64, String)>)> {
-    let (p, erased, balance, tier): (ProfileRow, Option<String>, Option<i64>, Option<String>) = profiles::table
-        .left_join(erased_profiles::table)
-        .left_join(loyalty_accounts::table)
-        .filter(profiles::id.eq(id))
-        .select((
-            ProfileRow::as_select(),
-            erased_profiles::profile_id.nullable(),
-            loyalty_accounts::balance.nullable(),
-            loyalty_accounts::tier_code.nullable(),
-        ))
-        .first(conn)?;
+    let (p, erased, balance, tier): (ProfileRow, Option<String>, Option<i64>, Option<String>) = crate::per_backend!(conn, |c| {
+        profiles::table
+            .left_join(erased_profiles::table)
+            .left_join(loyalty_accounts::table)
+            .filter(profiles::id.eq(id))
+            .select((
+                ProfileRow::as_select(),
+                erased_profiles::profile_id.nullable(),
+                loyalty_accounts::balance.nullable(),
+                loyalty_accounts::tier_code.nullable(),
+            ))
+            .first(c)
+    })?;
     Ok((p, erased.is_some(), balance.zip(tier)))
 }
 
@@ -142,21 +144,21 @@ fn resolve_with_loyalty(conn: &mut AnyConnection, id: &str) -> StoreResult<(Prof
 }
 
 pub fn identities_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Vec<IdentityRow>> {
-    Ok(identities::table
+    Ok(crate::per_backend!(conn, |c| identities::table
         .filter(identities::profile_id.eq(profile_id))
         .order((identities::created_at.asc(), identities::identity_type.asc(), identities::value.asc()))
         .select(IdentityRow::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
     let (profile, loyalty) = resolve_with_loyalty(conn, id)?;
     let identities = identities_of(conn, &profile.id)?;
-    let accounts = account_members::table
+    let accounts = crate::per_backend!(conn, |c| account_members::table
         .filter(account_members::profile_id.eq(&profile.id))
         .order(account_members::account_id.asc())
         .select(account_members::account_id)
-        .load(conn)?;
+        .load(c))?;
     Ok(ProfileView { profile, identities, accounts, loyalty })
 }
 
@@ -206,11 +208,11 @@ pub fn get_many(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<Pro
 
 /// The profile holding a (normalised) identity.
 pub fn lookup(conn: &mut AnyConnection, kind: &str, value: &str) -> StoreResult<ProfileView> {
-    let owner: String = identities::table
+    let owner: String = crate::per_backend!(conn, |c| identities::table
         .filter(identities::value.eq(value))
         .filter(identities::identity_type.eq(kind))
         .select(identities::profile_id)
-        .first(conn)?;
+        .first(c))?;
     get(conn, &owner)
 }
 
