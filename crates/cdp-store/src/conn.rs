@@ -452,6 +452,14 @@ impl Db {
             AnyConnection::Postgresql(_) => f(&mut conn),
         }
     }
+
+    /// Runs `f` on a pooled connection without a transaction on either
+    /// backend: for a read of one statement (which sees one snapshot by
+    /// itself), where `read`'s BEGIN and COMMIT on SQLite are two more
+    /// statements than the work.
+    pub fn read_statement<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        f(&mut *self.conn()?)
+    }
 }
 
 /// ANALYZE of the tables (of this schema) that changed by more than a fifth

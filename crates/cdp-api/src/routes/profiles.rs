@@ -178,7 +178,8 @@ impl From<MergeRow> for MergeOut {
 pub async fn get_profile(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ProfileOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
-    let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
+    // One statement (see `profiles::get`): no read transaction needed around it.
+    let view = web::block(move || db.read_statement(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
     crate::routes::privacy::audit_read(&state.db, &who, &view.profile.id, "profile.read").await?;
     Ok(web::Json(view.into()))
 }
@@ -211,7 +212,7 @@ pub async fn lookup_profile(state: web::Data<AppState>, who: Principal, q: web::
         ApiError::field(field, "invalid_identity", m)
     })?;
     let db = state.db.clone();
-    let view = web::block(move || db.read(|c| profiles::lookup(c, identity.kind.as_str(), &identity.value)))
+    let view = web::block(move || db.read_statement(|c| profiles::lookup(c, identity.kind.as_str(), &identity.value)))
         .await?
         .map_err(ApiError::or_missing("profile"))?;
     crate::routes::privacy::audit_read(&state.db, &who, &view.profile.id, "profile.read").await?;

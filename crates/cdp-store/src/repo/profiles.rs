@@ -5,7 +5,7 @@ use crate::schema::{account_members, erased_profiles, events, identities, loyalt
 use crate::AnyConnection;
 use diesel::prelude::*;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = profiles, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ProfileRow {
     pub id: String,
@@ -151,7 +151,19 @@ pub fn identities_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<
         .load(c))?)
 }
 
+/// The live profile view for an id (a merged-away id answers with its
+/// survivor), in one statement but for a merge chain caught half-flattened
+/// (then step by step, as `get_by_statements`).
 pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
+    match view(conn, Target::Id(id))? {
+        Some(v) => Ok(v),
+        None => get_by_statements(conn, id),
+    }
+}
+
+/// `get` in one statement per step (the merge chain followed hop by hop):
+/// for a chain that `view` did not see end in one hop.
+fn get_by_statements(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
     let (profile, loyalty) = resolve_with_loyalty(conn, id)?;
     let identities = identities_of(conn, &profile.id)?;
     let accounts = crate::per_backend!(conn, |c| account_members::table
@@ -160,6 +172,92 @@ pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<ProfileView> {
         .select(account_members::account_id)
         .load(c))?;
     Ok(ProfileView { profile, identities, accounts, loyalty })
+}
+
+/// Whose view `view` reads: a profile id, or the holder of an identity (type, value).
+enum Target<'a> {
+    Id(&'a str),
+    Identity(&'a str, &'a str),
+}
+
+/// A profile view as one row: the profile, whether it was erased, its
+/// loyalty account, and its identities and accounts as JSON arrays.
+#[derive(QueryableByName)]
+struct ViewRow {
+    #[diesel(embed)]
+    profile: ProfileRow,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    erased: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    balance: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    tier_code: Option<String>,
+    /// `[[value, type, created_at], …]`
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    identity_list: String,
+    /// `[account_id, …]`
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    account_list: String,
+}
+
+/// The statement of `view`: PostgreSQL or SQLite (their JSON aggregates
+/// differ), by id or by identity.
+fn view_sql(postgres: bool, by_identity: bool) -> String {
+    let (list, pairs, text) = if postgres { ("json_agg", "json_build_array", "::text") } else { ("json_group_array", "json_array", "") };
+    let target = if by_identity {
+        "SELECT COALESCE(o.merged_into, o.id) FROM identities i JOIN profiles o ON o.id = i.profile_id \
+         WHERE i.value = $1 AND i.identity_type = $2"
+    } else {
+        "SELECT COALESCE(o.merged_into, o.id) FROM profiles o WHERE o.id = $1"
+    };
+    format!(
+        "SELECT p.id, p.merged_into, p.user_id, p.traits, p.trait_times, p.channels, p.first_seen_at, p.last_seen_at, \
+         p.event_count, p.created_at, p.updated_at, p.orders_count, p.revenue_total, p.margin_total, p.first_order_at, \
+         p.last_order_at, e.profile_id IS NOT NULL AS erased, l.balance, l.tier_code, \
+         COALESCE((SELECT {list}({pairs}(i.value, i.identity_type, i.created_at)) FROM identities i \
+         WHERE i.profile_id = p.id){text}, '[]') AS identity_list, \
+         COALESCE((SELECT {list}(a.account_id) FROM account_members a WHERE a.profile_id = p.id){text}, '[]') AS account_list \
+         FROM profiles p LEFT JOIN erased_profiles e ON e.profile_id = p.id \
+         LEFT JOIN loyalty_accounts l ON l.profile_id = p.id WHERE p.id = ({target})"
+    )
+}
+
+/// The live profile view for a target in one statement — one round trip on
+/// PostgreSQL where the view took four, and on SQLite one snapshot without
+/// a transaction around it. The merge pointer is followed one hop (it always
+/// names the final survivor); `None` when the row found was itself merged
+/// away (a chain that a concurrent merge has not flattened yet), for the
+/// caller to follow step by step.
+fn view(conn: &mut AnyConnection, target: Target<'_>) -> StoreResult<Option<ProfileView>> {
+    use crate::cached::cached;
+    use diesel::sql_types::Text;
+    use std::sync::LazyLock;
+    static SQL: LazyLock<[String; 4]> =
+        LazyLock::new(|| [view_sql(true, false), view_sql(true, true), view_sql(false, false), view_sql(false, true)]);
+    let postgres = matches!(conn, AnyConnection::Postgresql(_));
+    let text = |by_identity: bool| SQL[usize::from(!postgres) * 2 + usize::from(by_identity)].as_str();
+    let rows: Vec<ViewRow> = match target {
+        Target::Id(id) => crate::per_backend!(conn, |c| cached(text(false)).bind::<Text, _>(id).load(c))?,
+        Target::Identity(kind, value) => {
+            crate::per_backend!(conn, |c| cached(text(true)).bind::<Text, _>(value).bind::<Text, _>(kind).load(c))?
+        }
+    };
+    let Some(row) = rows.into_iter().next() else { return Err(StoreError::NotFound) };
+    if row.profile.merged_into.is_some() {
+        return Ok(None);
+    }
+    if row.erased {
+        // An erased person is gone for every reader.
+        return Err(StoreError::NotFound);
+    }
+    let mut identities: Vec<IdentityRow> = serde_json::from_str::<Vec<(String, String, i64)>>(&row.identity_list)?
+        .into_iter()
+        .map(|(value, identity_type, created_at)| IdentityRow { value, identity_type, profile_id: row.profile.id.clone(), created_at })
+        .collect();
+    identities.sort_by(|a, b| (a.created_at, &a.identity_type, &a.value).cmp(&(b.created_at, &b.identity_type, &b.value)));
+    let mut accounts: Vec<String> = serde_json::from_str(&row.account_list)?;
+    accounts.sort_unstable();
+    Ok(Some(ProfileView { profile: row.profile, identities, accounts, loyalty: row.balance.zip(row.tier_code) }))
 }
 
 /// Live profiles by id, in the order asked, in four queries whatever their
@@ -208,6 +306,9 @@ pub fn get_many(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<Pro
 
 /// The profile holding a (normalised) identity.
 pub fn lookup(conn: &mut AnyConnection, kind: &str, value: &str) -> StoreResult<ProfileView> {
+    if let Some(v) = view(conn, Target::Identity(kind, value))? {
+        return Ok(v);
+    }
     let owner: String = crate::per_backend!(conn, |c| identities::table
         .filter(identities::value.eq(value))
         .filter(identities::identity_type.eq(kind))
