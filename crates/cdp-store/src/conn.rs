@@ -57,26 +57,56 @@ macro_rules! insert_rows {
 /// than to execute, and every row count was another statement to prepare.
 /// On SQLite: `insert_rows!` (cached single-row INSERTs, in-process).
 /// Columns: `"name": SqlType = |row| value`, in any order.
+///
+/// Several tables in one go — `insert_unnest!(conn, [(table, "name", rows,
+/// [columns]), …])`, parents first — are one statement on PostgreSQL (the
+/// first inserts as data-modifying `WITH` clauses: one round trip instead of
+/// one per table; foreign keys are checked at the end of the statement, so a
+/// child may name a parent inserted beside it), and on SQLite the tables'
+/// inserts in order. Nothing runs when every list is empty.
 #[macro_export]
 macro_rules! insert_unnest {
-    ($conn:expr, $table:expr, $name:literal, $rows:expr, [$($col:literal : $ty:ty = |$r:ident| $get:expr),+ $(,)?]) => {{
-        let rows = $rows;
+    ($conn:expr, [$( ($table:expr, $name:literal, $rows:expr, [$($col:literal : $ty:ty = |$r:ident| $get:expr),+ $(,)?]) ),+ $(,)?]) => {{
         match $conn {
             $crate::AnyConnection::Postgresql(c) => {
-                if rows.is_empty() {
+                let empty = true $( && $rows.is_empty() )+;
+                if empty {
                     Ok(())
                 } else {
-                    let cols: &[&str] = &[$($col),+];
-                    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-                    let sql = format!("INSERT INTO {} ({}) SELECT * FROM unnest({})", $name, cols.join(", "), marks.join(", "));
+                    let mut inserts: Vec<String> = Vec::new();
+                    let mut next = 1;
+                    $(
+                        let cols: &[&str] = &[$($col),+];
+                        let marks: Vec<String> = (next..next + cols.len()).map(|i| format!("${i}")).collect();
+                        next += cols.len();
+                        inserts.push(format!("INSERT INTO {} ({}) SELECT * FROM unnest({})", $name, cols.join(", "), marks.join(", ")));
+                    )+
+                    let _ = next;
+                    let last = inserts.pop().unwrap_or_default();
+                    let sql = if inserts.is_empty() {
+                        last
+                    } else {
+                        let ctes: Vec<String> = inserts.iter().enumerate().map(|(n, i)| format!("t{n} AS ({i})")).collect();
+                        format!("WITH {} {last}", ctes.join(", "))
+                    };
                     let q = $crate::cached::cached(sql);
-                    $( let q = q.bind::<diesel::sql_types::Array<$ty>, _>(rows.iter().map(|$r| $get).collect::<Vec<_>>()); )+
+                    $(
+                        let rows = $rows;
+                        $( let q = q.bind::<diesel::sql_types::Array<$ty>, _>(rows.iter().map(|$r| $get).collect::<Vec<_>>()); )+
+                    )+
                     diesel::RunQueryDsl::execute(q, c).map(|_| ())
                 }
             }
-            conn => $crate::insert_rows!(conn, $table, rows),
+            conn => (|| -> diesel::QueryResult<()> {
+                $( $crate::insert_rows!(&mut *conn, $table, $rows)?; )+
+                Ok(())
+            })(),
         }
     }};
+    // One table (after the form above: its `[` must be tried first).
+    ($conn:expr, $table:expr, $name:literal, $rows:expr, [$($col:literal : $ty:ty = |$r:ident| $get:expr),+ $(,)?]) => {
+        $crate::insert_unnest!($conn, [($table, $name, $rows, [$($col : $ty = |$r| $get),+])])
+    };
 }
 
 #[derive(diesel::MultiConnection)]

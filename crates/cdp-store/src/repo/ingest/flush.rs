@@ -6,7 +6,7 @@
 use super::{live_in, Batch};
 use crate::error::StoreResult;
 use crate::repo::orders;
-use crate::repo::profiles::ProfileRow;
+use crate::repo::profiles::{EventRow, IdentityRow, ProfileRow};
 use crate::schema::{account_members, accounts, events, identities, merges, profiles};
 use crate::{new_id, AnyConnection};
 use diesel::prelude::*;
@@ -30,24 +30,13 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     let mut created: Vec<&ProfileRow> = b.work.values().filter(|w| w.new).map(|w| &w.row).collect();
     created.sort_by(|x, y| x.id.cmp(&y.id));
     let rows: Vec<ProfileRow> = created.into_iter().cloned().collect();
-    crate::insert_unnest!(&mut *conn, profiles::table, "profiles", &rows, [
-        "id": Text = |r| r.id.as_str(),
-        "merged_into": Nullable<Text> = |r| r.merged_into.as_deref(),
-        "user_id": Nullable<Text> = |r| r.user_id.as_deref(),
-        "traits": Text = |r| r.traits.as_str(),
-        "trait_times": Text = |r| r.trait_times.as_str(),
-        "channels": BigInt = |r| r.channels,
-        "first_seen_at": BigInt = |r| r.first_seen_at,
-        "last_seen_at": BigInt = |r| r.last_seen_at,
-        "event_count": BigInt = |r| r.event_count,
-        "created_at": BigInt = |r| r.created_at,
-        "updated_at": BigInt = |r| r.updated_at,
-        "orders_count": BigInt = |r| r.orders_count,
-        "revenue_total": BigInt = |r| r.revenue_total,
-        "margin_total": BigInt = |r| r.margin_total,
-        "first_order_at": Nullable<BigInt> = |r| r.first_order_at,
-        "last_order_at": Nullable<BigInt> = |r| r.last_order_at,
-    ])?;
+    // New profiles go in with the batch's identities and events (one
+    // statement on PostgreSQL), unless profiles merged away must first move
+    // their rows to a survivor that may be one of the new profiles.
+    let moving = !b.moved.is_empty();
+    if moving {
+        insert_new(conn, &rows, &[], &[])?;
+    }
     // Profiles that existed before and were merged away: their identities,
     // events and merge pointers move to the survivor.
     for (merged, into) in b.moved.clone() {
@@ -77,31 +66,10 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     for i in &mut b.identities {
         i.profile_id = live_in(&b.redirect, &i.profile_id);
     }
-    crate::insert_unnest!(&mut *conn, identities::table, "identities", &b.identities, [
-        "value": Text = |r| r.value.as_str(),
-        "identity_type": Text = |r| r.identity_type.as_str(),
-        "profile_id": Text = |r| r.profile_id.as_str(),
-        "created_at": BigInt = |r| r.created_at,
-    ])?;
     for e in &mut b.events {
         e.profile_id = live_in(&b.redirect, &e.profile_id);
     }
-    crate::insert_unnest!(&mut *conn, events::table, "events", &b.events, [
-        "id": Text = |r| r.id.as_str(),
-        "profile_id": Text = |r| r.profile_id.as_str(),
-        "source_key": Text = |r| r.source_key.as_str(),
-        "source_id": Nullable<Text> = |r| r.source_id.as_deref(),
-        "message_id": Nullable<Text> = |r| r.message_id.as_deref(),
-        "event_type": Text = |r| r.event_type.as_str(),
-        "name": Nullable<Text> = |r| r.name.as_deref(),
-        "channel": Text = |r| r.channel.as_str(),
-        "occurred_at": BigInt = |r| r.occurred_at,
-        "received_at": BigInt = |r| r.received_at,
-        "identities": Text = |r| r.identities.as_str(),
-        "traits": Text = |r| r.traits.as_str(),
-        "properties": Text = |r| r.properties.as_str(),
-        "context": Text = |r| r.context.as_str(),
-    ])?;
+    insert_new(conn, if moving { &[] } else { &rows }, &b.identities, &b.events)?;
     let redirect = b.redirect.clone();
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
     crate::repo::loyalty::apply(conn, &b.orders.loyalty, now)?;
@@ -124,6 +92,54 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     }
     crate::insert_rows!(&mut *conn, merges::table, &b.log)?;
     Ok(())
+}
+
+/// Inserts new profiles, identities and events: on PostgreSQL one statement
+/// (its text the same whichever lists are empty), on SQLite cached
+/// single-row inserts, parents first.
+fn insert_new(conn: &mut AnyConnection, rows: &[ProfileRow], identities: &[IdentityRow], events: &[EventRow]) -> StoreResult<()> {
+    Ok(crate::insert_unnest!(&mut *conn, [
+        (profiles::table, "profiles", rows, [
+            "id": Text = |r| r.id.as_str(),
+            "merged_into": Nullable<Text> = |r| r.merged_into.as_deref(),
+            "user_id": Nullable<Text> = |r| r.user_id.as_deref(),
+            "traits": Text = |r| r.traits.as_str(),
+            "trait_times": Text = |r| r.trait_times.as_str(),
+            "channels": BigInt = |r| r.channels,
+            "first_seen_at": BigInt = |r| r.first_seen_at,
+            "last_seen_at": BigInt = |r| r.last_seen_at,
+            "event_count": BigInt = |r| r.event_count,
+            "created_at": BigInt = |r| r.created_at,
+            "updated_at": BigInt = |r| r.updated_at,
+            "orders_count": BigInt = |r| r.orders_count,
+            "revenue_total": BigInt = |r| r.revenue_total,
+            "margin_total": BigInt = |r| r.margin_total,
+            "first_order_at": Nullable<BigInt> = |r| r.first_order_at,
+            "last_order_at": Nullable<BigInt> = |r| r.last_order_at,
+        ]),
+        (identities::table, "identities", identities, [
+            "value": Text = |r| r.value.as_str(),
+            "identity_type": Text = |r| r.identity_type.as_str(),
+            "profile_id": Text = |r| r.profile_id.as_str(),
+            "created_at": BigInt = |r| r.created_at,
+        ]),
+        (events::table, "events", events, [
+            "id": Text = |r| r.id.as_str(),
+            "profile_id": Text = |r| r.profile_id.as_str(),
+            "source_key": Text = |r| r.source_key.as_str(),
+            "source_id": Nullable<Text> = |r| r.source_id.as_deref(),
+            "message_id": Nullable<Text> = |r| r.message_id.as_deref(),
+            "event_type": Text = |r| r.event_type.as_str(),
+            "name": Nullable<Text> = |r| r.name.as_deref(),
+            "channel": Text = |r| r.channel.as_str(),
+            "occurred_at": BigInt = |r| r.occurred_at,
+            "received_at": BigInt = |r| r.received_at,
+            "identities": Text = |r| r.identities.as_str(),
+            "traits": Text = |r| r.traits.as_str(),
+            "properties": Text = |r| r.properties.as_str(),
+            "context": Text = |r| r.context.as_str(),
+        ]),
+    ])?)
 }
 
 /// Writes back profiles loaded (and locked) by this transaction. PostgreSQL:
