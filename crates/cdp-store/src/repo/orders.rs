@@ -151,9 +151,9 @@ impl OrderBook {
             if *new {
                 created.push(o.clone());
             } else if *dirty {
-                diesel::update(orders::table.find(&o.order_id))
+                crate::per_backend!(&mut *conn, |c| diesel::update(orders::table.find(&o.order_id))
                     .set((orders::refunded.eq(o.refunded), orders::updated_at.eq(o.updated_at)))
-                    .execute(conn)?;
+                    .execute(c))?;
             }
         }
         crate::insert_unnest!(&mut *conn, orders::table, "orders", &created, [

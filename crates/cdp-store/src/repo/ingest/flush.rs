@@ -183,11 +183,13 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
             .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.last_order_at))
             .execute(c)?;
         }
-        conn => {
+        // On the backend's own connection: through the MultiConnection diesel
+        // rebuilt each UPDATE's text to look it up in its statement cache.
+        conn => crate::per_backend!(conn, |c| {
             for row in rows {
-                diesel::update(profiles::table.find(&row.id)).set(*row).execute(conn)?;
+                diesel::update(profiles::table.find(&row.id)).set(*row).execute(c)?;
             }
-        }
+        }),
     }
     Ok(())
 }

@@ -97,9 +97,11 @@ fn lock_account(conn: &mut AnyConnection, profile: &str, program: &Program, now:
 }
 
 fn set_account(conn: &mut AnyConnection, profile: &str, balance: i64, tier: &str, now: i64) -> StoreResult<()> {
-    diesel::update(loyalty_accounts::table.find(profile))
+    // On the backend's own connection: a statement with a static query id
+    // is found in diesel's cache without rebuilding its text.
+    crate::per_backend!(conn, |c| diesel::update(loyalty_accounts::table.find(profile))
         .set((loyalty_accounts::balance.eq(balance), loyalty_accounts::tier_code.eq(tier), loyalty_accounts::updated_at.eq(now)))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
