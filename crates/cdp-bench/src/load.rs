@@ -180,7 +180,13 @@ struct Run {
     accepted: usize,
 }
 
-/// Sends `bodies` to `url` from `clients` threads, each taking the next body
+/// What `send_all` reads of an answer: a batch's count (a single event's answer has none).
+#[derive(serde::Deserialize)]
+struct Answer {
+    accepted: Option<usize>,
+}
+
+/// Sends `bodies` to `path` on `base` from `clients` threads, each taking the next body
 /// in order; `events_in` says how many events a body holds.
 fn send_all(base: &str, path: &str, key: &str, bodies: &[String], events_in: impl Fn(usize) -> usize + Sync, clients: usize) -> Run {
     let next = AtomicUsize::new(0);
@@ -200,11 +206,6 @@ fn send_all(base: &str, path: &str, key: &str, bodies: &[String], events_in: imp
                         let status = conn.send("POST", path, key, Some(body.as_bytes())).unwrap_or_else(|e| panic!("request failed: {e}"));
                         if !(200..300).contains(&status) {
                             panic!("request refused: {status} {}", String::from_utf8_lossy(&conn.body));
-                        }
-                        /// The batch answer's count; a single event's answer has none.
-                        #[derive(serde::Deserialize)]
-                        struct Answer {
-                            accepted: Option<usize>,
                         }
                         let answer: Answer = serde_json::from_slice(&conn.body).expect("a JSON answer");
                         accepted += match answer.accepted {

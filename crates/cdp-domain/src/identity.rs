@@ -209,10 +209,14 @@ fn vietnamese_mobile(s: &str, region: phonenumber::country::Id) -> Option<String
     // separator after it — or the rest be digits only.
     let apart = |after: Option<&str>| after.is_some_and(|a| a.bytes().all(|b| b.is_ascii_digit()) || a.starts_with([' ', '.', '-', ')']));
     let national = if plus {
-        apart(s.trim_start_matches('(').strip_prefix("+84")).then_some(())?;
+        if !apart(s.trim_start_matches('(').strip_prefix("+84")) {
+            return None;
+        }
         d.strip_prefix(b"84")?
     } else if s.starts_with("00") {
-        apart(s.strip_prefix("0084")).then_some(())?;
+        if !apart(s.strip_prefix("0084")) {
+            return None;
+        }
         d.strip_prefix(b"0084")?
     } else if region != phonenumber::country::Id::VN {
         return None;
@@ -221,7 +225,9 @@ fn vietnamese_mobile(s: &str, region: phonenumber::country::Id) -> Option<String
     } else if d.len() == 11 {
         // The country code without its `+` (`84912345678`): eleven digits are
         // no Vietnamese national number.
-        apart(s.strip_prefix("84")).then_some(())?;
+        if !apart(s.strip_prefix("84")) {
+            return None;
+        }
         d.strip_prefix(b"84")?
     } else {
         return None;
@@ -278,7 +284,7 @@ mod tests {
         let (a, b, c) = (&n[..2], &n[2..5], &n[5..]);
         vec![
             format!("0{n}"),
-            format!("0{a}{} {b} {c}", ""),
+            format!("0{a} {b} {c}"),
             format!("0{a}.{b}.{c}"),
             format!("0{a}-{b}-{c}"),
             format!("+84{n}"),
