@@ -169,6 +169,8 @@ fn programme_and_rewards() {
     assert_eq!(app.get("/api/v1/loyalty/rewards", &reader).body["items"].as_array().unwrap().len(), 1);
     let (_, pos) = app.source("POS", "store");
     let pid = app.event(&pos, order("R-1", "2026-05-01T03:00:00Z", 1_000_000))["profile_id"].as_str().unwrap().to_string();
+    // Earned under the saved programme (a point per 5,000), not the default (per 10,000).
+    assert_eq!(app.get(&format!("/api/v1/profiles/{pid}/loyalty"), &reader).body["points_balance"], 200);
     let writer = app.key(&[Scope::LoyaltyWrite], None);
     let take = |key: &str| {
         app.post(&format!("/api/v1/profiles/{pid}/loyalty/redemptions"), &writer, json!({"reward_id": rid, "idempotency_key": key}))

@@ -57,20 +57,32 @@ pub struct At<'a> {
 }
 
 impl OrderBook {
-    /// Loads the existing orders among `ids`.
-    pub fn load(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<OrderBook> {
+    /// A book of the existing orders a batch touches (read by the batch's lookups).
+    pub fn from_rows(rows: Vec<OrderRow>) -> OrderBook {
         let mut book = OrderBook::default();
-        if !ids.is_empty() {
-            for o in orders::table.filter(in_list(orders::order_id, ids)).select(OrderRow::as_select()).load(conn)? {
-                book.orders.insert(o.order_id.clone(), (o, false, false));
-            }
+        for o in rows {
+            book.orders.insert(o.order_id.clone(), (o, false, false));
         }
-        Ok(book)
+        book
     }
 
     /// The profiles owning loaded orders (a refund changes its order's owner).
     pub fn owners(&self) -> Vec<String> {
         self.orders.values().map(|(o, _, _)| o.profile_id.clone()).collect()
+    }
+
+    /// After `flush`: the orders the ledger operations name, as stored (the
+    /// book holds each of them with its owner's live id).
+    pub fn ledger_facts(&self) -> crate::repo::loyalty::OrderFacts {
+        use crate::repo::loyalty::LoyaltyOp;
+        self.loyalty
+            .iter()
+            .filter_map(|op| {
+                let (LoyaltyOp::Earn { order_id } | LoyaltyOp::Reverse { order_id, .. }) = op;
+                let (o, _, _) = self.orders.get(order_id)?;
+                Some((order_id.clone(), (o.profile_id.clone(), o.currency.clone(), o.revenue, o.occurred_at)))
+            })
+            .collect()
     }
 
     /// Applies an order event; returns the profile whose aggregates change and

@@ -72,7 +72,7 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     insert_new(conn, if moving { &[] } else { &rows }, &b.identities, &b.events)?;
     let redirect = b.redirect.clone();
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
-    crate::repo::loyalty::apply(conn, &b.orders.loyalty, now)?;
+    crate::repo::loyalty::apply(conn, &b.orders.loyalty, b.orders.ledger_facts(), b.program.take(), now)?;
     for (profile, channel, status, at) in std::mem::take(&mut b.consents) {
         let row = crate::repo::consent::ConsentRow {
             id: new_id(),

@@ -8,23 +8,22 @@
 //! of statements grows with the number of profiles touched, not of events.
 
 use crate::error::{StoreError, StoreResult};
-use crate::in_list::in_list;
 use crate::repo::orders::{self, OrderBook};
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow};
-use crate::schema::{events, identities, profiles};
 use crate::{micros, new_id, AnyConnection};
 use cdp_domain::commerce::OrderEvent;
 use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
 use cdp_domain::{Identity, IdentityType, NewEvent};
-use diesel::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 mod flush;
 mod locks;
+mod lookup;
 use flush::flush;
 use locks::{load_profiles, lock_keys};
+use lookup::{lookup, Found, Keys};
 
 /// Where events come from: the dedupe scope and the source, if any.
 #[derive(Debug, Clone)]
@@ -111,6 +110,8 @@ struct Batch {
     currency: String,
     /// Consent carried by events (`context.consent`): (profile, channel, status, recorded_at).
     consents: Vec<(String, String, String, i64)>,
+    /// The loyalty programme's document, if the lookups read it (`Some(None)`: none saved).
+    program: Option<Option<String>>,
 }
 
 fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -167,31 +168,26 @@ pub fn ingest_batch(
     order_ids.sort_unstable();
     order_ids.dedup();
     lock_keys(conn, origin, batch, &order_ids)?;
-    let mut b = Batch { currency: currency.to_string(), orders: OrderBook::load(conn, &order_ids)?, ..Batch::default() };
-
-    // Dedupe keys seen before, and where their events live now (one
-    // statement: a round trip less per transaction than a second lookup).
-    let mids: Vec<&str> = batch.iter().filter_map(|e| e.message_id.as_deref()).collect();
-    if !mids.is_empty() {
-        let seen: Vec<(Option<String>, String, String, Option<String>)> = events::table
-            .left_join(profiles::table.on(profiles::id.eq(events::profile_id)))
-            .filter(events::source_key.eq(&origin.source_key))
-            .filter(in_list(events::message_id, &mids))
-            .select((events::message_id, events::id, events::profile_id, profiles::merged_into.nullable()))
-            .load(conn)?;
-        for (mid, id, pid, merged_into) in seen {
-            // merged_into always names the final survivor.
-            b.seen.insert(mid.unwrap_or_default(), (id, merged_into.unwrap_or(pid)));
-        }
-    }
-
-    // Who the identities belong to, and those profiles (locked on PostgreSQL).
     let mut values: Vec<&str> =
         batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str()).chain(e.previous_id.as_deref())).collect();
     values.sort_unstable();
     values.dedup();
-    let found: Vec<IdentityRow> =
-        identities::table.filter(in_list(identities::value, &values)).select(IdentityRow::as_select()).load(conn)?;
+    let keys = Keys {
+        source_key: &origin.source_key,
+        message_ids: batch.iter().filter_map(|e| e.message_id.as_deref()).collect(),
+        values,
+        hashes: prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect(),
+        order_ids: &order_ids,
+    };
+    let Found { seen, identities: found, tombstones, orders, program } = lookup(conn, &keys)?;
+    let mut b = Batch { currency: currency.to_string(), orders: OrderBook::from_rows(orders), program, ..Batch::default() };
+    // Dedupe keys seen before, and where their events live now.
+    for (mid, id, pid, merged_into) in seen {
+        // merged_into always names the final survivor.
+        b.seen.insert(mid, (id, merged_into.unwrap_or(pid)));
+    }
+
+    // Who the identities belong to, and those profiles (locked on PostgreSQL).
     let mut owners: Vec<String> = found.iter().map(|r| r.profile_id.clone()).chain(b.orders.owners()).collect();
     owners.sort_unstable();
     owners.dedup();
@@ -211,8 +207,6 @@ pub fn ingest_batch(
     }
 
     // Tombstones of erased people: their old events are not replayed into a new profile.
-    let hashes: Vec<&str> = prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect();
-    let tombstones = crate::repo::privacy::tombstones(conn, &hashes)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for p in prepared {
         if !tombstones.is_empty() {

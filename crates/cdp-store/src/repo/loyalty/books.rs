@@ -2,7 +2,7 @@
 //! reverse for refunds — replayed in order over state read once and written
 //! once.
 
-use super::{entry, lock_account, program, set_account, tier_changed, LedgerRow, LoyaltyOp, DAY};
+use super::{entry, lock_account, program_from, set_account, tier_changed, LedgerRow, LoyaltyOp, DAY};
 use crate::error::{StoreError, StoreResult};
 use crate::in_list::in_list;
 use crate::schema::{loyalty_accounts, loyalty_ledger, orders};
@@ -11,32 +11,33 @@ use cdp_domain::loyalty::{self, Program};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
+/// Order id → (profile, currency, revenue, occurred_at).
+pub type OrderFacts = std::collections::HashMap<String, (String, String, i64, i64)>;
+
 /// Applies what ingestion decided: earn for new orders (at the multiplier of
 /// the tier held just before each), reverse for refunds — in order, exactly
 /// as one operation at a time would, but with a fixed number of statements
-/// per batch: the orders and the members' spend are read at once, the
-/// accounts created and locked at once (in id order), the ledger rows and the
-/// final balances written at once.
-pub fn apply(conn: &mut AnyConnection, ops: &[LoyaltyOp], now: i64) -> StoreResult<()> {
+/// per batch: the members' spend is read at once, the accounts created and
+/// locked at once (in id order), the ledger rows and the final balances
+/// written at once. `orders` holds every order the operations name, as
+/// stored (order id → profile, currency, revenue, occurred_at): the batch
+/// has just written them and they do not change while the ledger is written.
+/// `program`: the programme's document if the batch read it already
+/// (`Some(None)`: none saved), else it is read here.
+pub fn apply(
+    conn: &mut AnyConnection,
+    ops: &[LoyaltyOp],
+    orders: OrderFacts,
+    program: Option<Option<String>>,
+    now: i64,
+) -> StoreResult<()> {
     if ops.is_empty() {
         return Ok(());
     }
-    let program = program(conn)?;
-    let mut ids: Vec<&str> = ops
-        .iter()
-        .map(|op| match op {
-            LoyaltyOp::Earn { order_id } | LoyaltyOp::Reverse { order_id, .. } => order_id.as_str(),
-        })
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    // order id → (profile, currency, revenue, occurred_at); orders do not change while the ledger is written.
-    let orders: std::collections::HashMap<String, (String, String, i64, i64)> = orders::table
-        .filter(in_list(orders::order_id, &ids))
-        .select((orders::order_id, (orders::profile_id, orders::currency, orders::revenue, orders::occurred_at)))
-        .load::<(String, (String, String, i64, i64))>(conn)?
-        .into_iter()
-        .collect();
+    let program = match program {
+        Some(body) => program_from(body.as_deref())?,
+        None => super::program(conn)?,
+    };
     let mut books = Books::open(conn, &program, ops, orders, now)?;
     for op in ops {
         match op {
@@ -62,7 +63,7 @@ struct Spend {
 struct Books<'p> {
     program: &'p Program,
     now: i64,
-    orders: std::collections::HashMap<String, (String, String, i64, i64)>,
+    orders: OrderFacts,
     /// Member → (balance, tier, changed).
     accounts: std::collections::HashMap<String, (i64, String, bool)>,
     /// Member → their orders in the programme's currency inside the earliest
@@ -72,13 +73,7 @@ struct Books<'p> {
 }
 
 impl<'p> Books<'p> {
-    fn open(
-        conn: &mut AnyConnection,
-        program: &'p Program,
-        ops: &[LoyaltyOp],
-        orders: std::collections::HashMap<String, (String, String, i64, i64)>,
-        now: i64,
-    ) -> StoreResult<Books<'p>> {
+    fn open(conn: &mut AnyConnection, program: &'p Program, ops: &[LoyaltyOp], orders: OrderFacts, now: i64) -> StoreResult<Books<'p>> {
         let mut members: Vec<String> = orders.values().filter(|o| o.1 == program.currency).map(|o| o.0.clone()).collect();
         members.sort_unstable();
         members.dedup();

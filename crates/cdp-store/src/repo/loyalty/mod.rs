@@ -10,7 +10,7 @@ use cdp_domain::loyalty::{self, Lot, Program};
 use diesel::prelude::*;
 
 mod books;
-pub use books::apply;
+pub use books::{apply, OrderFacts};
 
 const DAY: i64 = 86_400_000_000;
 
@@ -61,8 +61,13 @@ pub enum Refusal {
 
 pub fn program(conn: &mut AnyConnection) -> StoreResult<Program> {
     let body: Option<String> = loyalty_program::table.find(1).select(loyalty_program::body).first(conn).optional()?;
+    program_from(body.as_deref())
+}
+
+/// The programme saved as `body`, or the default one when none is.
+pub(crate) fn program_from(body: Option<&str>) -> StoreResult<Program> {
     Ok(match body {
-        Some(b) => serde_json::from_str(&b)?,
+        Some(b) => serde_json::from_str(b)?,
         None => Program::default(),
     })
 }
