@@ -7,7 +7,6 @@ use crate::schema::{orders, purchase_days};
 use crate::AnyConnection;
 use cdp_domain::commerce::{day_of, OrderEvent};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -156,33 +155,32 @@ impl OrderBook {
 
     /// Writes orders and purchase days; `live` maps profile ids through the
     /// batch's merges.
-    pub fn flush(&mut self, conn: &mut AnyConnection, live: impl Fn(&str) -> String) -> StoreResult<()> {
-        let mut created: Vec<OrderRow> = Vec::new();
+    /// Points every order at its owner's live profile and hands over the
+    /// orders this batch placed, to be inserted with the batch's other new rows
+    /// (before `flush`).
+    pub fn take_new(&mut self, live: impl Fn(&str) -> String) -> Vec<OrderRow> {
+        let mut created = Vec::new();
         for (o, new, dirty) in self.orders.values_mut() {
             o.profile_id = live(&o.profile_id);
-            if *new {
+            if std::mem::take(new) {
+                *dirty = false;
                 created.push(o.clone());
-            } else if *dirty {
+            }
+        }
+        created.sort_by(|x, y| x.order_id.cmp(&y.order_id));
+        created
+    }
+
+    /// Writes refunds to existing orders and the purchase days (and their
+    /// summaries); the new orders went in with `take_new`.
+    pub fn flush(&mut self, conn: &mut AnyConnection, live: impl Fn(&str) -> String) -> StoreResult<()> {
+        for (o, _, dirty) in self.orders.values() {
+            if *dirty {
                 crate::per_backend!(&mut *conn, |c| diesel::update(orders::table.find(&o.order_id))
                     .set((orders::refunded.eq(o.refunded), orders::updated_at.eq(o.updated_at)))
                     .execute(c))?;
             }
         }
-        crate::insert_unnest!(&mut *conn, orders::table, "orders", &created, [
-            "order_id": Text = |r| r.order_id.as_str(),
-            "profile_id": Text = |r| r.profile_id.as_str(),
-            "event_id": Text = |r| r.event_id.as_str(),
-            "channel": Text = |r| r.channel.as_str(),
-            "currency": Text = |r| r.currency.as_str(),
-            "revenue": BigInt = |r| r.revenue,
-            "refunded": BigInt = |r| r.refunded,
-            "margin": Nullable<BigInt> = |r| r.margin,
-            "day": BigInt = |r| r.day,
-            "occurred_at": BigInt = |r| r.occurred_at,
-            "products": Text = |r| r.products.as_str(),
-            "created_at": BigInt = |r| r.created_at,
-            "updated_at": BigInt = |r| r.updated_at,
-        ])?;
         let mut days: HashMap<(String, i64), (i64, i64)> = HashMap::new();
         for ((p, day), (n, r)) in self.days.drain() {
             let e = days.entry((live(&p), day)).or_default();

@@ -5,9 +5,9 @@
 
 use super::{live_in, Batch};
 use crate::error::StoreResult;
-use crate::repo::orders;
+use crate::repo::orders::{self, OrderRow};
 use crate::repo::profiles::{EventRow, IdentityRow, ProfileRow};
-use crate::schema::{account_members, accounts, events, identities, merges, profiles};
+use crate::schema::{account_members, accounts, events, identities, merges, orders as orders_table, profiles};
 use crate::{new_id, AnyConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -35,7 +35,7 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     // their rows to a survivor that may be one of the new profiles.
     let moving = !b.moved.is_empty();
     if moving {
-        insert_new(conn, &rows, &[], &[])?;
+        insert_new(conn, &rows, &[], &[], &[])?;
     }
     // Profiles that existed before and were merged away: their identities,
     // events and merge pointers move to the survivor.
@@ -69,8 +69,9 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     for e in &mut b.events {
         e.profile_id = live_in(&b.redirect, &e.profile_id);
     }
-    insert_new(conn, if moving { &[] } else { &rows }, &b.identities, &b.events)?;
     let redirect = b.redirect.clone();
+    let placed = b.orders.take_new(|id| live_in(&redirect, id));
+    insert_new(conn, if moving { &[] } else { &rows }, &b.identities, &b.events, &placed)?;
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
     crate::repo::loyalty::apply(conn, &b.orders.loyalty, b.orders.ledger_facts(), b.program.take(), now)?;
     for (profile, channel, status, at) in std::mem::take(&mut b.consents) {
@@ -94,10 +95,16 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     Ok(())
 }
 
-/// Inserts new profiles, identities and events: on PostgreSQL one statement
-/// (its text the same whichever lists are empty), on SQLite cached
+/// Inserts new profiles, identities, events and orders: on PostgreSQL one
+/// statement (its text the same whichever lists are empty), on SQLite cached
 /// single-row inserts, parents first.
-fn insert_new(conn: &mut AnyConnection, rows: &[ProfileRow], identities: &[IdentityRow], events: &[EventRow]) -> StoreResult<()> {
+fn insert_new(
+    conn: &mut AnyConnection,
+    rows: &[ProfileRow],
+    identities: &[IdentityRow],
+    events: &[EventRow],
+    placed: &[OrderRow],
+) -> StoreResult<()> {
     Ok(crate::insert_unnest!(&mut *conn, [
         (profiles::table, "profiles", rows, [
             "id": Text = |r| r.id.as_str(),
@@ -138,6 +145,21 @@ fn insert_new(conn: &mut AnyConnection, rows: &[ProfileRow], identities: &[Ident
             "traits": Text = |r| r.traits.as_str(),
             "properties": Text = |r| r.properties.as_str(),
             "context": Text = |r| r.context.as_str(),
+        ]),
+        (orders_table::table, "orders", placed, [
+            "order_id": Text = |r| r.order_id.as_str(),
+            "profile_id": Text = |r| r.profile_id.as_str(),
+            "event_id": Text = |r| r.event_id.as_str(),
+            "channel": Text = |r| r.channel.as_str(),
+            "currency": Text = |r| r.currency.as_str(),
+            "revenue": BigInt = |r| r.revenue,
+            "refunded": BigInt = |r| r.refunded,
+            "margin": Nullable<BigInt> = |r| r.margin,
+            "day": BigInt = |r| r.day,
+            "occurred_at": BigInt = |r| r.occurred_at,
+            "products": Text = |r| r.products.as_str(),
+            "created_at": BigInt = |r| r.created_at,
+            "updated_at": BigInt = |r| r.updated_at,
         ]),
     ])?)
 }

@@ -50,6 +50,63 @@ pub fn apply(
     books.close(conn)
 }
 
+/// Held accounts (member, balance, tier) and spend.
+type AccountsAndSpend = (Vec<(String, i64, String)>, Vec<(String, String, i64, i64, i64)>);
+
+/// The members' accounts, locked in id order on PostgreSQL, and their orders
+/// in `currency` since `since` (member, order id, occurred_at, revenue,
+/// refunded) — on PostgreSQL one statement (a round trip less).
+fn accounts_and_spend(conn: &mut AnyConnection, members: &[String], currency: &str, since: i64) -> StoreResult<AccountsAndSpend> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        k: i32,
+        #[diesel(sql_type = Text)]
+        member: String,
+        #[diesel(sql_type = Text)]
+        t: String,
+        #[diesel(sql_type = BigInt)]
+        n1: i64,
+        #[diesel(sql_type = BigInt)]
+        n2: i64,
+        #[diesel(sql_type = BigInt)]
+        n3: i64,
+    }
+    if let AnyConnection::Postgresql(c) = conn {
+        // The CTE is read in full: every account is locked, in id order, with
+        // its latest balance. The orders share the statement's snapshot: they
+        // cannot change meanwhile, their owners' profiles are locked already.
+        let rows: Vec<Row> = crate::cached::cached(
+            "WITH a AS (SELECT profile_id, balance, tier_code FROM loyalty_accounts WHERE profile_id = ANY($1) \
+             ORDER BY profile_id FOR UPDATE) \
+             SELECT 0 AS k, profile_id AS member, tier_code AS t, balance AS n1, 0::bigint AS n2, 0::bigint AS n3 FROM a \
+             UNION ALL SELECT 1, profile_id, order_id, occurred_at, revenue, refunded FROM orders \
+             WHERE profile_id = ANY($1) AND currency = $2 AND occurred_at > $3",
+        )
+        .bind::<diesel::sql_types::Array<Text>, _>(members)
+        .bind::<Text, _>(currency)
+        .bind::<BigInt, _>(since)
+        .load(c)?;
+        let (held, spent): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.k == 0);
+        return Ok((
+            held.into_iter().map(|r| (r.member, r.n1, r.t)).collect(),
+            spent.into_iter().map(|r| (r.member, r.t, r.n1, r.n2, r.n3)).collect(),
+        ));
+    }
+    let held = loyalty_accounts::table
+        .filter(in_list(loyalty_accounts::profile_id, members))
+        .order(loyalty_accounts::profile_id.asc())
+        .select((loyalty_accounts::profile_id, loyalty_accounts::balance, loyalty_accounts::tier_code))
+        .load(conn)?;
+    let spent = orders::table
+        .filter(in_list(orders::profile_id, members))
+        .filter(orders::currency.eq(currency))
+        .filter(orders::occurred_at.gt(since))
+        .select((orders::profile_id, orders::order_id, orders::occurred_at, orders::revenue, orders::refunded))
+        .load(conn)?;
+    Ok((held, spent))
+}
+
 /// An order as the tier computation sees it at a point of the batch.
 struct Spend {
     order_id: String,
@@ -108,22 +165,9 @@ impl<'p> Books<'p> {
                 }
             }
         }
-        let q = loyalty_accounts::table
-            .filter(in_list(loyalty_accounts::profile_id, &members))
-            .order(loyalty_accounts::profile_id.asc())
-            .select((loyalty_accounts::profile_id, loyalty_accounts::balance, loyalty_accounts::tier_code));
-        let held: Vec<(String, i64, String)> = match conn {
-            AnyConnection::Postgresql(c) => q.for_update().load(c)?,
-            AnyConnection::Sqlite(c) => q.load(c)?,
-        };
-        books.accounts = held.into_iter().map(|(m, balance, tier)| (m, (balance, tier, false))).collect();
         let since = books.orders.values().map(|o| o.3).min().unwrap_or(now) - program.tier_window_days * DAY;
-        let spent: Vec<(String, String, i64, i64, i64)> = orders::table
-            .filter(in_list(orders::profile_id, &members))
-            .filter(orders::currency.eq(&program.currency))
-            .filter(orders::occurred_at.gt(since))
-            .select((orders::profile_id, orders::order_id, orders::occurred_at, orders::revenue, orders::refunded))
-            .load(conn)?;
+        let (held, spent) = accounts_and_spend(conn, &members, &program.currency, since)?;
+        books.accounts = held.into_iter().map(|(m, balance, tier)| (m, (balance, tier, false))).collect();
         // The orders table already holds the whole batch: its new orders count
         // only from their own operation on, its refunds only from theirs.
         let mut placed = std::collections::HashSet::new();
