@@ -89,15 +89,32 @@ pub fn process_cpu_seconds(pid: u32) -> f64 {
     (f.get(11).copied().unwrap_or(f64::NAN) + f.get(12).copied().unwrap_or(f64::NAN)) / 100.0
 }
 
+/// The machine's CPU ticks so far (the first line of `/proc/stat`): user
+/// nice system idle iowait irq softirq steal …
+fn machine_ticks() -> Vec<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines().next().unwrap_or("").split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0.0)).collect()
+}
+
 /// CPU seconds the whole machine spent busy so far (user, system, interrupts;
 /// not idle, I/O wait or steal), from `/proc/stat`: with PostgreSQL it counts
 /// the database's work too (and the load generator's), so per event it
 /// compares two builds even when the machine's speed drifts between runs.
 pub fn machine_busy_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: Vec<f64> = stat.lines().next().unwrap_or("").split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0.0)).collect();
-    // user nice system idle iowait irq softirq steal …
+    let ticks = machine_ticks();
     [0, 1, 2, 5, 6].iter().map(|&i| ticks.get(i).copied().unwrap_or(0.0)).sum::<f64>() / 100.0
+}
+
+/// CPU seconds the hypervisor gave to others while this virtual machine
+/// wanted them (steal), so far: a run with more steal ran on a slower machine.
+pub fn machine_steal_seconds() -> f64 {
+    machine_ticks().get(7).copied().unwrap_or(0.0) / 100.0
+}
+
+/// Steal as a percentage of the machine's CPU time over `wall` seconds since `before`.
+pub fn steal_pct(before: f64, wall: f64) -> f64 {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    100.0 * (machine_steal_seconds() - before) / (wall * cpus)
 }
 
 impl Drop for Server {
@@ -253,6 +270,8 @@ pub struct IngestReport {
     /// The whole machine's busy CPU per event (server, database, load generator).
     pub machine_cpu_us_per_event: f64,
     pub peak_rss_mib: f64,
+    /// CPU steal during the run, % of the machine.
+    pub steal_pct: f64,
     /// PostgreSQL: COPY rows/s of the same events, and events/s over it.
     pub copy: Option<(f64, f64)>,
 }
@@ -271,10 +290,11 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
     let (bodies, people) = crate::traffic::bodies(a.events, (a.mode == Mode::Batch).then_some(per), a.returning, a.seed);
     let total = a.events;
     eprintln!("{} requests, {people} distinct people, {} clients", bodies.len(), a.clients);
-    let (cpu_before, machine_before) = (server.cpu_seconds(), machine_busy_seconds());
+    let (cpu_before, machine_before, steal_before) = (server.cpu_seconds(), machine_busy_seconds(), machine_steal_seconds());
     let run = send_all(&server.base, path, &key, &bodies, |i| per.min(total - i * per), a.clients);
     let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / a.events as f64;
     let machine_us = (machine_busy_seconds() - machine_before) * 1e6 / a.events as f64;
+    let steal = steal_pct(steal_before, run.took.as_secs_f64());
     let (_, peak) = server.rss_mib();
     let profiles = db.read(cdp_store::repo::profiles::count_live).unwrap();
     let rate = run.accepted as f64 / run.took.as_secs_f64();
@@ -282,8 +302,8 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
     let mode = if a.mode == Mode::Batch { format!("batch={}", a.batch) } else { "single".into() };
     println!(
         "backend={} {mode} clients={} events={} seconds={:.2} events_per_s={rate:.0} {} server_peak_rss_mib={peak:.0} \
-         server_cpu_us_per_event={cpu_us:.0} machine_cpu_us_per_event={machine_us:.0} profiles={profiles} \
-         last_tenth_vs_first={growth:.2}",
+         server_cpu_us_per_event={cpu_us:.0} machine_cpu_us_per_event={machine_us:.0} machine_steal_pct={steal:.1} \
+         profiles={profiles} last_tenth_vs_first={growth:.2}",
         a.backend.name(),
         a.clients,
         run.accepted,
@@ -305,6 +325,7 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
         server_cpu_us_per_event: cpu_us,
         machine_cpu_us_per_event: machine_us,
         peak_rss_mib: peak,
+        steal_pct: steal,
         copy,
     }
 }
@@ -363,6 +384,7 @@ pub struct ReadReport {
     pub read_p99_ms: f64,
     pub ingest_events_per_s: f64,
     pub peak_rss_mib: f64,
+    pub steal_pct: f64,
 }
 
 /// Profile reads by id and by identity while ingestion runs at a fixed rate.
@@ -399,6 +421,7 @@ pub fn read(a: ReadArgs) -> ReadReport {
     let per_reader = Duration::from_secs_f64(a.readers as f64 / a.read_rate);
     let reads = (a.read_rate * a.seconds) as usize / a.readers;
     let cpu_before = (server.cpu_seconds(), process_cpu_seconds(std::process::id()), machine_busy_seconds());
+    let steal_before = machine_steal_seconds();
     let started = Instant::now();
     let (ingest_hist, read_hist, late) = std::thread::scope(|s| {
         let writer = s.spawn(|| {
@@ -454,6 +477,7 @@ pub fn read(a: ReadArgs) -> ReadReport {
         (writer.join().unwrap(), read_hist, late)
     });
     let took = started.elapsed().as_secs_f64();
+    let steal = steal_pct(steal_before, took);
     let (_, peak) = server.rss_mib();
     // CPU per read, the ingestion's share included: server, load generator, machine.
     let per_read = |now: f64, before: f64| (now - before) * 1e6 / read_hist.count().max(1) as f64;
@@ -464,7 +488,7 @@ pub fn read(a: ReadArgs) -> ReadReport {
     );
     println!(
         "backend={} reads={} reads_per_s={:.0} {} late_starts={late} | ingest events_per_s={:.0} {} | server_peak_rss_mib={peak:.0} \
-         cpu_us_per_read: server={:.0} generator={:.0} machine={:.0}",
+         cpu_us_per_read: server={:.0} generator={:.0} machine={:.0} machine_steal_pct={:.1}",
         a.backend.name(),
         read_hist.count(),
         read_hist.count() as f64 / took,
@@ -474,6 +498,7 @@ pub fn read(a: ReadArgs) -> ReadReport {
         cpu.0,
         cpu.1,
         cpu.2,
+        steal,
     );
     drop(server);
     ReadReport {
@@ -482,6 +507,7 @@ pub fn read(a: ReadArgs) -> ReadReport {
         read_p99_ms: read_hist.ms(0.99),
         ingest_events_per_s: ingest_events as f64 / took,
         peak_rss_mib: peak,
+        steal_pct: steal,
     }
 }
 

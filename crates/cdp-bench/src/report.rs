@@ -122,6 +122,12 @@ fn rows(c: &Column) -> Vec<(&'static str, String, String, bool)> {
             "-".into(),
             true,
         ),
+        (
+            "CPU taken by the hypervisor (steal) during the batch / single / read runs",
+            format!("{:.1} / {:.1} / {:.1} % of the machine", c.batch.steal_pct, c.single.steal_pct, c.read.steal_pct),
+            "-".into(),
+            true,
+        ),
     ]
 }
 
