@@ -26,6 +26,7 @@
 use crate::error::{StoreError, StoreResult};
 use crate::repo::ingest::{self, Origin, Outcome, Prepared};
 use crate::{Backend, Db};
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 /// Most events one leader stores in one transaction (a single request may
@@ -43,12 +44,19 @@ struct Job {
     currency: String,
     received_at: i64,
     reply: Reply,
+    /// Its advisory lock keys (`lock_keys_of`) where several leaders write
+    /// at once (PostgreSQL); empty otherwise.
+    keys: Vec<i64>,
 }
 
 #[derive(Default)]
 struct State {
     queue: std::collections::VecDeque<Job>,
     leaders: usize,
+    /// The lock keys of the groups being written: a leader leaves a request
+    /// that shares one in the queue rather than wait for that group's commit
+    /// on PostgreSQL's advisory locks (which still decide, across processes).
+    writing: HashSet<i64>,
 }
 
 /// The queue and its leaders; one per `Db` (shared by its clones).
@@ -74,7 +82,8 @@ impl Db {
     /// after the commit. When this answers `Some`, the caller runs `lead()`
     /// on a thread that may block (it need not wait for it).
     pub fn enqueue(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply) -> Option<MustLead> {
-        let job = Job { origin: origin.clone(), events, currency: currency.to_string(), received_at, reply };
+        let keys = if self.leader_limit() > 1 { ingest::lock_keys_of(origin, &events) } else { Vec::new() };
+        let job = Job { origin: origin.clone(), events, currency: currency.to_string(), received_at, reply, keys };
         let mut state = self.group.state();
         state.queue.push_back(job);
         let lead = state.leaders < self.leader_limit();
@@ -82,32 +91,34 @@ impl Db {
         lead.then_some(MustLead(()))
     }
 
-    /// Stores queued requests, a group per transaction, until none are left.
+    /// Stores queued requests, a group per transaction, until none are left
+    /// that it may take.
     pub fn lead(&self, _turn: MustLead) {
-        let on_panic = Lead(&self.group);
+        let mut turn = Lead { group: &self.group, held: Vec::new() };
         loop {
             let jobs: Vec<Job> = {
                 let mut state = self.group.state();
-                if state.queue.is_empty() {
-                    // Leaving while the lock is held: a request queued after
-                    // this sees one leader fewer and starts its own.
+                let jobs = take(&mut state);
+                if jobs.is_empty() {
+                    // Nothing left, or only requests sharing keys with a
+                    // group another leader is writing — that leader takes
+                    // them once it has committed. Leaving while the lock is
+                    // held: a request queued after this sees one leader
+                    // fewer and starts its own.
                     state.leaders -= 1;
-                    std::mem::forget(on_panic);
+                    drop(std::mem::take(&mut turn.held));
+                    std::mem::forget(turn);
                     return;
                 }
-                let mut events = 0;
-                let take = state
-                    .queue
-                    .iter()
-                    .enumerate()
-                    .take_while(|(n, j)| {
-                        events += j.events.len();
-                        *n == 0 || events <= MAX_GROUP
-                    })
-                    .count();
-                state.queue.drain(..take).collect()
+                turn.held = jobs.iter().flat_map(|j| j.keys.iter().copied()).collect();
+                state.writing.extend(turn.held.iter().copied());
+                jobs
             };
             self.store_group(jobs);
+            let mut state = self.group.state();
+            for k in turn.held.drain(..) {
+                state.writing.remove(&k);
+            }
         }
     }
 
@@ -168,21 +179,103 @@ impl Db {
     }
 }
 
+/// The next group from the queue, in arrival order: whole requests, up to
+/// `MAX_GROUP` events unless the first alone is bigger, leaving in the queue
+/// every request that shares a lock key with a group being written — and,
+/// so that requests sharing keys keep their order, every later request
+/// that shares one with a request left.
+fn take(state: &mut State) -> Vec<Job> {
+    let mut events = 0;
+    let mut taken: Vec<usize> = Vec::new();
+    let mut left: HashSet<i64> = HashSet::new();
+    for (n, j) in state.queue.iter().enumerate() {
+        if !taken.is_empty() && events + j.events.len() > MAX_GROUP {
+            break;
+        }
+        if j.keys.iter().any(|k| state.writing.contains(k) || left.contains(k)) {
+            left.extend(j.keys.iter().copied());
+            continue;
+        }
+        taken.push(n);
+        events += j.events.len();
+    }
+    if taken.len() == state.queue.len() {
+        return state.queue.drain(..).collect();
+    }
+    let mut jobs = Vec::with_capacity(taken.len());
+    for n in taken.into_iter().rev() {
+        jobs.extend(state.queue.remove(n));
+    }
+    jobs.reverse();
+    jobs
+}
+
 /// A leader's turn, for when it ends by a panic: the count of leaders goes
-/// down, and if no other leader is left the queued events are failed rather
-/// than left waiting with nobody to store them (their clients may retry).
-/// The events of the group being stored were answered by their dropped
-/// callbacks.
-struct Lead<'a>(&'a Group);
+/// down, the keys of its group are released, and if no other leader is left
+/// the queued events are failed rather than left waiting with nobody to
+/// store them (their clients may retry). The events of the group being
+/// stored were answered by their dropped callbacks.
+struct Lead<'a> {
+    group: &'a Group,
+    held: Vec<i64>,
+}
 
 impl Drop for Lead<'_> {
     fn drop(&mut self) {
-        let mut state = self.0.state();
+        let mut state = self.group.state();
         state.leaders -= 1;
+        for k in &self.held {
+            state.writing.remove(k);
+        }
         let queued: Vec<Job> = if state.leaders == 0 { state.queue.drain(..).collect() } else { Vec::new() };
         drop(state);
         for job in queued {
             (job.reply)(Err(StoreError::Unavailable("the group writer stopped".into())));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{take, Job, State};
+    use crate::repo::ingest::Origin;
+
+    fn job(n: i64, keys: &[i64]) -> Job {
+        Job {
+            origin: Origin { source_key: format!("job-{n}"), source_id: None },
+            events: Vec::new(),
+            currency: "VND".into(),
+            received_at: n,
+            reply: Box::new(|_| {}),
+            keys: keys.to_vec(),
+        }
+    }
+
+    fn taken(state: &mut State) -> Vec<i64> {
+        take(state).iter().map(|j| j.received_at).collect()
+    }
+
+    #[test]
+    fn a_group_takes_everything_when_nothing_is_being_written() {
+        let mut s = State::default();
+        s.queue.extend([job(1, &[10, 11]), job(2, &[10]), job(3, &[])]);
+        assert_eq!(taken(&mut s), [1, 2, 3]);
+        assert!(s.queue.is_empty());
+        assert!(taken(&mut s).is_empty());
+    }
+
+    #[test]
+    fn requests_sharing_a_key_with_a_group_being_written_wait_and_keep_their_order() {
+        let mut s = State::default();
+        s.writing.extend([10, 20]);
+        // 1 shares 10 with the group being written; 3 shares 30 with 1 (left),
+        // so it must not overtake 1; 2 and 4 share nothing.
+        s.queue.extend([job(1, &[10, 30]), job(2, &[40]), job(3, &[30]), job(4, &[50])]);
+        assert_eq!(taken(&mut s), [2, 4]);
+        assert_eq!(s.queue.iter().map(|j| j.received_at).collect::<Vec<_>>(), [1, 3]);
+        // Only conflicts left: nothing to take while the other group is written.
+        assert!(taken(&mut s).is_empty());
+        s.writing.clear();
+        assert_eq!(taken(&mut s), [1, 3]);
     }
 }

@@ -2,25 +2,26 @@
 //! keys, and the row locks of the profiles they belong to (PostgreSQL; SQLite
 //! serialises writers with `BEGIN IMMEDIATE`).
 
-use super::Origin;
+use super::{Origin, Prepared};
 use crate::error::StoreResult;
 use crate::in_list::in_list;
 use crate::repo::profiles::ProfileRow;
 use crate::schema::profiles;
 use crate::AnyConnection;
-use cdp_domain::{IdentityType, NewEvent};
+use cdp_domain::commerce::OrderEvent;
+use cdp_domain::IdentityType;
 use diesel::prelude::*;
 
-/// On PostgreSQL, takes transaction-scoped advisory locks on every identity
-/// and dedupe key of the batch, in one global order. Writers that share an
-/// identity queue instead of racing; writers that share nothing proceed in
-/// parallel; since every such lock is taken up front in a fixed order, and
-/// profile rows next in id order, writers do not deadlock.
-/// On SQLite `BEGIN IMMEDIATE` already serialises writers: nothing to do.
-pub(super) fn lock_keys(conn: &mut AnyConnection, origin: &Origin, events: &[&NewEvent], order_ids: &[String]) -> StoreResult<()> {
-    let AnyConnection::Postgresql(pg) = conn else { return Ok(()) };
-    let mut keys: Vec<i64> = order_ids.iter().map(|o| lock_key(&["order", o])).collect();
-    for e in events {
+/// The advisory lock keys of events from `origin`: every identity (and
+/// previous id), dedupe key, order and account they name, sorted, once each.
+/// Two writers whose keys are disjoint never wait for each other's locks.
+pub fn lock_keys_of<'a>(origin: &Origin, prepared: impl IntoIterator<Item = &'a Prepared>) -> Vec<i64> {
+    let mut keys: Vec<i64> = Vec::new();
+    for p in prepared {
+        let e = &p.event;
+        if let Some(OrderEvent::Completed { order_id, .. } | OrderEvent::Refunded { order_id, .. }) = &p.order {
+            keys.push(lock_key(&["order", order_id]));
+        }
         for i in &e.identities {
             keys.push(lock_key(&[i.kind.as_str(), &i.value]));
         }
@@ -37,8 +38,19 @@ pub(super) fn lock_keys(conn: &mut AnyConnection, origin: &Origin, events: &[&Ne
     }
     keys.sort_unstable();
     keys.dedup();
+    keys
+}
+
+/// On PostgreSQL, takes transaction-scoped advisory locks on `keys` (from
+/// `lock_keys_of`), in their one global order. Writers that share an
+/// identity queue instead of racing; writers that share nothing proceed in
+/// parallel; since every such lock is taken up front in a fixed order, and
+/// profile rows next in id order, writers do not deadlock.
+/// On SQLite `BEGIN IMMEDIATE` already serialises writers: nothing to do.
+pub(super) fn lock_keys(conn: &mut AnyConnection, keys: &[i64]) -> StoreResult<()> {
+    let AnyConnection::Postgresql(pg) = conn else { return Ok(()) };
     crate::cached::cached("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS k ORDER BY k")
-        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&keys)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
         .execute(pg)?;
     Ok(())
 }

@@ -22,6 +22,7 @@ mod flush;
 mod locks;
 mod lookup;
 use flush::flush;
+pub use locks::lock_keys_of;
 use locks::{load_profiles, lock_keys};
 use lookup::{lookup, Found, Keys};
 
@@ -167,7 +168,9 @@ pub fn ingest_batch(
         .collect();
     order_ids.sort_unstable();
     order_ids.dedup();
-    lock_keys(conn, origin, batch, &order_ids)?;
+    if matches!(conn, AnyConnection::Postgresql(_)) {
+        lock_keys(conn, &lock_keys_of(origin, prepared.iter().copied()))?;
+    }
     let mut values: Vec<&str> =
         batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str()).chain(e.previous_id.as_deref())).collect();
     values.sort_unstable();
