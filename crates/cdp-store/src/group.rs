@@ -98,6 +98,9 @@ impl Db {
         loop {
             let jobs: Vec<Job> = {
                 let mut state = self.group.state();
+                for k in turn.held.drain(..) {
+                    state.writing.remove(&k);
+                }
                 let jobs = take(&mut state);
                 if jobs.is_empty() {
                     // Nothing left, or only requests sharing keys with a
@@ -106,7 +109,7 @@ impl Db {
                     // held: a request queued after this sees one leader
                     // fewer and starts its own.
                     state.leaders -= 1;
-                    drop(std::mem::take(&mut turn.held));
+                    drop(std::mem::take(&mut turn.held)); // its buffer: `forget` would leak it
                     std::mem::forget(turn);
                     return;
                 }
@@ -115,10 +118,6 @@ impl Db {
                 jobs
             };
             self.store_group(jobs);
-            let mut state = self.group.state();
-            for k in turn.held.drain(..) {
-                state.writing.remove(&k);
-            }
         }
     }
 
@@ -150,7 +149,10 @@ impl Db {
                 let run = &jobs[start..end];
                 let events: Vec<&Prepared> = run.iter().flat_map(|j| &j.events).collect();
                 let at = run.iter().map(|j| j.received_at).max().unwrap_or(head.received_at);
-                outcomes.extend(ingest::ingest_batch(c, &head.origin, &events, &head.currency, at)?);
+                let mut keys: Vec<i64> = run.iter().flat_map(|j| j.keys.iter().copied()).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                outcomes.extend(ingest::ingest_keyed(c, &head.origin, &events, &keys, &head.currency, at)?);
                 start = end;
             }
             Ok(outcomes)
@@ -171,7 +173,7 @@ impl Db {
                 log::warn!("a group of {} requests failed ({e}); storing them one by one", jobs.len());
                 for job in jobs {
                     let events: Vec<&Prepared> = job.events.iter().collect();
-                    let outcome = self.write(|c| ingest::ingest_batch(c, &job.origin, &events, &job.currency, job.received_at));
+                    let outcome = self.write(|c| ingest::ingest_keyed(c, &job.origin, &events, &job.keys, &job.currency, job.received_at));
                     (job.reply)(outcome);
                 }
             }

@@ -157,6 +157,20 @@ pub fn ingest_batch(
     currency: &str,
     received_at: i64,
 ) -> StoreResult<Vec<Outcome>> {
+    let keys = if matches!(conn, AnyConnection::Postgresql(_)) { lock_keys_of(origin, prepared.iter().copied()) } else { Vec::new() };
+    ingest_keyed(conn, origin, prepared, &keys, currency, received_at)
+}
+
+/// As `ingest_batch`, with the batch's lock keys (`lock_keys_of`, sorted,
+/// once each) worked out already — on PostgreSQL; none are needed on SQLite.
+pub fn ingest_keyed(
+    conn: &mut AnyConnection,
+    origin: &Origin,
+    prepared: &[&Prepared],
+    keys: &[i64],
+    currency: &str,
+    received_at: i64,
+) -> StoreResult<Vec<Outcome>> {
     let batch: Vec<&NewEvent> = prepared.iter().map(|p| &p.event).collect();
     let batch = batch.as_slice();
     let mut order_ids: Vec<String> = prepared
@@ -168,9 +182,7 @@ pub fn ingest_batch(
         .collect();
     order_ids.sort_unstable();
     order_ids.dedup();
-    if matches!(conn, AnyConnection::Postgresql(_)) {
-        lock_keys(conn, &lock_keys_of(origin, prepared.iter().copied()))?;
-    }
+    lock_keys(conn, keys)?;
     let mut values: Vec<&str> =
         batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str()).chain(e.previous_id.as_deref())).collect();
     values.sort_unstable();
