@@ -187,14 +187,14 @@ pub fn ingest_keyed(
         batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str()).chain(e.previous_id.as_deref())).collect();
     values.sort_unstable();
     values.dedup();
-    let keys = Keys {
+    let wanted = Keys {
         source_key: &origin.source_key,
         message_ids: batch.iter().filter_map(|e| e.message_id.as_deref()).collect(),
         values,
         hashes: prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect(),
         order_ids: &order_ids,
     };
-    let Found { seen, identities: found, tombstones, orders, program } = lookup(conn, &keys)?;
+    let Found { seen, identities: found, tombstones, orders, program } = lookup(conn, &wanted)?;
     let mut b = Batch { currency: currency.to_string(), orders: OrderBook::from_rows(orders), program, ..Batch::default() };
     // Dedupe keys seen before, and where their events live now.
     for (mid, id, pid, merged_into) in seen {
