@@ -159,10 +159,14 @@ impl Db {
         }) {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
+                let mut spent = Vec::with_capacity(jobs.len());
                 for job in jobs {
                     let mine: Vec<Outcome> = outcomes.by_ref().take(job.events.len()).collect();
                     (job.reply)(Ok(mine));
+                    spent.push(job.events);
                 }
+                // Freed off this leader's turn: the next group is waiting.
+                crate::drop_later(spent);
             }
             Err(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {

@@ -2,6 +2,7 @@
 
 pub mod cached;
 pub mod conn;
+mod dropper;
 pub mod error;
 pub mod group;
 pub mod in_list;
@@ -10,6 +11,7 @@ pub mod schema;
 mod sqlite_lib;
 
 pub use conn::{AnyConnection, Backend, Db, DbOptions, DbUrl};
+pub(crate) use dropper::drop_later;
 pub use error::{StoreError, StoreResult};
 
 /// A new time-ordered id (UUIDv7, text).

@@ -236,14 +236,17 @@ pub fn ingest_keyed(
         outcomes.push(resolve_one(&mut b, origin, p, received_at)?);
     }
     flush(conn, &mut b, received_at, &origin.source_key)?;
-    Ok(outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(|o| match o {
             Outcome::Accepted { id, profile_id } => Outcome::Accepted { id, profile_id: b.live(&profile_id) },
             Outcome::Duplicate { id, profile_id } => Outcome::Duplicate { id, profile_id: b.live(&profile_id) },
             erased @ Outcome::Erased { .. } => erased,
         })
-        .collect())
+        .collect();
+    // The batch's working state is freed elsewhere, not before this transaction's commit.
+    crate::drop_later(b);
+    Ok(outcomes)
 }
 
 /// Stores one event (a batch of one). Must run inside a write transaction.
