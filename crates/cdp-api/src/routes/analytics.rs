@@ -170,6 +170,9 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
             created_at: ts(cdp_store::now_micros()),
         };
         let body = serde_json::to_string(&out).map_err(|_| ApiError::internal())?;
+        // Gone before the write, which holds the scores and its own buffers:
+        // the server's peak memory need not hold a million customers' inputs too.
+        drop((customers, spenders, repeat));
         let scored = started.elapsed();
         db.write(|c| value::save_fit(c, &model_id, &body, cdp_store::now_micros(), &scores))?;
         log::info!(
