@@ -206,9 +206,8 @@ impl OrderBook {
 /// Adds to purchase days ((profile, day) unique in `rows`), creating them if
 /// needed: on PostgreSQL one upsert over arrays (one cached statement for
 /// any number of rows; distinct (profile, day) pairs, as ON CONFLICT DO
-/// UPDATE requires); on SQLite an UPDATE
-/// and, if it found nothing, an INSERT — both prepared once and cached
-/// (diesel re-prepares an upsert every time).
+/// UPDATE requires); on SQLite the same upsert a row at a time, prepared once
+/// per connection (diesel re-prepares its upserts and UPDATEs every time).
 fn add_days(conn: &mut AnyConnection, rows: &[((String, i64), (i64, i64))]) -> StoreResult<()> {
     match conn {
         AnyConnection::Postgresql(c) if !rows.is_empty() => {
@@ -226,20 +225,18 @@ fn add_days(conn: &mut AnyConnection, rows: &[((String, i64), (i64, i64))]) -> S
         }
         AnyConnection::Postgresql(_) => {}
         AnyConnection::Sqlite(c) => {
+            use diesel::sql_types::{BigInt, Text};
             for ((p, day), (n, r)) in rows {
-                let found = diesel::update(purchase_days::table.find((p, day)))
-                    .set((purchase_days::orders.eq(purchase_days::orders + n), purchase_days::revenue.eq(purchase_days::revenue + r)))
-                    .execute(c)?;
-                if found == 0 {
-                    diesel::insert_into(purchase_days::table)
-                        .values((
-                            purchase_days::profile_id.eq(p),
-                            purchase_days::day.eq(day),
-                            purchase_days::orders.eq(n),
-                            purchase_days::revenue.eq(r),
-                        ))
-                        .execute(c)?;
-                }
+                crate::cached::cached(
+                    "INSERT INTO purchase_days (profile_id, day, orders, revenue) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (profile_id, day) DO UPDATE SET orders = orders + excluded.orders, \
+                     revenue = revenue + excluded.revenue",
+                )
+                .bind::<Text, _>(p.as_str())
+                .bind::<BigInt, _>(*day)
+                .bind::<BigInt, _>(*n)
+                .bind::<BigInt, _>(*r)
+                .execute(c)?;
             }
         }
     }

@@ -166,8 +166,8 @@ fn insert_new(
 
 /// Writes back profiles loaded (and locked) by this transaction. PostgreSQL:
 /// one statement over arrays of every column (a batch touches dozens of
-/// profiles; a statement each was a round trip each); SQLite: a cached UPDATE
-/// per profile, in-process.
+/// profiles; a statement each was a round trip each); SQLite (and a single
+/// profile): a cached UPDATE per profile.
 fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResult<()> {
     use diesel::sql_types::Array;
     match conn {
@@ -205,11 +205,34 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
             .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.last_order_at))
             .execute(c)?;
         }
-        // On the backend's own connection: through the MultiConnection diesel
-        // rebuilt each UPDATE's text to look it up in its statement cache.
+        // One row at a time through a statement prepared once per connection:
+        // diesel re-prepares every `diesel::update` (its changesets may skip
+        // columns, so it never caches an UPDATE) — 2.5% of the SQLite writer.
         conn => crate::per_backend!(conn, |c| {
-            for row in rows {
-                diesel::update(profiles::table.find(&row.id)).set(*row).execute(c)?;
+            for r in rows {
+                crate::cached::cached(
+                    "UPDATE profiles SET merged_into = $1, user_id = $2, traits = $3, trait_times = $4, channels = $5, \
+                     first_seen_at = $6, last_seen_at = $7, event_count = $8, created_at = $9, updated_at = $10, \
+                     orders_count = $11, revenue_total = $12, margin_total = $13, first_order_at = $14, last_order_at = $15 \
+                     WHERE id = $16",
+                )
+                .bind::<Nullable<Text>, _>(r.merged_into.as_deref())
+                .bind::<Nullable<Text>, _>(r.user_id.as_deref())
+                .bind::<Text, _>(r.traits.as_str())
+                .bind::<Text, _>(r.trait_times.as_str())
+                .bind::<BigInt, _>(r.channels)
+                .bind::<BigInt, _>(r.first_seen_at)
+                .bind::<BigInt, _>(r.last_seen_at)
+                .bind::<BigInt, _>(r.event_count)
+                .bind::<BigInt, _>(r.created_at)
+                .bind::<BigInt, _>(r.updated_at)
+                .bind::<BigInt, _>(r.orders_count)
+                .bind::<BigInt, _>(r.revenue_total)
+                .bind::<BigInt, _>(r.margin_total)
+                .bind::<Nullable<BigInt>, _>(r.first_order_at)
+                .bind::<Nullable<BigInt>, _>(r.last_order_at)
+                .bind::<Text, _>(r.id.as_str())
+                .execute(c)?;
             }
         }),
     }

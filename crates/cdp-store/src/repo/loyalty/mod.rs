@@ -102,11 +102,16 @@ fn lock_account(conn: &mut AnyConnection, profile: &str, program: &Program, now:
 }
 
 fn set_account(conn: &mut AnyConnection, profile: &str, balance: i64, tier: &str, now: i64) -> StoreResult<()> {
-    // On the backend's own connection: a statement with a static query id
-    // is found in diesel's cache without rebuilding its text.
-    crate::per_backend!(conn, |c| diesel::update(loyalty_accounts::table.find(profile))
-        .set((loyalty_accounts::balance.eq(balance), loyalty_accounts::tier_code.eq(tier), loyalty_accounts::updated_at.eq(now)))
-        .execute(c))?;
+    // Prepared once per connection: diesel re-prepares every `diesel::update`.
+    use diesel::sql_types::{BigInt, Text};
+    crate::per_backend!(conn, |c| crate::cached::cached(
+        "UPDATE loyalty_accounts SET balance = $1, tier_code = $2, updated_at = $3 WHERE profile_id = $4"
+    )
+    .bind::<BigInt, _>(balance)
+    .bind::<Text, _>(tier)
+    .bind::<BigInt, _>(now)
+    .bind::<Text, _>(profile)
+    .execute(c))?;
     Ok(())
 }
 
