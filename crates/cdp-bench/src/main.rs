@@ -8,9 +8,6 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend sqlite
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod clv;
 mod http;
 mod load;
