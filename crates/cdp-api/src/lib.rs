@@ -4,6 +4,7 @@ pub mod auth;
 pub mod body;
 pub mod dto;
 pub mod error;
+pub mod memory;
 pub mod metrics;
 pub mod rate;
 pub mod routes;

@@ -180,6 +180,8 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
             scores.len(),
             started.elapsed()
         );
+        drop(scores);
+        crate::memory::release_freed();
         Ok(out)
     })
     .await??;

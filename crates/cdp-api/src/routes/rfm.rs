@@ -109,6 +109,8 @@ pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<R
         let scored = started.elapsed();
         db.write(|c| value::save_rfm(c, &rows))?;
         log::info!("rfm: {} customers read in {read:.2?}, scored by {scored:.2?}, saved by {:.2?}", rows.len(), started.elapsed());
+        drop(rows);
+        crate::memory::release_freed();
         Ok(RfmOut { as_of, customers, revenue: to_major(total, &currency), currency, segments })
     })
     .await??;
