@@ -5,15 +5,8 @@
 //! another length for every batch, which diesel never caches, so SQLite parsed
 //! and planned a dozen statements of 100–300 parameters for every ingested
 //! batch (a tenth of the writer's time). Here the list is one bound value:
-//! `IN (SELECT unnest($1))` over a text array on PostgreSQL,
-//! `IN (SELECT value FROM json_each(?))` over a JSON array on SQLite.
-//!
-//! On PostgreSQL a semi-join rather than `= ANY($1)` (what `eq_any` writes):
-//! a prepared statement keeps its generic plan, made with the statistics of
-//! its moment, and for a table that was small then, that plan filtered every
-//! row against every element of the array — O(rows × values), growing with the
-//! table until its next ANALYZE. A semi-join's worst plan is a hash join,
-//! linear in both; its usual one, an index probe per value.
+//! `= ANY($1)` over a text array on PostgreSQL (what `eq_any` already does
+//! there), `IN (SELECT value FROM json_each(?))` over a JSON array on SQLite.
 
 use crate::conn::MultiBackend;
 use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
@@ -61,9 +54,9 @@ impl<C: QueryId> QueryId for InList<C> {
 impl<C: QueryFragment<Pg>> QueryFragment<Pg> for InList<C> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.column.walk_ast(out.reborrow())?;
-        out.push_sql(" IN (SELECT unnest(");
+        out.push_sql(" = ANY(");
         out.push_bind_param::<Array<Text>, _>(&self.values)?;
-        out.push_sql("))");
+        out.push_sql(")");
         Ok(())
     }
 }

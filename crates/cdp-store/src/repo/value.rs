@@ -45,7 +45,7 @@ fn summary_sql(filter: &str) -> String {
 /// statement text whatever the number of ids.
 fn aggregate_sql(conn: &AnyConnection) -> String {
     summary_sql(match conn {
-        AnyConnection::Postgresql(_) => "d.profile_id IN (SELECT unnest($2::text[]))",
+        AnyConnection::Postgresql(_) => "d.profile_id = ANY($2)",
         AnyConnection::Sqlite(_) => "d.profile_id IN (SELECT value FROM json_each($2))",
     })
 }
@@ -86,7 +86,7 @@ pub fn summarise(conn: &mut AnyConnection, profiles: &[&str], emptied: bool) -> 
     with_ids!(&mut *conn, &upsert, i64::MAX, profiles, |q, c| q.execute(c))?;
     if emptied {
         let listed = match conn {
-            AnyConnection::Postgresql(_) => "profile_id IN (SELECT unnest($2::text[]))",
+            AnyConnection::Postgresql(_) => "profile_id = ANY($2)",
             AnyConnection::Sqlite(_) => "profile_id IN (SELECT value FROM json_each($2))",
         };
         let delete = format!(

@@ -62,7 +62,7 @@ pub(super) fn load_profiles(conn: &mut AnyConnection, ids: &[String]) -> StoreRe
     }
     Ok(match conn {
         AnyConnection::Postgresql(c) => profiles::table
-            .filter(in_list(profiles::id, ids))
+            .filter(profiles::id.eq_any(ids))
             .order(profiles::id.asc())
             .for_update()
             .select(ProfileRow::as_select())

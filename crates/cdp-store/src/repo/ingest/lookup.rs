@@ -82,27 +82,19 @@ const TOMBSTONE: i32 = 2;
 const PROGRAM: i32 = 3;
 const ORDER: i32 = 4;
 
-/// The five reads as one statement; every branch joins a bound array of keys
-/// to its table's key index. Joins, not `= ANY($n)` filters: PostgreSQL keeps
-/// a prepared statement's generic plan, made with the statistics of the
-/// moment, and for tables still small that plan was a sequential scan
-/// filtering each row against every key of the array — O(rows × keys), which
-/// grew with the table until the next ANALYZE (20 ms lookups in the first
-/// seconds of a new database: 4,000 events × 100 message ids). Joined, the
-/// worst plan is a hash join, linear in both.
+/// The five reads as one statement; every branch is an index lookup over a bound array.
 const ALL: &str = "\
 SELECT 0 AS k, e.message_id AS a, e.id AS b, e.profile_id AS c, p.merged_into AS d, NULL::text AS e, NULL::text AS f, \
        NULL::bigint AS n1, NULL::bigint AS n2, NULL::bigint AS n3, NULL::bigint AS n4, NULL::bigint AS n5, NULL::bigint AS n6, NULL::bigint AS n7 \
-  FROM unnest($2::text[]) AS m(id) JOIN events e ON e.source_key = $1 AND e.message_id = m.id LEFT JOIN profiles p ON p.id = e.profile_id \
-UNION ALL SELECT 1, i.value, i.identity_type, i.profile_id, NULL, NULL, NULL, i.created_at, NULL, NULL, NULL, NULL, NULL, NULL \
-  FROM unnest($3::text[]) AS v(value) JOIN identities i ON i.value = v.value \
-UNION ALL SELECT 2, t.hash, NULL, NULL, NULL, NULL, NULL, t.erased_at, NULL, NULL, NULL, NULL, NULL, NULL \
-  FROM unnest($4::text[]) AS h(hash) JOIN erased_identities t ON t.hash = h.hash \
+  FROM events e LEFT JOIN profiles p ON p.id = e.profile_id WHERE e.source_key = $1 AND e.message_id = ANY($2) \
+UNION ALL SELECT 1, value, identity_type, profile_id, NULL, NULL, NULL, created_at, NULL, NULL, NULL, NULL, NULL, NULL \
+  FROM identities WHERE value = ANY($3) \
+UNION ALL SELECT 2, hash, NULL, NULL, NULL, NULL, NULL, erased_at, NULL, NULL, NULL, NULL, NULL, NULL \
+  FROM erased_identities WHERE hash = ANY($4) \
 UNION ALL SELECT 3, body, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
   FROM loyalty_program WHERE id = 1 \
-UNION ALL SELECT 4, o.order_id, o.profile_id, o.event_id, o.channel, o.currency, o.products, o.revenue, o.refunded, o.margin, o.day, \
-       o.occurred_at, o.created_at, o.updated_at \
-  FROM unnest($5::text[]) AS w(id) JOIN orders o ON o.order_id = w.id";
+UNION ALL SELECT 4, order_id, profile_id, event_id, channel, currency, products, revenue, refunded, margin, day, occurred_at, created_at, updated_at \
+  FROM orders WHERE order_id = ANY($5)";
 
 pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found> {
     let mut found = Found::default();

@@ -77,11 +77,11 @@ fn accounts_and_spend(conn: &mut AnyConnection, members: &[String], currency: &s
         // its latest balance. The orders share the statement's snapshot: they
         // cannot change meanwhile, their owners' profiles are locked already.
         let rows: Vec<Row> = crate::cached::cached(
-            "WITH a AS (SELECT profile_id, balance, tier_code FROM loyalty_accounts WHERE profile_id IN (SELECT unnest($1::text[])) \
+            "WITH a AS (SELECT profile_id, balance, tier_code FROM loyalty_accounts WHERE profile_id = ANY($1) \
              ORDER BY profile_id FOR UPDATE) \
              SELECT 0 AS k, profile_id AS member, tier_code AS t, balance AS n1, 0::bigint AS n2, 0::bigint AS n3 FROM a \
              UNION ALL SELECT 1, profile_id, order_id, occurred_at, revenue, refunded FROM orders \
-             WHERE profile_id IN (SELECT unnest($1::text[])) AND currency = $2 AND occurred_at > $3",
+             WHERE profile_id = ANY($1) AND currency = $2 AND occurred_at > $3",
         )
         .bind::<diesel::sql_types::Array<Text>, _>(members)
         .bind::<Text, _>(currency)
