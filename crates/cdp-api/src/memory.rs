@@ -4,7 +4,7 @@
 //! allocations there. RFM and the CLV fit hold hundreds of megabytes for a
 //! million customers on a blocking-pool thread, and the next such job usually
 //! runs on another thread, in another arena: `cdp-bench value --backend
-//! sqlite` peaked at 439–535 MiB after its first RFM + CLV pass and 488–620 MiB
+//! sqlite` peaked at 437–535 MiB after its first RFM + CLV pass and 475–620 MiB
 //! after the second, against a 512 MiB target. The jobs call
 //! [`release_freed`] once their data is dropped.
 
