@@ -7,14 +7,14 @@ pub mod map;
 use crate::auth::{authenticate_jwt, authenticate_key, Caller, Principal};
 use crate::body::read_limited;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::events::defaults_for;
+use crate::routes::events::{defaults_for, off_worker, prepare, store_prepared};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use base64::Engine;
 use cdp_domain::auth::Scope;
-use cdp_domain::event::parse_time;
-use cdp_domain::NewEvent;
+use cdp_domain::event::{parse_time, EventDefaults};
+use cdp_domain::{Channel, NewEvent};
 use cdp_store::repo::ingest;
 use map::Envelope;
 use serde::Serialize;
@@ -146,7 +146,11 @@ async fn track_messages(
 ) -> ApiResult<HttpResponse> {
     let limit = if kind.is_none() { MAX_BATCH_BYTES } else { MAX_MESSAGE_BYTES };
     let bytes = read_limited(&req, payload, limit).await.map_err(bad_request)?;
-    let mut body: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))?;
+    let size = bytes.len();
+    let mut body: Value = off_worker(size, move || {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))
+    })
+    .await?;
     let who = authenticate(&state, &req, &body).await?;
     who.require(Scope::EventsWrite)?;
     if !body.is_object() {
@@ -179,27 +183,17 @@ async fn track_messages(
         Caller::Key { source_channel, .. } => *source_channel,
         _ => None,
     };
-    let mut rejected = Vec::new();
-    let mut valid: Vec<NewEvent> = Vec::with_capacity(messages.len());
-    for (index, msg) in messages.into_iter().enumerate() {
-        let too_big = kind.is_none() && serde_json::to_vec(&msg).map(|v| v.len()).unwrap_or(0) > MAX_MESSAGE_BYTES;
-        let parsed = match msg {
-            _ if too_big => Err(ApiError::new(StatusCode::BAD_REQUEST, "payload_too_large", "a message exceeds 32 KB")),
-            Value::Object(m) => map::to_raw(m, kind, &env, source_channel, received)
-                .and_then(|raw| NewEvent::parse(raw, &defaults))
-                .map_err(|e| ApiError::from(e).with_status(StatusCode::BAD_REQUEST)),
-            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "a message must be an object")),
-        };
-        match parsed {
-            Ok(e) => valid.push(e),
-            Err(e) => rejected.push(json!({"index": index, "error": e.body().error})),
-        }
-    }
+    let currency = state.currency.clone();
+    let (rejected, valid) = off_worker(size, move || {
+        let (rejected, valid) = validate(messages, kind, &env, source_channel, received, &defaults);
+        Ok((rejected, prepare(valid, &currency)?))
+    })
+    .await?;
     if valid.is_empty() {
         let first = rejected.first().and_then(|r| r["error"]["message"].as_str()).unwrap_or("no messages").to_string();
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", first).with_details(json!({ "rejected": rejected })));
     }
-    let outcomes = crate::routes::events::store(&state, &who, valid, cdp_store::micros(received)).await?;
+    let outcomes = store_prepared(&state, &who, valid, cdp_store::micros(received)).await?;
     let accepted = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Accepted { .. })).count();
     let duplicates = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Duplicate { .. })).count();
     let mut rejected = rejected;
@@ -210,6 +204,35 @@ async fn track_messages(
     }
     state.metrics.count_events(accepted as u64, duplicates as u64, rejected.len() as u64);
     Ok(HttpResponse::Ok().json(SegmentAck { success: true, accepted, duplicates, rejected }))
+}
+
+/// Messages checked and turned into events: the rejected ones as
+/// `{index, error}`, and the events of the others in order.
+fn validate(
+    messages: Vec<Value>,
+    kind: Option<&str>,
+    env: &Envelope,
+    source_channel: Option<Channel>,
+    received: chrono::DateTime<chrono::Utc>,
+    defaults: &EventDefaults,
+) -> (Vec<Value>, Vec<NewEvent>) {
+    let mut rejected = Vec::new();
+    let mut valid: Vec<NewEvent> = Vec::with_capacity(messages.len());
+    for (index, msg) in messages.into_iter().enumerate() {
+        let too_big = kind.is_none() && serde_json::to_vec(&msg).map(|v| v.len()).unwrap_or(0) > MAX_MESSAGE_BYTES;
+        let parsed = match msg {
+            _ if too_big => Err(ApiError::new(StatusCode::BAD_REQUEST, "payload_too_large", "a message exceeds 32 KB")),
+            Value::Object(m) => map::to_raw(m, kind, env, source_channel, received)
+                .and_then(|raw| NewEvent::parse(raw, defaults))
+                .map_err(|e| ApiError::from(e).with_status(StatusCode::BAD_REQUEST)),
+            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "a message must be an object")),
+        };
+        match parsed {
+            Ok(e) => valid.push(e),
+            Err(e) => rejected.push(json!({"index": index, "error": e.body().error})),
+        }
+    }
+    (rejected, valid)
 }
 
 macro_rules! segment_endpoint {
