@@ -11,6 +11,7 @@ pub mod routes;
 pub mod secrets;
 pub mod state;
 pub mod tracking;
+pub mod writer;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};

@@ -47,4 +47,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rate: Arc<crate::rate::RateLimiter>,
     pub keys: Arc<crate::auth::KeyCache>,
+    /// The thread ingestion's group-commit leader runs on (SQLite); `None`:
+    /// the blocking pool (PostgreSQL).
+    pub writer: Option<Arc<crate::writer::Writer>>,
 }

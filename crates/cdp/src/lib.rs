@@ -29,6 +29,8 @@ pub struct Settings {
     pub default_currency: String,
     pub db_pool_size: Option<u32>,
     pub workers: Option<usize>,
+    /// Niceness of SQLite's writer thread (0–19; see `cdp_api::writer`).
+    pub writer_nice: i32,
     pub limits: Limits,
 }
 
@@ -43,6 +45,7 @@ impl Default for Settings {
             default_currency: "VND".into(),
             db_pool_size: None,
             workers: None,
+            writer_nice: cdp_api::writer::DEFAULT_NICE,
             limits: Limits::default(),
         }
     }
@@ -79,6 +82,7 @@ impl Settings {
             default_currency: env("CDP_DEFAULT_CURRENCY").unwrap_or(d.default_currency),
             db_pool_size: env_parse("CDP_DB_POOL_SIZE")?,
             workers: env_parse("CDP_WORKERS")?,
+            writer_nice: env_parse("CDP_WRITER_NICE")?.unwrap_or(d.writer_nice),
             limits,
         })
     }
@@ -140,7 +144,14 @@ impl Application {
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(format!("CDP_DEFAULT_CURRENCY must be an ISO 4217 code such as VND, not `{}`", settings.default_currency).into());
         }
+        if !(0..=19).contains(&settings.writer_nice) {
+            return Err(format!("CDP_WRITER_NICE must be 0 to 19, not {}", settings.writer_nice).into());
+        }
         let db = settings.open_db()?;
+        let writer = match db.backend {
+            Backend::Sqlite => Some(Arc::new(cdp_api::writer::Writer::start(settings.writer_nice)?)),
+            Backend::Postgres => None,
+        };
         log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), db.backend.as_str());
         let state = web::Data::new(AppState {
             db,
@@ -151,6 +162,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             rate: Arc::new(cdp_api::rate::RateLimiter::new(settings.limits.rate_per_key, settings.limits.rate_burst)),
             keys: Arc::new(cdp_api::auth::KeyCache::new(settings.limits.key_cache_seconds)),
+            writer,
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -201,5 +213,16 @@ mod tests {
         let d = Settings::default();
         assert_eq!((d.database_url.as_str(), d.bind.as_str(), d.default_region.as_str()), ("cdp.sqlite3", "127.0.0.1:8080", "VN"));
         assert_eq!(d.limits.batch_events, 1000);
+        assert_eq!(d.writer_nice, 10);
+    }
+
+    #[test]
+    fn a_writer_niceness_outside_0_to_19_refuses_to_start() {
+        for nice in [-1, 20] {
+            let s = Settings { writer_nice: nice, ..settings("sqlite:///nonexistent-dir/never-opened.db", None) };
+            let built = actix_web::rt::System::new().block_on(async { Application::build(&s).map(|_| ()) });
+            let err = built.expect_err("must refuse").to_string();
+            assert!(err.contains("CDP_WRITER_NICE"), "{err}");
+        }
     }
 }

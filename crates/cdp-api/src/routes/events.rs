@@ -132,7 +132,8 @@ pub fn identity_erased(what: &str) -> ApiError {
 /// Stores a request's events, all in one transaction that may be shared with
 /// other requests (group commit, see `cdp_store::group`), and answers their
 /// outcomes in order once committed. The request waits without holding a
-/// thread; a leader, if one must start, runs on the blocking pool.
+/// thread; a leader, if one must start, runs on the writer thread (SQLite,
+/// `crate::writer`) or the blocking pool (PostgreSQL).
 pub(crate) async fn store(state: &AppState, who: &Principal, events: Vec<NewEvent>, received_at: i64) -> Result<Vec<Outcome>, ApiError> {
     // Worked out here, on the request's thread, rather than in the writer's turn.
     let events = prepare(events, &state.currency)?;
@@ -161,7 +162,14 @@ pub(crate) async fn store_prepared(
         let _ = tx.send(outcomes);
     });
     if let Some(turn) = db.enqueue(&origin, events, &state.currency, received_at, reply) {
-        drop(actix_web::rt::task::spawn_blocking(move || db.lead(turn)));
+        let lead: crate::writer::Job = Box::new(move || db.lead(turn));
+        let lead = match &state.writer {
+            Some(writer) => writer.run(lead).err(),
+            None => Some(lead),
+        };
+        if let Some(lead) = lead {
+            drop(actix_web::rt::task::spawn_blocking(lead));
+        }
     }
     Ok(rx.await.unwrap_or_else(|_| Err(cdp_store::StoreError::Unavailable("the group writer stopped".into())))?)
 }
