@@ -89,7 +89,7 @@ macro_rules! insert_unnest {
                         let ctes: Vec<String> = inserts.iter().enumerate().map(|(n, i)| format!("t{n} AS ({i})")).collect();
                         format!("WITH {} {last}", ctes.join(", "))
                     };
-                    let q = $crate::cached::cached(sql);
+                    let q = $crate::cached!(sql);
                     $(
                         let rows = $rows;
                         $( let q = q.bind::<diesel::sql_types::Array<$ty>, _>(rows.iter().map(|$r| $get).collect::<Vec<_>>()); )+

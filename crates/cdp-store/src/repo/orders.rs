@@ -212,7 +212,7 @@ fn add_days(conn: &mut AnyConnection, rows: &[((String, i64), (i64, i64))]) -> S
     match conn {
         AnyConnection::Postgresql(c) if !rows.is_empty() => {
             use diesel::sql_types::{Array, BigInt, Text};
-            crate::cached::cached(
+            crate::cached!(
                 "INSERT INTO purchase_days (profile_id, day, orders, revenue) SELECT * FROM unnest($1, $2, $3, $4) \
                  ON CONFLICT (profile_id, day) DO UPDATE SET orders = purchase_days.orders + excluded.orders, \
                  revenue = purchase_days.revenue + excluded.revenue",
@@ -227,7 +227,7 @@ fn add_days(conn: &mut AnyConnection, rows: &[((String, i64), (i64, i64))]) -> S
         AnyConnection::Sqlite(c) => {
             use diesel::sql_types::{BigInt, Text};
             for ((p, day), (n, r)) in rows {
-                crate::cached::cached(
+                crate::cached!(
                     "INSERT INTO purchase_days (profile_id, day, orders, revenue) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (profile_id, day) DO UPDATE SET orders = orders + excluded.orders, \
                      revenue = revenue + excluded.revenue",

@@ -229,7 +229,6 @@ fn view_sql(postgres: bool, by_identity: bool) -> String {
 /// away (a chain that a concurrent merge has not flattened yet), for the
 /// caller to follow step by step.
 fn view(conn: &mut AnyConnection, target: Target<'_>) -> StoreResult<Option<ProfileView>> {
-    use crate::cached::cached;
     use diesel::sql_types::Text;
     use std::sync::LazyLock;
     static SQL: LazyLock<[String; 4]> =
@@ -237,9 +236,9 @@ fn view(conn: &mut AnyConnection, target: Target<'_>) -> StoreResult<Option<Prof
     let postgres = matches!(conn, AnyConnection::Postgresql(_));
     let text = |by_identity: bool| SQL[usize::from(!postgres) * 2 + usize::from(by_identity)].as_str();
     let rows: Vec<ViewRow> = match target {
-        Target::Id(id) => crate::per_backend!(conn, |c| cached(text(false)).bind::<Text, _>(id).load(c))?,
+        Target::Id(id) => crate::per_backend!(conn, |c| crate::cached!(text(false)).bind::<Text, _>(id).load(c))?,
         Target::Identity(kind, value) => {
-            crate::per_backend!(conn, |c| cached(text(true)).bind::<Text, _>(value).bind::<Text, _>(kind).load(c))?
+            crate::per_backend!(conn, |c| crate::cached!(text(true)).bind::<Text, _>(value).bind::<Text, _>(kind).load(c))?
         }
     };
     let Some(row) = rows.into_iter().next() else { return Err(StoreError::NotFound) };

@@ -176,7 +176,7 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
             let opt_text = |f: fn(&ProfileRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<Option<String>>>();
             let int = |f: fn(&ProfileRow) -> i64| rows.iter().map(|r| f(r)).collect::<Vec<i64>>();
             let opt_int = |f: fn(&ProfileRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<Option<i64>>>();
-            crate::cached::cached(
+            crate::cached!(
                 "UPDATE profiles AS p SET merged_into = v.merged_into, user_id = v.user_id, traits = v.traits, \
                  trait_times = v.trait_times, channels = v.channels, first_seen_at = v.first_seen_at, last_seen_at = v.last_seen_at, \
                  event_count = v.event_count, created_at = v.created_at, updated_at = v.updated_at, orders_count = v.orders_count, \
@@ -210,7 +210,7 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
         // columns, so it never caches an UPDATE) — 2.5% of the SQLite writer.
         conn => crate::per_backend!(conn, |c| {
             for r in rows {
-                crate::cached::cached(
+                crate::cached!(
                     "UPDATE profiles SET merged_into = $1, user_id = $2, traits = $3, trait_times = $4, channels = $5, \
                      first_seen_at = $6, last_seen_at = $7, event_count = $8, created_at = $9, updated_at = $10, \
                      orders_count = $11, revenue_total = $12, margin_total = $13, first_order_at = $14, last_order_at = $15 \

@@ -100,7 +100,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
     let mut found = Found::default();
     match conn {
         AnyConnection::Postgresql(c) => {
-            let rows: Vec<Row> = crate::cached::cached(ALL)
+            let rows: Vec<Row> = crate::cached!(ALL)
                 .bind::<Text, _>(keys.source_key)
                 .bind::<Array<Text>, _>(&keys.message_ids)
                 .bind::<Array<Text>, _>(&keys.values)

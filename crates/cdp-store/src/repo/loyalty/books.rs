@@ -76,7 +76,7 @@ fn accounts_and_spend(conn: &mut AnyConnection, members: &[String], currency: &s
         // The CTE is read in full: every account is locked, in id order, with
         // its latest balance. The orders share the statement's snapshot: they
         // cannot change meanwhile, their owners' profiles are locked already.
-        let rows: Vec<Row> = crate::cached::cached(
+        let rows: Vec<Row> = crate::cached!(
             "WITH a AS (SELECT profile_id, balance, tier_code FROM loyalty_accounts WHERE profile_id = ANY($1) \
              ORDER BY profile_id FOR UPDATE) \
              SELECT 0 AS k, profile_id AS member, tier_code AS t, balance AS n1, 0::bigint AS n2, 0::bigint AS n3 FROM a \
@@ -142,7 +142,7 @@ impl<'p> Books<'p> {
         match &mut *conn {
             // One cached statement over an array, whatever the number of members.
             AnyConnection::Postgresql(c) => {
-                crate::cached::cached(
+                crate::cached!(
                     "INSERT INTO loyalty_accounts (profile_id, balance, tier_code, updated_at) \
                      SELECT m, 0, $2, $3 FROM unnest($1) AS m ON CONFLICT DO NOTHING",
                 )
@@ -307,7 +307,7 @@ impl<'p> Books<'p> {
             // One statement over arrays: a batch changes a score of accounts (was a statement each).
             AnyConnection::Postgresql(c) if changed.len() > 1 => {
                 use diesel::sql_types::Array;
-                crate::cached::cached(
+                crate::cached!(
                     "UPDATE loyalty_accounts AS a SET balance = v.balance, tier_code = v.tier_code, updated_at = $4 \
                      FROM unnest($1, $2, $3) AS v(profile_id, balance, tier_code) WHERE a.profile_id = v.profile_id",
                 )

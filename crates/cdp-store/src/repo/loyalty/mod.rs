@@ -104,7 +104,7 @@ fn lock_account(conn: &mut AnyConnection, profile: &str, program: &Program, now:
 fn set_account(conn: &mut AnyConnection, profile: &str, balance: i64, tier: &str, now: i64) -> StoreResult<()> {
     // Prepared once per connection: diesel re-prepares every `diesel::update`.
     use diesel::sql_types::{BigInt, Text};
-    crate::per_backend!(conn, |c| crate::cached::cached(
+    crate::per_backend!(conn, |c| crate::cached!(
         "UPDATE loyalty_accounts SET balance = $1, tier_code = $2, updated_at = $3 WHERE profile_id = $4"
     )
     .bind::<BigInt, _>(balance)
