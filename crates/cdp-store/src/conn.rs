@@ -73,23 +73,27 @@ macro_rules! insert_unnest {
                 if empty {
                     Ok(())
                 } else {
-                    let mut inserts: Vec<String> = Vec::new();
-                    let mut next = 1;
-                    $(
-                        let cols: &[&str] = &[$($col),+];
-                        let marks: Vec<String> = (next..next + cols.len()).map(|i| format!("${i}")).collect();
-                        next += cols.len();
-                        inserts.push(format!("INSERT INTO {} ({}) SELECT * FROM unnest({})", $name, cols.join(", "), marks.join(", ")));
-                    )+
-                    let _ = next;
-                    let last = inserts.pop().unwrap_or_default();
-                    let sql = if inserts.is_empty() {
-                        last
-                    } else {
-                        let ctes: Vec<String> = inserts.iter().enumerate().map(|(n, i)| format!("t{n} AS ({i})")).collect();
-                        format!("WITH {} {last}", ctes.join(", "))
-                    };
-                    let q = $crate::cached!(sql);
+                    // The text depends only on this call site: written once per process.
+                    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                    let sql = SQL.get_or_init(|| {
+                        let mut inserts: Vec<String> = Vec::new();
+                        let mut next = 1;
+                        $(
+                            let cols: &[&str] = &[$($col),+];
+                            let marks: Vec<String> = (next..next + cols.len()).map(|i| format!("${i}")).collect();
+                            next += cols.len();
+                            inserts.push(format!("INSERT INTO {} ({}) SELECT * FROM unnest({})", $name, cols.join(", "), marks.join(", ")));
+                        )+
+                        let _ = next;
+                        let last = inserts.pop().unwrap_or_default();
+                        if inserts.is_empty() {
+                            last
+                        } else {
+                            let ctes: Vec<String> = inserts.iter().enumerate().map(|(n, i)| format!("t{n} AS ({i})")).collect();
+                            format!("WITH {} {last}", ctes.join(", "))
+                        }
+                    });
+                    let q = $crate::cached!(sql.as_str());
                     $(
                         let rows = $rows;
                         $( let q = q.bind::<diesel::sql_types::Array<$ty>, _>(rows.iter().map(|$r| $get).collect::<Vec<_>>()); )+
