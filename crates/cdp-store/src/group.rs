@@ -135,7 +135,11 @@ impl Db {
     }
 
     fn store_group(&self, jobs: Vec<Job>) {
-        match self.write(|c| {
+        // Every lock the group needs, taken in one order as the transaction begins.
+        let mut keys: Vec<i64> = jobs.iter().flat_map(|j| j.keys.iter().copied()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        match self.write_locked(&keys, |c| {
             let mut outcomes = Vec::with_capacity(jobs.len());
             // Consecutive requests of the same origin and currency go in as one batch.
             let mut start = 0;
@@ -149,10 +153,7 @@ impl Db {
                 let run = &jobs[start..end];
                 let events: Vec<&Prepared> = run.iter().flat_map(|j| &j.events).collect();
                 let at = run.iter().map(|j| j.received_at).max().unwrap_or(head.received_at);
-                let mut keys: Vec<i64> = run.iter().flat_map(|j| j.keys.iter().copied()).collect();
-                keys.sort_unstable();
-                keys.dedup();
-                outcomes.extend(ingest::ingest_keyed(c, &head.origin, &events, &keys, &head.currency, at)?);
+                outcomes.extend(ingest::ingest_keyed(c, &head.origin, &events, &[], &head.currency, at)?);
                 start = end;
             }
             Ok(outcomes)
@@ -177,7 +178,8 @@ impl Db {
                 log::warn!("a group of {} requests failed ({e}); storing them one by one", jobs.len());
                 for job in jobs {
                     let events: Vec<&Prepared> = job.events.iter().collect();
-                    let outcome = self.write(|c| ingest::ingest_keyed(c, &job.origin, &events, &job.keys, &job.currency, job.received_at));
+                    let outcome = self
+                        .write_locked(&job.keys, |c| ingest::ingest_keyed(c, &job.origin, &events, &[], &job.currency, job.received_at));
                     (job.reply)(outcome);
                 }
             }

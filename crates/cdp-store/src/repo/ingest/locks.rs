@@ -49,6 +49,9 @@ pub fn lock_keys_of<'a>(origin: &Origin, prepared: impl IntoIterator<Item = &'a 
 /// On SQLite `BEGIN IMMEDIATE` already serialises writers: nothing to do.
 pub(super) fn lock_keys(conn: &mut AnyConnection, keys: &[i64]) -> StoreResult<()> {
     let AnyConnection::Postgresql(pg) = conn else { return Ok(()) };
+    if keys.is_empty() {
+        return Ok(());
+    }
     crate::cached!("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS k ORDER BY k")
         .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
         .execute(pg)?;

@@ -162,7 +162,8 @@ pub fn ingest_batch(
 }
 
 /// As `ingest_batch`, with the batch's lock keys (`lock_keys_of`, sorted,
-/// once each) worked out already — on PostgreSQL; none are needed on SQLite.
+/// once each) worked out already — on PostgreSQL; none are needed on SQLite,
+/// nor where the transaction began holding them (`Db::write_locked`).
 pub fn ingest_keyed(
     conn: &mut AnyConnection,
     origin: &Origin,
@@ -194,7 +195,7 @@ pub fn ingest_keyed(
         hashes: prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect(),
         order_ids: &order_ids,
     };
-    let Found { seen, identities: found, tombstones, orders, program } = lookup(conn, &wanted)?;
+    let Found { seen, identities: found, tombstones, orders, program, profiles } = lookup(conn, &wanted)?;
     let mut b = Batch { currency: currency.to_string(), orders: OrderBook::from_rows(orders), program, ..Batch::default() };
     // Dedupe keys seen before, and where their events live now.
     for (mid, id, pid, merged_into) in seen {
@@ -202,11 +203,16 @@ pub fn ingest_keyed(
         b.seen.insert(mid, (id, merged_into.unwrap_or(pid)));
     }
 
-    // Who the identities belong to, and those profiles (locked on PostgreSQL).
+    // Who the identities belong to, and those profiles (locked on PostgreSQL,
+    // where the lookup loaded them).
     let mut owners: Vec<String> = found.iter().map(|r| r.profile_id.clone()).chain(b.orders.owners()).collect();
     owners.sort_unstable();
     owners.dedup();
-    for p in load_profiles(conn, &owners)? {
+    let loaded = match profiles {
+        Some(rows) => rows,
+        None => load_profiles(conn, &owners)?,
+    };
+    for p in loaded {
         if p.merged_into.is_some() {
             // A concurrent merge moved these identities after we read them.
             return Err(StoreError::Retry("identities moved during resolution".into()));

@@ -53,10 +53,18 @@ pub fn apply(
 /// Held accounts (member, balance, tier) and spend.
 type AccountsAndSpend = (Vec<(String, i64, String)>, Vec<(String, String, i64, i64, i64)>);
 
-/// The members' accounts, locked in id order on PostgreSQL, and their orders
-/// in `currency` since `since` (member, order id, occurred_at, revenue,
-/// refunded) — on PostgreSQL one statement (a round trip less).
-fn accounts_and_spend(conn: &mut AnyConnection, members: &[String], currency: &str, since: i64) -> StoreResult<AccountsAndSpend> {
+/// The members' accounts — opened at `entry` tier for those who have none —
+/// locked in id order on PostgreSQL, and their orders in `currency` since
+/// `since` (member, order id, occurred_at, revenue, refunded): on PostgreSQL
+/// one statement (two round trips less).
+fn accounts_and_spend(
+    conn: &mut AnyConnection,
+    members: &[String],
+    entry: &str,
+    now: i64,
+    currency: &str,
+    since: i64,
+) -> StoreResult<AccountsAndSpend> {
     #[derive(diesel::QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -73,25 +81,48 @@ fn accounts_and_spend(conn: &mut AnyConnection, members: &[String], currency: &s
         n3: i64,
     }
     if let AnyConnection::Postgresql(c) = conn {
-        // The CTE is read in full: every account is locked, in id order, with
-        // its latest balance. The orders share the statement's snapshot: they
-        // cannot change meanwhile, their owners' profiles are locked already.
+        // `n` opens the missing accounts and answers them (the new rows are
+        // this transaction's); `a` is read in full: every account that was
+        // there is locked, in id order, with its latest balance. `a` does not
+        // see `n`'s rows (one snapshot), so each account comes once; one made
+        // by a transaction that committed after the snapshot comes from
+        // neither, and `Books::account` opens and locks it on its own. The
+        // orders share the snapshot: they cannot change meanwhile, their
+        // owners' profiles are locked already.
         let rows: Vec<Row> = crate::cached!(
-            "WITH a AS (SELECT profile_id, balance, tier_code FROM loyalty_accounts WHERE profile_id = ANY($1) \
+            "WITH n AS (INSERT INTO loyalty_accounts (profile_id, balance, tier_code, updated_at) \
+             SELECT m, 0, $4, $5 FROM unnest($1) AS m ON CONFLICT DO NOTHING RETURNING profile_id, balance, tier_code), \
+             a AS (SELECT profile_id, balance, tier_code FROM loyalty_accounts WHERE profile_id = ANY($1) \
              ORDER BY profile_id FOR UPDATE) \
-             SELECT 0 AS k, profile_id AS member, tier_code AS t, balance AS n1, 0::bigint AS n2, 0::bigint AS n3 FROM a \
+             SELECT 0 AS k, profile_id AS member, tier_code AS t, balance AS n1, 0::bigint AS n2, 0::bigint AS n3 FROM n \
+             UNION ALL SELECT 0, profile_id, tier_code, balance, 0, 0 FROM a \
              UNION ALL SELECT 1, profile_id, order_id, occurred_at, revenue, refunded FROM orders \
              WHERE profile_id = ANY($1) AND currency = $2 AND occurred_at > $3",
         )
         .bind::<diesel::sql_types::Array<Text>, _>(members)
         .bind::<Text, _>(currency)
         .bind::<BigInt, _>(since)
+        .bind::<Text, _>(entry)
+        .bind::<BigInt, _>(now)
         .load(c)?;
         let (held, spent): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.k == 0);
         return Ok((
             held.into_iter().map(|r| (r.member, r.n1, r.t)).collect(),
             spent.into_iter().map(|r| (r.member, r.t, r.n1, r.n2, r.n3)).collect(),
         ));
+    }
+    if let AnyConnection::Sqlite(c) = conn {
+        for m in members {
+            diesel::insert_into(loyalty_accounts::table)
+                .values((
+                    loyalty_accounts::profile_id.eq(m.as_str()),
+                    loyalty_accounts::balance.eq(0i64),
+                    loyalty_accounts::tier_code.eq(entry),
+                    loyalty_accounts::updated_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(c)?;
+        }
     }
     let held = loyalty_accounts::table
         .filter(in_list(loyalty_accounts::profile_id, members))
@@ -139,34 +170,8 @@ impl<'p> Books<'p> {
             return Ok(books);
         }
         let entry = program.tiers[0].code.as_str();
-        match &mut *conn {
-            // One cached statement over an array, whatever the number of members.
-            AnyConnection::Postgresql(c) => {
-                crate::cached!(
-                    "INSERT INTO loyalty_accounts (profile_id, balance, tier_code, updated_at) \
-                     SELECT m, 0, $2, $3 FROM unnest($1) AS m ON CONFLICT DO NOTHING",
-                )
-                .bind::<diesel::sql_types::Array<Text>, _>(&members)
-                .bind::<Text, _>(entry)
-                .bind::<BigInt, _>(now)
-                .execute(c)?;
-            }
-            AnyConnection::Sqlite(c) => {
-                for m in &members {
-                    diesel::insert_into(loyalty_accounts::table)
-                        .values((
-                            loyalty_accounts::profile_id.eq(m.as_str()),
-                            loyalty_accounts::balance.eq(0i64),
-                            loyalty_accounts::tier_code.eq(entry),
-                            loyalty_accounts::updated_at.eq(now),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute(c)?;
-                }
-            }
-        }
         let since = books.orders.values().map(|o| o.3).min().unwrap_or(now) - program.tier_window_days * DAY;
-        let (held, spent) = accounts_and_spend(conn, &members, &program.currency, since)?;
+        let (held, spent) = accounts_and_spend(conn, &members, entry, now, &program.currency, since)?;
         books.accounts = held.into_iter().map(|(m, balance, tier)| (m, (balance, tier, false))).collect();
         // The orders table already holds the whole batch: its new orders count
         // only from their own operation on, its refunds only from theirs.
@@ -287,6 +292,11 @@ impl<'p> Books<'p> {
 
     /// Writes the ledger rows, then the balances that changed.
     fn close(self, conn: &mut AnyConnection) -> StoreResult<()> {
+        let mut changed: Vec<(&String, &(i64, String, bool))> = self.accounts.iter().filter(|(_, a)| a.2).collect();
+        changed.sort_by(|a, b| a.0.cmp(b.0));
+        if let AnyConnection::Postgresql(c) = conn {
+            return self.close_postgres(c, &changed);
+        }
         crate::insert_unnest!(&mut *conn, loyalty_ledger::table, "loyalty_ledger", &self.rows, [
             "id": Text = |r| r.id.as_str(),
             "profile_id": Text = |r| r.profile_id.as_str(),
@@ -301,28 +311,44 @@ impl<'p> Books<'p> {
             "expires_at": Nullable<BigInt> = |r| r.expires_at,
             "remaining": BigInt = |r| r.remaining,
         ])?;
-        let mut changed: Vec<(&String, &(i64, String, bool))> = self.accounts.iter().filter(|(_, a)| a.2).collect();
-        changed.sort_by(|a, b| a.0.cmp(b.0));
-        match conn {
-            // One statement over arrays: a batch changes a score of accounts (was a statement each).
-            AnyConnection::Postgresql(c) if changed.len() > 1 => {
-                use diesel::sql_types::Array;
-                crate::cached!(
-                    "UPDATE loyalty_accounts AS a SET balance = v.balance, tier_code = v.tier_code, updated_at = $4 \
-                     FROM unnest($1, $2, $3) AS v(profile_id, balance, tier_code) WHERE a.profile_id = v.profile_id",
-                )
-                .bind::<Array<Text>, _>(changed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(changed.iter().map(|(_, a)| a.0).collect::<Vec<_>>())
-                .bind::<Array<Text>, _>(changed.iter().map(|(_, a)| a.1.as_str()).collect::<Vec<_>>())
-                .bind::<BigInt, _>(self.now)
-                .execute(c)?;
-            }
-            conn => {
-                for (member, (balance, tier, _)) in changed {
-                    set_account(conn, member, *balance, tier, self.now)?;
-                }
-            }
+        for (member, (balance, tier, _)) in changed {
+            set_account(conn, member, *balance, tier, self.now)?;
         }
+        Ok(())
+    }
+
+    /// `close` on PostgreSQL: the ledger rows and the changed balances in one
+    /// statement over arrays (a batch changes a score of accounts; it was a
+    /// statement each, then two statements).
+    fn close_postgres(&self, c: &mut diesel::PgConnection, changed: &[(&String, &(i64, String, bool))]) -> StoreResult<()> {
+        use diesel::sql_types::Array;
+        if self.rows.is_empty() && changed.is_empty() {
+            return Ok(());
+        }
+        let rows = &self.rows;
+        crate::cached!(
+            "WITH l AS (INSERT INTO loyalty_ledger (id, profile_id, kind, points, balance_after, order_id, reward_id, idempotency_key, \
+             reason, created_at, expires_at, remaining) SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)) \
+             UPDATE loyalty_accounts AS a SET balance = v.balance, tier_code = v.tier_code, updated_at = $16 \
+             FROM unnest($13, $14, $15) AS v(profile_id, balance, tier_code) WHERE a.profile_id = v.profile_id",
+        )
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.profile_id.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.points).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.balance_after).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.order_id.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.reward_id.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.idempotency_key.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.reason.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.expires_at).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.remaining).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(changed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(changed.iter().map(|(_, a)| a.0).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(changed.iter().map(|(_, a)| a.1.as_str()).collect::<Vec<_>>())
+        .bind::<BigInt, _>(self.now)
+        .execute(c)?;
         Ok(())
     }
 }
