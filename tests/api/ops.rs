@@ -23,3 +23,39 @@ fn health_ready_metrics_and_request_ids() {
     let docs = send(ureq::get(&app.url("/docs/")), None);
     assert_eq!(docs.status, 200);
 }
+
+#[test]
+fn planner_statistics_are_refreshed_once_a_table_has_doubled() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn();
+    if backend() != TestBackend::Postgres {
+        // SQLite plans without collected statistics: nothing to refresh.
+        assert_eq!(app.db.read(cdp_store::conn::analyze_stale).unwrap(), Vec::<String>::new());
+        return;
+    }
+    // 3,000 identities (~30 pages) in one write — the server's second, before
+    // its own first check (after the 4th) — so nothing else analyses them.
+    app.db
+        .write(|c| {
+            diesel::sql_query(
+                "INSERT INTO identities (value, identity_type, profile_id, created_at) \
+                 SELECT 'kh' || n || '@example.vn', 'email', 'p' || n, 0 FROM generate_series(1, 3000) AS n",
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    // The activity counters may not show the rows yet; the table's size does.
+    let analysed = app.db.read(cdp_store::conn::analyze_stale).unwrap();
+    assert!(analysed.contains(&"identities".to_string()), "{analysed:?}");
+    #[derive(diesel::QueryableByName)]
+    struct Pages {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        relpages: i32,
+    }
+    let pages: Pages = app
+        .db
+        .read(|c| Ok(diesel::sql_query("SELECT relpages FROM pg_class WHERE oid = 'identities'::regclass").get_result(c)?))
+        .unwrap();
+    assert!(pages.relpages > 8, "{}", pages.relpages);
+}

@@ -455,9 +455,10 @@ impl Db {
     /// minute by default) PostgreSQL plans them without statistics, and its
     /// default selectivities turn `= ANY(…)` lookups of a few hundred keys into
     /// whole-table scans — plans that diesel's prepared statements then keep
-    /// (an ANALYZE invalidates them). So after the 16th, 32nd, 64th… and then every 1024th
-    /// write, a short-lived thread analyzes the tables that changed by more than
-    /// a fifth since their last analysis. The answer never waits for it.
+    /// (an ANALYZE invalidates them). So after the 4th, 8th, 16th… and then every 1024th
+    /// write, a short-lived thread analyzes the tables that have doubled or
+    /// changed by more than a fifth since their last analysis. The answer
+    /// never waits for it.
     fn after_commit(&self) {
         use std::sync::atomic::Ordering;
         if let Some(tx) = &self.checkpoints {
@@ -468,7 +469,7 @@ impl Db {
             return;
         }
         let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
-        if n < 16 || !(n.is_power_of_two() || n.is_multiple_of(1024)) || self.analyzing.swap(true, Ordering::AcqRel) {
+        if n < 4 || !(n.is_power_of_two() || n.is_multiple_of(1024)) || self.analyzing.swap(true, Ordering::AcqRel) {
             return;
         }
         let db = self.clone();
@@ -505,8 +506,11 @@ impl Db {
     }
 }
 
-/// ANALYZE of the tables (of this schema) that changed by more than a fifth
-/// (and 500 rows) since they were last analyzed; answers their names.
+/// ANALYZE of the tables (of this schema) that have grown to more than twice
+/// their size at their last analysis (and 8 pages), or changed by more than a
+/// fifth (and 500 rows) since; answers their names. The size is the file's,
+/// read as it is now: the activity counters lag — a backend reports them at
+/// most once a second — and a new table doubles many times in its first second.
 pub fn analyze_stale(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
     #[derive(diesel::QueryableByName)]
     struct Stale {
@@ -516,8 +520,11 @@ pub fn analyze_stale(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
     let AnyConnection::Postgresql(pg) = conn else { return Ok(Vec::new()) };
     let stale: Vec<Stale> = diesel::RunQueryDsl::load(
         diesel::sql_query(
-            "SELECT relname::text AS relname FROM pg_stat_user_tables WHERE schemaname = current_schema() \
-             AND n_mod_since_analyze > 500 AND n_mod_since_analyze > 0.2 * GREATEST(n_live_tup - n_mod_since_analyze, 0)",
+            "SELECT s.relname::text AS relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+             WHERE s.schemaname = current_schema() \
+             AND (pg_relation_size(c.oid) / current_setting('block_size')::bigint > 2 * GREATEST(c.relpages, 4) \
+                  OR (s.n_mod_since_analyze > 500 \
+                      AND s.n_mod_since_analyze > 0.2 * GREATEST(s.n_live_tup - s.n_mod_since_analyze, 0)))",
         ),
         pg,
     )?;
