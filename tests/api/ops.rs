@@ -53,9 +53,7 @@ fn planner_statistics_are_refreshed_once_a_table_has_doubled() {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         relpages: i32,
     }
-    let pages: Pages = app
-        .db
-        .read(|c| Ok(diesel::sql_query("SELECT relpages FROM pg_class WHERE oid = 'identities'::regclass").get_result(c)?))
-        .unwrap();
+    let pages: Pages =
+        app.db.read(|c| Ok(diesel::sql_query("SELECT relpages FROM pg_class WHERE oid = 'identities'::regclass").get_result(c)?)).unwrap();
     assert!(pages.relpages > 8, "{}", pages.relpages);
 }
