@@ -3,7 +3,7 @@
 //! One transaction per request caps a server at its commit rate (an fsync
 //! each on PostgreSQL; one writer at a time on SQLite), and every
 //! transaction pays fixed costs whatever its size (the dedupe, identity and
-//! tombstone lookups, ~25 statements on PostgreSQL, the commit's page writes
+//! tombstone lookups, ~10 round trips on PostgreSQL, the commit's page writes
 //! on SQLite). Here a request queues its events — one, or a whole batch —
 //! with a callback for their outcomes, and if fewer than the backend's leader
 //! limit are writing, the caller is told to run a *leader* on a thread that
@@ -123,8 +123,9 @@ impl Db {
 
     /// SQLite has one writer at a time: one leader. PostgreSQL writes in
     /// parallel: two leaders, one filling its group while the other commits.
-    /// Every transaction costs a fixed ~25 statements whatever its size, so
-    /// more leaders mean smaller groups for the same work: with 64 clients,
+    /// Every transaction costs a fixed ~10 round trips whatever its size (~25
+    /// statements when this was measured), so more leaders mean smaller
+    /// groups for the same work: with 64 clients,
     /// four leaders made groups of 7.5 events and 1.7–1.9k events/s, two
     /// made 2.3–2.6k (one was within the noise of two).
     fn leader_limit(&self) -> usize {
