@@ -6,6 +6,7 @@ mod dropper;
 pub mod error;
 pub mod group;
 pub mod in_list;
+mod macros;
 pub mod repo;
 pub mod schema;
 mod sqlite_lib;
