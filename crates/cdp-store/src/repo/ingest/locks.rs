@@ -58,7 +58,9 @@ pub(super) fn lock_keys(conn: &mut AnyConnection, keys: &[i64]) -> StoreResult<(
     Ok(())
 }
 
-/// Loads profiles by id; on PostgreSQL locks them, in id order.
+/// Loads profiles by id; on PostgreSQL locks them, in id order. Ingestion
+/// needs it on SQLite only: on PostgreSQL its lookup statement loads and locks
+/// the same profiles (`lookup::ALL`), a round trip less.
 pub(super) fn load_profiles(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<ProfileRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
