@@ -179,6 +179,8 @@ pub struct IngestArgs {
     pub clients: usize,
     pub returning: f64,
     pub seed: u64,
+    /// Batch mode: also measure the floor (`crate::floor`).
+    pub floor: bool,
 }
 
 fn issue(db: &cdp_store::Db, scope: Scope) -> String {
@@ -275,6 +277,9 @@ pub struct IngestReport {
     pub steal_pct: f64,
     /// PostgreSQL: COPY rows/s of the same events, and events/s over it.
     pub copy: Option<(f64, f64)>,
+    /// Batch mode: the floor's events/s (every row the run wrote, written
+    /// again with nothing else to do) and events/s over it.
+    pub floor: Option<(f64, f64)>,
 }
 
 pub fn ingest(a: IngestArgs) -> IngestReport {
@@ -319,6 +324,17 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
         (copy, rate / copy)
     });
     drop(server);
+    let floor = (a.floor && a.mode == Mode::Batch).then(|| {
+        let f = match a.backend {
+            Backend::Postgres => crate::floor::postgres(&scratch.url, a.events),
+            Backend::Sqlite => {
+                let path = scratch.url.strip_prefix("sqlite://").unwrap_or(&scratch.url);
+                crate::floor::sqlite(path, a.events, a.clients * per)
+            }
+        };
+        println!("floor_rows={} floor_events_per_s={:.0} ingest_vs_floor={:.2}", f.rows, f.events_per_s, rate / f.events_per_s);
+        (f.events_per_s, rate / f.events_per_s)
+    });
     IngestReport {
         events_per_s: rate,
         p50_ms: run.hist.ms(0.5),
@@ -328,6 +344,7 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
         peak_rss_mib: peak,
         steal_pct: steal,
         copy,
+        floor,
     }
 }
 

@@ -9,6 +9,7 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
 mod clv;
+mod floor;
 mod http;
 mod load;
 mod report;
@@ -71,6 +72,9 @@ enum Command {
         returning: f64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Skip the floor (batch mode: the run's rows written again with nothing else to do).
+        #[arg(long)]
+        no_floor: bool,
     },
     /// Profile reads (by id and by e-mail) at a fixed rate while events are
     /// ingested at a fixed rate; latency counted from when each read was due.
@@ -178,8 +182,9 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     match cli.command {
-        Command::Ingest { backend, postgres_url, events, mode, batch, clients, returning, seed } => {
-            load::ingest(load::IngestArgs { backend, postgres_url, events, mode, batch, clients, returning, seed });
+        Command::Ingest { backend, postgres_url, events, mode, batch, clients, returning, seed, no_floor } => {
+            let floor = !no_floor;
+            load::ingest(load::IngestArgs { backend, postgres_url, events, mode, batch, clients, returning, seed, floor });
         }
         Command::Read { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed } => {
             load::read(load::ReadArgs { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed });
