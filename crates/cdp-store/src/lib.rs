@@ -7,6 +7,7 @@ pub mod error;
 pub mod group;
 pub mod in_list;
 mod macros;
+mod pcache;
 pub mod repo;
 pub mod schema;
 mod sqlite_lib;
