@@ -207,7 +207,7 @@ impl<B, K, C> RunQueryDsl<C> for Cached<B, K> {}
 #[cfg(test)]
 mod tests {
     use super::{cached, pieces, Piece};
-    use diesel::connection::{Connection, SimpleConnection};
+    use diesel::connection::SimpleConnection;
     use diesel::sql_types::{BigInt, Text};
     use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_cached_statement_runs_again_with_new_binds_and_sees_new_rows() {
-        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        let mut c = crate::sqlite_lib::establish(":memory:").unwrap();
         c.batch_execute("CREATE TABLE t (name TEXT NOT NULL, n BIGINT NOT NULL)").unwrap();
         // Numbered out of order: values bind by number, not position.
         let insert = |c: &mut SqliteConnection, name: &str, n: i64| {
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn statements_keyed_by_their_call_site_stay_apart() {
-        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        let mut c = crate::sqlite_lib::establish(":memory:").unwrap();
         let one = |c: &mut SqliteConnection, n: i64| -> Vec<Row> {
             crate::cached!("SELECT 'one' AS name, $1 AS n").bind::<BigInt, _>(n).load(c).unwrap()
         };

@@ -188,8 +188,7 @@ impl ManageConnection for Manager {
         match &self.url {
             DbUrl::Postgres(u) => PgConnection::establish(u).map(AnyConnection::Postgresql).map_err(r2d2::Error::ConnectionError),
             DbUrl::Sqlite(p) => {
-                crate::sqlite_lib::configure();
-                let mut c = SqliteConnection::establish(p).map_err(r2d2::Error::ConnectionError)?;
+                let mut c = crate::sqlite_lib::establish(p).map_err(r2d2::Error::ConnectionError)?;
                 c.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(c))
             }

@@ -86,7 +86,7 @@ mod tests {
 
     #[test]
     fn matches_exactly_the_listed_values_whatever_they_hold() {
-        let mut conn = AnyConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        let mut conn = AnyConnection::Sqlite(crate::sqlite_lib::establish(":memory:").unwrap());
         diesel::sql_query(
             "CREATE TABLE identities (value TEXT NOT NULL, identity_type TEXT NOT NULL, profile_id TEXT NOT NULL, \
              created_at BIGINT NOT NULL, PRIMARY KEY (value, identity_type))",

@@ -220,12 +220,11 @@ mod tests {
     /// the second count, checked by hand.)
     #[test]
     fn commits_skip_empty_truncations_and_a_rollback_still_drops_the_pages_past_the_end() {
-        crate::sqlite_lib::configure();
         for mode in ["WAL", "DELETE"] {
             let path = std::env::temp_dir().join(format!("cdp-pcache-{}-{mode}.sqlite3", std::process::id()));
             let remove = || ["", "-wal", "-shm", "-journal"].map(|s| std::fs::remove_file(format!("{}{s}", path.display())));
             let _ = remove();
-            let mut c = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+            let mut c = crate::sqlite_lib::establish(path.to_str().unwrap()).unwrap();
             c.batch_execute(&format!(
                 "PRAGMA journal_mode = {mode}; PRAGMA cache_size = -1024; \
                  CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL); CREATE INDEX t_v ON t (v);"
@@ -245,7 +244,7 @@ mod tests {
             }
             let check: Vec<Check> = diesel::sql_query("PRAGMA integrity_check").load(&mut c).unwrap();
             assert_eq!(check.iter().map(|r| r.integrity_check.as_str()).collect::<Vec<_>>(), ["ok"], "{mode}");
-            let mut other = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+            let mut other = crate::sqlite_lib::establish(path.to_str().unwrap()).unwrap();
             assert_eq!(count(&mut other), committed, "{mode}");
             let (skipped, passed) = (SKIPPED.load(Ordering::Relaxed) - skipped, PASSED.load(Ordering::Relaxed) - passed);
             assert!(skipped >= 40, "{mode}: commits whose truncation was skipped: {skipped}");

@@ -20,8 +20,16 @@
 use libsqlite3_sys as ffi;
 use std::os::raw::c_int;
 
+/// Opens a connection with the settings above applied first. Every SQLite
+/// connection this crate opens, its tests' included, comes through here: a
+/// connection opened before them initialises SQLite, which then refuses them.
+pub(crate) fn establish(path: &str) -> diesel::ConnectionResult<diesel::SqliteConnection> {
+    configure();
+    <diesel::SqliteConnection as diesel::Connection>::establish(path)
+}
+
 /// Applies the settings above, once per process, before the first connection.
-pub(crate) fn configure() {
+fn configure() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // SAFETY: called before this process opens any connection (Once, ahead
