@@ -102,7 +102,9 @@ unsafe extern "C" fn x_pagecount(p: *mut ffi::sqlite3_pcache) -> c_int {
 unsafe extern "C" fn x_fetch(p: *mut ffi::sqlite3_pcache, key: c_uint, create: c_int) -> *mut ffi::sqlite3_pcache_page {
     let c = cache(p);
     let page = (inner().xFetch.expect("xFetch"))(c.inner, key, create);
-    if !page.is_null() && key != c.lock_page && key > c.max {
+    // The lock page raises the bound here too: SQLite never fetches it for
+    // data, and a page found there is kept until a truncation below it.
+    if !page.is_null() && key > c.max {
         c.max = key;
     }
     page
