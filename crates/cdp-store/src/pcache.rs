@@ -14,8 +14,8 @@
 //!
 //! This wrapper passes every call to the default cache and keeps, per cache,
 //! an upper bound of the keys it holds: the highest key fetched or rekeyed to,
-//! with the lock page counted apart while a page is parked there (balancing
-//! moves it away again within the same call). A truncation is passed on unless
+//! except that a page rekeyed to the lock page is counted apart while it is
+//! parked there (balancing moves it away again within the same call). A truncation is passed on unless
 //! no page can be at or above its limit — then it has nothing to remove and is
 //! skipped. Pages beyond the database's end (a rolled-back transaction that
 //! grew the file) raise the bound, so their truncation still happens.
@@ -44,9 +44,9 @@ pub(crate) static PASSED: AtomicU64 = AtomicU64::new(0);
 /// One cache (one connection's pager): the default cache's, and what is known of its keys.
 struct Cache {
     inner: *mut ffi::sqlite3_pcache,
-    /// No key other than `lock_page` is above this.
+    /// No key is above this, but for pages a rekey parked at `lock_page`.
     max: c_uint,
-    /// Pages now keyed by the lock page.
+    /// Pages a rekey has parked at the lock page and not moved away yet.
     parked: c_uint,
     lock_page: c_uint,
 }
