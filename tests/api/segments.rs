@@ -29,16 +29,16 @@ struct Person {
 
 fn person(i: usize) -> Person {
     let mut orders: Vec<(i64, i64, &'static str)> = (0..i % 6)
-        .map(|j| (10 + 35 * j as i64, (i as i64 % 5 + 1) * 100_000, if (i + j) % 2 == 0 { "infant_formula" } else { "yogurt" }))
+        .map(|j| (10 + 35 * j as i64, (i as i64 % 5 + 1) * 100_000, if (i + j).is_multiple_of(2) { "infant_formula" } else { "yogurt" }))
         .collect();
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         orders.push((5, 6_000_000, "gift"));
     }
     Person {
         city: (i % 10 != 9).then_some(CITIES[i % 4]),
         age: 20 + (i % 40) as i64,
-        mother: i % 3 == 0,
-        vip: i % 7 == 0,
+        mother: i.is_multiple_of(3),
+        vip: i.is_multiple_of(7),
         name: format!("Khách {i}"),
         channel: CHANNELS[i % 5],
         orders,
@@ -47,7 +47,7 @@ fn person(i: usize) -> Person {
             1 => Some("denied"),
             _ => None,
         },
-        email_ok: i % 2 == 0,
+        email_ok: i.is_multiple_of(2),
     }
 }
 
@@ -219,7 +219,7 @@ fn every_rule_form_returns_exactly_the_expected_profiles() {
 
     // RFM and CLV: the expected members are what each profile's value says.
     let analyst = ds.app.key(&[cdp_domain::auth::Scope::AnalyticsRead], None);
-    assert_eq!(ds.app.get("/api/v1/analytics/rfm?as_of=2026-06-30", &analyst).status, 200);
+    assert_eq!(ds.app.post("/api/v1/analytics/rfm/runs", &analyst, json!({"as_of": "2026-06-30"})).status, 201);
     let fit = ds.app.post("/api/v1/analytics/clv/fit", &analyst, json!({"as_of": "2026-06-30", "time_unit": "week", "horizon": 26}));
     assert_eq!(fit.status, 200, "{}", fit.body);
     let values: Vec<Value> = ds.ids.iter().map(|id| ds.app.get(&format!("/api/v1/profiles/{id}/value"), &analyst).body).collect();

@@ -171,6 +171,12 @@ fn rfm_segments_on_a_hand_made_grid() {
     let r = app.get("/api/v1/analytics/rfm?as_of=2026-03-01", &analyst);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["customers"], 25);
+    // A GET stores nothing: no profile has scores until a run.
+    let c55 = app.lookup("user_id", "c55").body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.get(&format!("/api/v1/profiles/{c55}/value"), &analyst).body["rfm"], serde_json::Value::Null);
+    let run = app.post("/api/v1/analytics/rfm/runs", &analyst, json!({"as_of": "2026-03-01"}));
+    assert_eq!(run.status, 201, "{}", run.body);
+    assert_eq!(run.body, r.body, "a run answers what the GET computed");
     let count =
         |name: &str| r.body["segments"].as_array().unwrap().iter().find(|s| s["segment"] == name).unwrap()["customers"].as_u64().unwrap();
     for (name, n) in [
@@ -199,10 +205,13 @@ fn rfm_segments_on_a_hand_made_grid() {
         );
         assert_eq!(v["rfm"]["as_of"], "2026-03-01");
     }
-    // As of a date before anyone bought: no customers.
+    // As of a date before anyone bought: no customers; the stored scores stay until a run replaces them.
     let r = app.get("/api/v1/analytics/rfm?as_of=2025-01-01", &analyst);
     assert_eq!(r.body["customers"], 0);
+    assert_eq!(app.get(&format!("/api/v1/profiles/{c55}/value"), &analyst).body["rfm"]["segment"], "champions");
     assert_eq!(app.get("/api/v1/analytics/rfm?as_of=soon", &analyst).status, 422);
+    let bad = app.post("/api/v1/analytics/rfm/runs", &analyst, json!({"as_of": "soon"}));
+    assert_eq!((bad.status, bad.body["error"]["details"]["fields"][0]["field"].as_str()), (422, Some("as_of")), "{}", bad.body);
 }
 
 #[test]

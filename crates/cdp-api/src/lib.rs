@@ -73,7 +73,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(health::ready)
         .service(health::metrics)
         .service(
-            scope::scope("/api/v1")
+            scope("/api/v1")
                 .service(token::create_token)
                 .service(sources::create_source)
                 .service(sources::list_sources)
@@ -95,6 +95,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(analytics::fit_clv)
                 .service(analytics::get_clv_model)
                 .service(rfm::get_rfm)
+                .service(rfm::create_rfm_run)
                 .service(kpis::get_kpis)
                 .service(loyalty::get_program)
                 .service(loyalty::put_program)
@@ -136,7 +137,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(interaction::list_improvement_audience),
         )
         .service(
-            scope::scope("/v1")
+            scope("/v1")
                 .service(tracking::identify)
                 .service(tracking::track)
                 .service(tracking::page)

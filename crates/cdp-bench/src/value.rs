@@ -1,6 +1,6 @@
 //! RFM and CLV at scale through the API: N customers whose purchases (about
 //! `orders` orders in all, grouped into purchase days as ingestion keeps them)
-//! are loaded straight into a scratch database; then `GET /analytics/rfm`
+//! are loaded straight into a scratch database; then `POST /analytics/rfm/runs`
 //! (score and store every customer's RFM) and `POST /analytics/clv/fit` (fit
 //! BG/NBD + Gamma-Gamma, score and store every customer) are timed against
 //! the server process, with its peak memory.
@@ -88,9 +88,9 @@ pub fn run(backend: Backend, postgres_url: Option<String>, customers: usize, ord
     for run in ["first", "again"] {
         let t = Instant::now();
         let rfm: serde_json::Value = agent
-            .get(&format!("{}/api/v1/analytics/rfm?as_of={as_of}", server.base))
+            .post(&format!("{}/api/v1/analytics/rfm/runs", server.base))
             .set("X-Api-Key", &key)
-            .call()
+            .send_json(serde_json::json!({"as_of": as_of}))
             .expect("rfm")
             .into_json()
             .unwrap();
