@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 /// A new API key: `cdp_` and 32 random bytes (256 bits) in base64url.
 pub fn generate_key() -> String {
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    OsRng.fill_bytes(&mut bytes);
     format!("cdp_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 

@@ -265,7 +265,7 @@ impl NewEvent {
                 for (ch, st) in m {
                     if !crate::consent::is_consent_channel(ch) {
                         errs.push(FieldError::new(format!("context.consent.{ch}"), "invalid", "unknown consent channel"));
-                    } else if !st.as_str().is_some_and(|s| crate::consent::ConsentStatus::parse(s).is_some()) {
+                    } else if st.as_str().is_none_or(|s| crate::consent::ConsentStatus::parse(s).is_none()) {
                         errs.push(FieldError::new(format!("context.consent.{ch}"), "invalid", "must be granted or denied"));
                     }
                 }

@@ -4,6 +4,8 @@
 //! where a caller passes "now" in. Values that exist as domain types are valid
 //! by construction ("parse, don't validate").
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod channel;
 pub mod clv;

@@ -260,7 +260,7 @@ impl Parser<'_> {
                 None => Condition { op: Op::Gte, value: Value::from(1) },
                 Some(Value::Object(c)) => {
                     let cond = self.condition(c, &format!("{path}.count"), true)?;
-                    if !cond.value.as_i64().is_some_and(|n| n >= 0)
+                    if cond.value.as_i64().is_none_or(|n| n < 0)
                         || !matches!(cond.op, Op::Eq | Op::Ne | Op::Gt | Op::Gte | Op::Lt | Op::Lte)
                     {
                         self.err(

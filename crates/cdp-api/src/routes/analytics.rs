@@ -266,11 +266,7 @@ pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: w
 }
 
 /// A live profile's value: orders, revenue, RFM and the last CLV scores.
-pub(crate) fn value_of(
-    c: &mut cdp_store::AnyConnection,
-    p: &cdp_store::repo::profiles::ProfileRow,
-    currency: &str,
-) -> cdp_store::StoreResult<ValueOut> {
+pub(crate) fn value_of(c: &mut cdp_store::AnyConnection, p: &profiles::ProfileRow, currency: &str) -> cdp_store::StoreResult<ValueOut> {
     let score = value::score_of(c, &p.id)?;
     let model = if score.is_some() { value::latest_model(c)? } else { None };
     let rfm = value::rfm_of(c, &p.id)?;

@@ -40,7 +40,8 @@ pub fn bgnbd_customer(m: &BgNbd, t: f64, u: &mut impl FnMut() -> f64) -> Custome
     let (mut x, mut t_x) = (0.0, 0.0);
     loop {
         let next = t_x - u().ln() / lambda;
-        if !(next < t) {
+        // Also ends on NaN, which compares as nothing.
+        if next.partial_cmp(&t) != Some(std::cmp::Ordering::Less) {
             break;
         }
         x += 1.0;

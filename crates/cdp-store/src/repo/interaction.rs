@@ -109,7 +109,7 @@ pub struct FeedbackFilter {
 }
 
 /// A page of feedback, newest first.
-pub fn list_feedback(conn: &mut AnyConnection, f: &FeedbackFilter, limit: i64) -> StoreResult<(Vec<FeedbackRow>, Option<(i64, String)>)> {
+pub fn list_feedback(conn: &mut AnyConnection, f: &FeedbackFilter, limit: i64) -> StoreResult<super::Page<FeedbackRow>> {
     let mut q = feedback::table.into_boxed();
     if let Some(s) = &f.sentiment {
         q = q.filter(feedback::sentiment_label.eq(s.clone()));
@@ -135,14 +135,11 @@ pub fn list_feedback(conn: &mut AnyConnection, f: &FeedbackFilter, limit: i64) -
     Ok((rows, next))
 }
 
-/// Scored answers in a period, with the profile's traits (for the city):
-/// (kind, score, channel, occurred_at, traits JSON).
-pub fn scores_between(
-    conn: &mut AnyConnection,
-    from: i64,
-    to: i64,
-    channel: Option<&str>,
-) -> StoreResult<Vec<(String, Option<i64>, String, i64, String)>> {
+/// A scored answer: (kind, score, channel, occurred_at, the profile's traits JSON).
+pub type ScoredAnswer = (String, Option<i64>, String, i64, String);
+
+/// Scored answers in a period, with the profile's traits (for the city).
+pub fn scores_between(conn: &mut AnyConnection, from: i64, to: i64, channel: Option<&str>) -> StoreResult<Vec<ScoredAnswer>> {
     let mut q = feedback::table
         .inner_join(profiles::table.on(profiles::id.eq(feedback::profile_id)))
         .filter(feedback::occurred_at.ge(from))
@@ -282,7 +279,7 @@ pub struct CaseFilter {
 }
 
 /// A page of cases, newest first.
-pub fn list_cases(conn: &mut AnyConnection, f: &CaseFilter, limit: i64) -> StoreResult<(Vec<CaseRow>, Option<(i64, String)>)> {
+pub fn list_cases(conn: &mut AnyConnection, f: &CaseFilter, limit: i64) -> StoreResult<super::Page<CaseRow>> {
     let mut q = cases::table.into_boxed();
     if !f.statuses.is_empty() {
         q = q.filter(cases::status.eq_any(f.statuses.clone()));
@@ -375,7 +372,7 @@ pub fn audience(
     channel: &str,
     after: Option<&str>,
     limit: i64,
-) -> StoreResult<(Vec<(String, i64, i64)>, Option<String>)> {
+) -> StoreResult<super::Page<(String, i64, i64), String>> {
     let consenting = consent_state::table
         .filter(consent_state::channel.eq(channel.to_string()))
         .filter(consent_state::status.eq("granted"))

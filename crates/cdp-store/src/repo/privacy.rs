@@ -159,8 +159,11 @@ pub fn orders_of(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<(St
         .load(conn)?)
 }
 
-/// The whole loyalty ledger: (kind, points, balance_after, order_id, created_at).
-pub fn ledger_of(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<(String, i64, i64, Option<String>, i64)>> {
+/// A ledger entry as exported: (kind, points, balance_after, order_id, created_at).
+pub type LedgerEntry = (String, i64, i64, Option<String>, i64);
+
+/// The whole loyalty ledger.
+pub fn ledger_of(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<LedgerEntry>> {
     Ok(loyalty_ledger::table
         .filter(loyalty_ledger::profile_id.eq(profile))
         .order((loyalty_ledger::created_at.asc(), loyalty_ledger::id.asc()))
@@ -226,7 +229,7 @@ pub struct AuditFilter {
 }
 
 /// A page of the audit log, newest first.
-pub fn list_audit(conn: &mut AnyConnection, f: &AuditFilter, limit: i64) -> StoreResult<(Vec<AuditRow>, Option<(i64, String)>)> {
+pub fn list_audit(conn: &mut AnyConnection, f: &AuditFilter, limit: i64) -> StoreResult<super::Page<AuditRow>> {
     let mut q = audit_log::table.into_boxed();
     if let Some(a) = &f.actor {
         q = q.filter(audit_log::actor.eq(a.clone()));

@@ -100,12 +100,15 @@ pub struct ProfileView {
     pub identities: Vec<IdentityRow>,
     /// Accounts (Segment groups) the person belongs to.
     pub accounts: Vec<String>,
-    /// The loyalty account: (points balance, tier code), once the person earned.
-    pub loyalty: Option<(i64, String)>,
+    /// The loyalty account, once the person earned.
+    pub loyalty: Option<Loyalty>,
 }
 
+/// A loyalty account as a profile shows it: (points balance, tier code).
+pub type Loyalty = (i64, String);
+
 /// A profile row, whether the person was erased, and their loyalty account (one query).
-fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, bool, Option<(i64, String)>)> {
+fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, bool, Option<Loyalty>)> {
     let (p, erased, balance, tier): (ProfileRow, Option<String>, Option<i64>, Option<String>) = crate::per_backend!(conn, |c| {
         profiles::table
             .left_join(erased_profiles::table)

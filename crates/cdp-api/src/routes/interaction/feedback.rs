@@ -126,54 +126,52 @@ pub async fn create_feedback(
     };
     let (db, origin, currency, actor) = (state.db.clone(), origin_of(&who), state.currency.clone(), who.actor());
     let (row, created) = web::block(move || -> ApiResult<(FeedbackRow, bool)> {
-        Ok(db
-            .write(|c| {
-                if let Some(sid) = &body.survey_id {
-                    let s = store::survey(c, sid).map_err(|_| cdp_store::StoreError::Conflict("survey_id".into()))?;
-                    if s.kind != kind.as_str() {
-                        return Err(cdp_store::StoreError::Conflict("survey_kind".into()));
-                    }
+        db.write(|c| {
+            if let Some(sid) = &body.survey_id {
+                let s = store::survey(c, sid).map_err(|_| cdp_store::StoreError::Conflict("survey_id".into()))?;
+                if s.kind != kind.as_str() {
+                    return Err(cdp_store::StoreError::Conflict("survey_kind".into()));
                 }
-                let (event_id, profile_id) = match &event {
-                    Some(e) => match ingest::ingest_one(c, &origin, e, &currency, now)? {
-                        Outcome::Accepted { id, profile_id } => (id, profile_id),
-                        Outcome::Duplicate { id, .. } => return Ok((store::feedback_by_event(c, &id)?, false)),
-                        Outcome::Erased { .. } => return Err(cdp_store::StoreError::Conflict(ERASED.into())),
-                    },
-                    None => {
-                        let p = profiles::resolve(c, body.profile_id.as_deref().unwrap_or_default())?;
-                        let eid =
-                            store::append_event(c, &p.id, &actor, "Feedback Submitted", channel.as_str(), &properties, occurred_at, now)?;
-                        (eid, p.id)
-                    }
-                };
-                let row = FeedbackRow {
-                    id: id.clone(),
-                    profile_id,
-                    event_id,
-                    survey_id: body.survey_id.clone(),
-                    kind: kind.as_str().into(),
-                    score,
-                    body: text.clone(),
-                    category: category.clone(),
-                    channel: channel.as_str().into(),
-                    sentiment_label: sentiment.map(|s| s.label.to_string()),
-                    sentiment_score: sentiment.map(|s| s.score),
-                    order_id: body.order_id.clone(),
-                    case_id: body.case_id.clone(),
-                    occurred_at,
-                    received_at: now,
-                };
-                store::add_feedback(c, &row)?;
-                Ok((row, true))
-            })
-            .map_err(|e| match e {
-                cdp_store::StoreError::Conflict(f) if f == "survey_id" => ApiError::field("survey_id", "not_found", "names no survey"),
-                cdp_store::StoreError::Conflict(f) if f == "survey_kind" => {
-                    ApiError::field("kind", "invalid", "differs from the survey's kind")
+            }
+            let (event_id, profile_id) = match &event {
+                Some(e) => match ingest::ingest_one(c, &origin, e, &currency, now)? {
+                    Outcome::Accepted { id, profile_id } => (id, profile_id),
+                    Outcome::Duplicate { id, .. } => return Ok((store::feedback_by_event(c, &id)?, false)),
+                    Outcome::Erased { .. } => return Err(cdp_store::StoreError::Conflict(ERASED.into())),
+                },
+                None => {
+                    let p = profiles::resolve(c, body.profile_id.as_deref().unwrap_or_default())?;
+                    let eid = store::append_event(c, &p.id, &actor, "Feedback Submitted", channel.as_str(), &properties, occurred_at, now)?;
+                    (eid, p.id)
                 }
-                e => store_error("profile")(e),
-            })?)
+            };
+            let row = FeedbackRow {
+                id: id.clone(),
+                profile_id,
+                event_id,
+                survey_id: body.survey_id.clone(),
+                kind: kind.as_str().into(),
+                score,
+                body: text.clone(),
+                category: category.clone(),
+                channel: channel.as_str().into(),
+                sentiment_label: sentiment.map(|s| s.label.to_string()),
+                sentiment_score: sentiment.map(|s| s.score),
+                order_id: body.order_id.clone(),
+                case_id: body.case_id.clone(),
+                occurred_at,
+                received_at: now,
+            };
+            store::add_feedback(c, &row)?;
+            Ok((row, true))
+        })
+        .map_err(|e| match e {
+            cdp_store::StoreError::Conflict(f) if f == "survey_id" => ApiError::field("survey_id", "not_found", "names no survey"),
+            cdp_store::StoreError::Conflict(f) if f == "survey_kind" => {
+                ApiError::field("kind", "invalid", "differs from the survey's kind")
+            }
+            e => store_error("profile")(e),
+        })
     })
     .await??;
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(FeedbackOut::from(row)))

@@ -231,7 +231,7 @@ pub fn ingest_keyed(
     let mut outcomes = Vec::with_capacity(batch.len());
     for p in prepared {
         if !tombstones.is_empty() {
-            let at = crate::micros(p.event.occurred_at);
+            let at = micros(p.event.occurred_at);
             let erased =
                 p.event.identities.iter().zip(&p.hashes).find(|(_, h)| tombstones.get(*h).is_some_and(|erased_at| at <= *erased_at));
             if let Some((i, _)) = erased {
@@ -291,7 +291,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
             id
         }
     };
-    let log_row = |kind: &str, merged: &str, identity: &cdp_domain::Identity| MergeRow {
+    let log_row = |kind: &str, merged: &str, identity: &Identity| MergeRow {
         id: new_id(),
         kind: kind.into(),
         survivor_id: target.clone(),

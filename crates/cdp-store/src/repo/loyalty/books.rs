@@ -320,7 +320,7 @@ impl<'p> Books<'p> {
     /// `close` on PostgreSQL: the ledger rows and the changed balances in one
     /// statement over arrays (a batch changes a score of accounts; it was a
     /// statement each, then two statements).
-    fn close_postgres(&self, c: &mut diesel::PgConnection, changed: &[(&String, &(i64, String, bool))]) -> StoreResult<()> {
+    fn close_postgres(&self, c: &mut PgConnection, changed: &[(&String, &(i64, String, bool))]) -> StoreResult<()> {
         use diesel::sql_types::Array;
         if self.rows.is_empty() && changed.is_empty() {
             return Ok(());

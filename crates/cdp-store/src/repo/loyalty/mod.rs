@@ -347,7 +347,7 @@ pub fn ledger(
     profile: &str,
     after: Option<(i64, String)>,
     limit: i64,
-) -> StoreResult<(Vec<LedgerRow>, Option<(i64, String)>)> {
+) -> StoreResult<crate::repo::Page<LedgerRow>> {
     let mut q = loyalty_ledger::table.filter(loyalty_ledger::profile_id.eq(profile)).into_boxed();
     if let Some((t, id)) = after {
         q = q.filter(loyalty_ledger::created_at.lt(t).or(loyalty_ledger::created_at.eq(t).and(loyalty_ledger::id.lt(id))));

@@ -307,7 +307,7 @@ pub fn changes(
     since: i64,
     after: Option<(String, i64)>,
     limit: i64,
-) -> StoreResult<(Vec<MemberRow>, Option<(String, i64)>)> {
+) -> StoreResult<crate::repo::Page<MemberRow, (String, i64)>> {
     let mut q = segment_members::table
         .filter(segment_members::segment_id.eq(segment))
         .filter(segment_members::entered_at.gt(since).or(segment_members::exited_at.gt(since)))
