@@ -2,22 +2,15 @@
 //! system after a job that allocated a lot at once.
 //!
 //! Rust's allocations go to jemalloc (set here, so every binary that links
-//! the API — `cdp`, the bench server, the test suite — runs the same one).
-//! Against glibc's malloc, in interleaved runs of `cdp-bench` (session 16):
-//! server CPU per event −14 to −23% for PostgreSQL single events (malloc,
-//! free and `malloc_consolidate` were ~28% of the server's samples), −6 to
-//! −12% for SQLite batches; SQLite read p99 under ingestion unchanged
-//! (mimalloc, tried in sessions 9 and 14, cut CPU as well but purged and
-//! faulted pages back in on the read path: p99 13–120 ms against 5–8);
-//! RFM + CLV over a million customers 10.3 / 12.2 s against 12.8 / 13.0 s,
-//! peak RSS 439 / 439 MiB against 452 / 497. SQLite's own page caches stay
-//! on the C library's malloc.
+//! the API — `cdp`, the bench server, the test suite — runs the same one):
+//! less CPU per request than glibc's malloc, without the page purging that
+//! made mimalloc stall reads (docs/benchmarks.md). SQLite's own page caches
+//! stay on the C library's malloc.
 //!
 //! RFM and the CLV fit hold hundreds of megabytes for a million customers on
 //! a blocking-pool thread, and the next such job usually runs on another
-//! thread: with glibc's per-thread arenas `cdp-bench value --backend sqlite`
-//! peaked at 475–620 MiB after its second pass, against a 512 MiB target.
-//! The jobs call [`release_freed`] once their data is dropped.
+//! thread, whose arena would not reuse what the first freed. The jobs call
+//! [`release_freed`] once their data is dropped.
 
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]

@@ -8,16 +8,9 @@
 //! and give it back (raising it again needs privileges, and the pool's
 //! threads serve reads too), so it gets a thread of its own, at `nice` 10 by
 //! default (`CDP_WRITER_NICE`): a woken read runs ahead of the writer, which
-//! takes the rest of the CPU. `cdp-bench read --backend sqlite` (5,000 reads/s
-//! while ingesting 5,000 events/s in batches; three interleaved runs each, batch
-//! parsing already off the async workers): read p99 4.81 / 4.63 / 6.71 ms at
-//! `CDP_WRITER_NICE=0`, 3.51 / 4.10 / 3.96 ms at 10 (p90 1.7–2.5 → 1.4–1.5 ms);
-//! the batches' own p99 at that rate 21 / 21 / 25 → 24 / 27 / 31 ms. Saturated
-//! ingestion did not change beyond the noise (three pairs against the previous
-//! build: batches 18.4k vs 17.8k events/s, single events 10.4k vs 10.3k): when
-//! the machine does nothing but ingest, the writer is what there is to run.
-//! PostgreSQL's leaders mostly wait on the server; they stay on the blocking
-//! pool.
+//! takes the rest of the CPU. When the machine does nothing but ingest, the
+//! writer is what there is to run. PostgreSQL's leaders mostly wait on the
+//! server; they stay on the blocking pool.
 
 use std::sync::mpsc::{self, Sender};
 

@@ -8,8 +8,8 @@
 //! every other row and index entry an event makes.
 //!
 //! - PostgreSQL: `INSERT … SELECT` of each table into a `LIKE … INCLUDING ALL`
-//!   copy, one statement per table, as `COPY` is one (session 18 measured
-//!   `INSERT … SELECT` of 100k event rows at the cost of `COPY` of them).
+//!   copy, one statement per table, as `COPY` is one (`INSERT … SELECT` of
+//!   event rows costs what `COPY` of them does).
 //! - SQLite: an empty database beside the run's, made by the same DDL and
 //!   pragmas as the server's writer (WAL, `synchronous = NORMAL`, 64 MiB cache),
 //!   written in the order the rows arrived (rowid, or key for `WITHOUT ROWID`

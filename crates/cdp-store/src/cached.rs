@@ -16,9 +16,8 @@
 //!
 //! To look a statement up by its text, diesel writes the whole text out again
 //! and hashes and compares it on every execution — for the one-statement
-//! profile view (1.2 kB of SQL) that, with splitting the text into its
-//! placeholders, was ~14% of the threads serving reads. [`cached!`] gives the
-//! statement of a call site a key of its own type instead, which diesel looks
+//! profile view (1.2 kB of SQL) a large share of the threads serving reads.
+//! [`cached!`] gives the statement of a call site a key of its own type instead, which diesel looks
 //! up by its `TypeId`: for a text that is the same at that site on every call
 //! (per backend: a connection has one).
 

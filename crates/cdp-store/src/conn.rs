@@ -103,10 +103,9 @@ const CHECKPOINT_EVERY: u32 = 8;
 
 /// WAL frames (pages) past which the checkpointer takes the writers' turn to
 /// finish its checkpoint so that the WAL starts over: 32 MiB of 4 KiB pages,
-/// about eight commits of batch ingestion (~400 events each), thirty of
-/// single-event groups. Taking the turn after every eight commits whatever
-/// their size stalled single-event writers (64 clients: 6.2k/7.4k events/s
-/// against 7.5k/8.2k holding it every 64).
+/// a few commits of batch ingestion, tens of single-event groups. Taking the
+/// turn after every few commits whatever their size stalled single-event
+/// writers.
 const RESTART_FRAMES: i32 = 8192;
 
 /// A PASSIVE checkpoint; answers the frames in the WAL.
@@ -133,8 +132,7 @@ fn checkpoint(c: &mut AnyConnection) -> diesel::QueryResult<i32> {
 /// another one over the few commits that came in meanwhile. That one leaves
 /// the WAL fully copied, so the next writer starts it over from the
 /// beginning; without it the WAL would grow without end (writers always
-/// commit during the first), and measured runs stalled for up to 1.5 s at a
-/// time. The writers' own auto-checkpoint is kept far higher, as a backstop.
+/// commit during the first), and writers stalled for long checkpoints. The writers' own auto-checkpoint is kept far higher, as a backstop.
 /// The thread ends when the last `Db` holding its sender is dropped.
 fn spawn_checkpointer(manager: Manager, turn: WriterTurn) -> std::sync::mpsc::Sender<()> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -174,10 +172,10 @@ fn spawn_checkpointer(manager: Manager, turn: WriterTurn) -> std::sync::mpsc::Se
 /// is handed over in the order it was asked for (a fair mutex): the group
 /// writer gives it up and asks again at once after every commit, and with an
 /// ordinary mutex it nearly always got it back — the checkpointer, queued for
-/// the turn to finish its checkpoint, waited through up to twenty commits
-/// (~14k more WAL frames) and then held the turn while it copied them all
-/// back: writers stalled 50–230 ms. Now it gets the next turn and copies the
-/// one or two commits that came in during its PASSIVE pass.
+/// the turn to finish its checkpoint, waited through many commits and then
+/// held the turn while it copied them all back, stalling writers. Now it
+/// gets the next turn and copies the one or two commits that came in during
+/// its PASSIVE pass.
 type WriterTurn = std::sync::Arc<parking_lot::FairMutex<Option<AnyConnection>>>;
 
 impl ManageConnection for Manager {
@@ -484,18 +482,15 @@ fn write_tx_locked<T>(conn: &mut AnyConnection, keys: &[i64], f: impl FnOnce(&mu
 ///
 /// Ingestion's statements take arrays (`= ANY($1)`, `unnest($1, …)`), and
 /// under the default `plan_cache_mode` PostgreSQL judged their generic plans
-/// dearer than custom ones and planned them afresh at every execution — the
-/// loyalty statement ~190 µs a time, the lookup ~95 µs: 0.6–0.9 s of
-/// planning in a 30k single-event run (64 clients, groups of ~16 events).
+/// dearer than custom ones and planned them afresh at every execution.
 /// So ingestion's transactions use generic plans (`SET LOCAL`: the
 /// connection's other work keeps its custom plans), planned once per
 /// connection and again when an ANALYZE invalidates them. A generic plan
 /// made while a table was nearly empty scanned it whole, and kept doing so
-/// after it grew until the next ANALYZE of that table (the purchase
-/// summaries' upsert ran 3.4 times slower over a run); every statement of
+/// after it grew until the next ANALYZE of that table; every statement of
 /// ingestion looks rows up by key, so sequential scans are off for them
 /// (`enable_seqscan` only penalises: a table with no usable index is still
-/// scanned). Planning fell to 0.12–0.17 s, PostgreSQL's own CPU by ~20%.
+/// scanned).
 fn begin_locking(keys: &[i64]) -> String {
     use std::fmt::Write;
     let mut sql = String::with_capacity(160 + keys.len() * 21);

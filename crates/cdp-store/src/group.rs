@@ -123,11 +123,9 @@ impl Db {
 
     /// SQLite has one writer at a time: one leader. PostgreSQL writes in
     /// parallel: two leaders, one filling its group while the other commits.
-    /// Every transaction costs a fixed ~10 round trips whatever its size (~25
-    /// statements when this was measured), so more leaders mean smaller
-    /// groups for the same work: with 64 clients,
-    /// four leaders made groups of 7.5 events and 1.7–1.9k events/s, two
-    /// made 2.3–2.6k (one was within the noise of two).
+    /// Every transaction costs a fixed number of round trips whatever its
+    /// size, so more leaders mean smaller groups for the same work: more than
+    /// two were slower (docs/benchmarks.md).
     fn leader_limit(&self) -> usize {
         match self.backend {
             Backend::Sqlite => 1,

@@ -8,9 +8,7 @@
 //! through a temporary key, the reserved lock page — 262,145 with 4 KiB pages
 //! (`balance_nonroot`: `pgnoTemp = PENDING_BYTE/pageSize + 1`) — so while the
 //! database is smaller than 1 GiB nearly every commit scans all of the
-//! writer's 64 MiB cache: 7.8–9.8% of the SQLite writer's perf samples in
-//! 300k-event batch runs (`pcache1TruncateUnsafe`; `perf probe` showed
-//! `iMaxKey` = 262,145 and the limit ≈ 50k pages at every commit).
+//! writer's cache (`pcache1TruncateUnsafe`).
 //!
 //! This wrapper passes every call to the default cache and keeps, per cache,
 //! an upper bound of the keys it holds: the highest key fetched or rekeyed to,

@@ -11,9 +11,6 @@
 //! - The default page cache behind a wrapper that skips the commit-time
 //!   truncations with nothing to remove (`crate::pcache`).
 //!
-//! Measured before: the SQLite writer thread spent 6.7% of its perf samples in
-//! `pthread_mutex_lock`/`unlock`; after, none in its top list.
-//!
 //! The bundled SQLite is compiled without memory statistics already
 //! (`.cargo/config.toml`); the call stays for a build against another library.
 

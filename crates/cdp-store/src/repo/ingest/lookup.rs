@@ -5,11 +5,9 @@
 //! own the identities and orders found (locked).
 //!
 //! On PostgreSQL that is one statement — every statement is a round trip,
-//! and on the 2-core reference machine a round trip costs ~85 µs of CPU
-//! besides the work (`pgbench -M prepared` of `SELECT 1` from one client:
-//! 7.3k/s using 0.6 of the machine), so a transaction of single events paid
-//! more for its sixteen round trips than for its statements. On SQLite, in
-//! process, the same reads are separate statements.
+//! and a round trip costs more of the machine's CPU than these statements'
+//! work (docs/benchmarks.md). On SQLite, in process, the same reads are
+//! separate statements.
 
 use crate::error::StoreResult;
 use crate::in_list::in_list;
