@@ -29,7 +29,7 @@ pub fn backend() -> TestBackend {
 }
 
 /// A fresh, empty database URL for one test.
-fn fresh_database() -> (String, Option<tempfile_dir::TempDir>) {
+pub fn fresh_database() -> (String, Option<tempfile_dir::TempDir>) {
     match backend() {
         TestBackend::Sqlite => {
             let dir = tempfile_dir::TempDir::new();
@@ -155,9 +155,14 @@ impl TestApp {
         r.body
     }
 
+    /// The live profile holding an identity, asked with `key`.
+    pub fn lookup_with(&self, key: &str, kind: &str, value: &str) -> Resp {
+        self.get(&format!("/api/v1/profiles/lookup?type={kind}&value={}", enc(value)), key)
+    }
+
     /// The live profile holding an identity.
     pub fn lookup(&self, kind: &str, value: &str) -> Resp {
-        self.get(&format!("/api/v1/profiles/lookup?type={kind}&value={}", enc(value)), &self.admin_key)
+        self.lookup_with(&self.admin_key, kind, value)
     }
 
     pub fn count_live_profiles(&self) -> i64 {

@@ -3,6 +3,7 @@
 //! CDP_TEST_DATABASE=postgres (scripts/test runs both).
 
 mod auth;
+mod cli;
 mod consent;
 mod errors;
 mod identity;

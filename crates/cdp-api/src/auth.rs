@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use cdp_domain::auth::{Grants, Role, Scope};
 use cdp_domain::Channel;
-use cdp_store::repo::keys;
+use cdp_store::repo::{keys, users};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -116,7 +116,7 @@ impl FromRequest for Principal {
                 (Some(Ok(key)), _) => authenticate_key(&state, key.trim().to_string()).await,
                 (Some(Err(_)), _) => Err(ApiError::unauthorized("invalid API key")),
                 (None, Some(Ok(h))) => match h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
-                    Some(token) => authenticate_jwt(&state, token.trim()),
+                    Some(token) => authenticate_jwt(&state, token.trim()).await,
                     None => Err(ApiError::unauthorized("Authorization must be `Bearer <token>`")),
                 },
                 (None, Some(Err(_))) => Err(ApiError::unauthorized("invalid Authorization header")),
@@ -206,10 +206,19 @@ pub async fn authenticate_key(state: &AppState, key: String) -> ApiResult<Princi
     Ok(Principal { caller: Caller::Key { id: active.key.id, source_id: active.key.source_id, source_channel }, grants })
 }
 
-pub(crate) fn authenticate_jwt(state: &AppState, token: &str) -> ApiResult<Principal> {
+pub(crate) async fn authenticate_jwt(state: &AppState, token: &str) -> ApiResult<Principal> {
     let claims = state.jwt.verify(token).ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
     match claims.kind.as_str() {
         "operator" => {
+            // The account as it is now: a disabled operator's tokens stop at once.
+            let (db, id) = (state.db.clone(), claims.sub.clone());
+            let user = web::block(move || db.read_statement(|c| users::find(c, &id))).await?.map_err(|e| match e {
+                cdp_store::StoreError::NotFound => ApiError::unauthorized("invalid token user"),
+                e => e.into(),
+            })?;
+            if user.disabled_at.is_some() {
+                return Err(ApiError::unauthorized("this operator account is disabled"));
+            }
             let role: Role = claims.role.as_deref().unwrap_or("").parse().map_err(|_| ApiError::unauthorized("invalid token role"))?;
             Ok(Principal { grants: role.grants(), caller: Caller::Operator { user_id: claims.sub, role } })
         }

@@ -248,6 +248,13 @@ impl Default for DbOptions {
 impl Db {
     /// Opens the pool and brings the schema up to date.
     pub fn open(url: &str, opts: &DbOptions) -> StoreResult<Db> {
+        let db = Db::connect(url, opts)?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Opens the pool without touching the schema (`migrate` does that).
+    pub fn connect(url: &str, opts: &DbOptions) -> StoreResult<Db> {
         let url = DbUrl::parse(url);
         let backend = url.backend();
         if let DbUrl::Sqlite(path) = &url {
@@ -276,7 +283,6 @@ impl Db {
             analyzing: Default::default(),
             group: Default::default(),
         };
-        db.migrate()?;
         Ok(db)
     }
 
@@ -284,14 +290,24 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Applies pending migrations; returns their versions.
+    /// Applies pending migrations, oldest first; answers the names of those
+    /// it applied (`2026-11-23-000001_foundation`…).
     pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        fn run<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+            c: &mut C,
+            source: EmbeddedMigrations,
+        ) -> diesel::migration::Result<Vec<String>> {
+            let mut applied = Vec::new();
+            for m in c.pending_migrations(source)? {
+                c.run_migration(&*m)?;
+                applied.push(m.name().to_string());
+            }
+            Ok(applied)
+        }
         let mut conn = self.conn()?;
         let applied = match &mut *conn {
-            AnyConnection::Postgresql(c) => {
-                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
-            }
-            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect()),
+            AnyConnection::Postgresql(c) => run(c, POSTGRES_MIGRATIONS),
+            AnyConnection::Sqlite(c) => run(c, SQLITE_MIGRATIONS),
         };
         applied.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }

@@ -6,7 +6,7 @@ use cdp_api::secrets;
 use cdp_domain::auth::{Grants, Role};
 use cdp_store::repo::{keys, users};
 use clap::{Parser, Subcommand};
-use std::io::Read;
+use std::io::{Read, Write};
 
 #[derive(Parser)]
 #[command(name = "cdp", version, about = "Headless customer-data platform")]
@@ -56,9 +56,43 @@ enum UsersCommand {
     Create {
         #[arg(long)]
         username: String,
+        /// admin, analyst or agent.
         #[arg(long)]
         role: String,
     },
+    /// List operators (never their password hashes).
+    List,
+    /// Disable an operator: no new tokens, and the tokens already issued stop working.
+    Disable { username: String },
+    /// Enable a disabled operator again.
+    Enable { username: String },
+    /// Set a new password, from CDP_PASSWORD or stdin.
+    ResetPassword { username: String },
+}
+
+/// Where an operator command reads and writes: the terminal for `cdp`, buffers in tests.
+pub struct Console<'a> {
+    pub input: &'a mut dyn Read,
+    pub output: &'a mut dyn Write,
+    /// A password given in the environment (`CDP_PASSWORD`); else one is read from `input`.
+    pub password: Option<String>,
+}
+
+impl Console<'_> {
+    fn password(&mut self) -> Result<String, BoxError> {
+        let password = match self.password.take().filter(|p| !p.is_empty()) {
+            Some(p) => p,
+            None => {
+                let mut s = String::new();
+                self.input.read_to_string(&mut s)?;
+                s.trim_end_matches(['\r', '\n']).to_string()
+            }
+        };
+        if password.chars().count() < 10 {
+            return Err("the password must be at least 10 characters".into());
+        }
+        Ok(password)
+    }
 }
 
 pub fn run() -> Result<(), BoxError> {
@@ -66,32 +100,63 @@ pub fn run() -> Result<(), BoxError> {
     let settings = Settings::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
+        other => {
+            let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+            let console = Console { input: &mut stdin.lock(), output: &mut stdout.lock(), password: std::env::var("CDP_PASSWORD").ok() };
+            execute(other, &settings, console)
+        }
+    }
+}
+
+/// Runs an operator command given as `cdp`'s arguments (without the program
+/// name), against the database `settings` name. `serve` is not one of them.
+pub fn command<I, T>(args: I, settings: &Settings, console: Console<'_>) -> Result<(), BoxError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(std::iter::once(std::ffi::OsString::from("cdp")).chain(args.into_iter().map(Into::into)))?;
+    match cli.command {
+        None | Some(Command::Serve) => Err("`serve` runs the server; it is not an operator command".into()),
+        Some(other) => execute(other, settings, console),
+    }
+}
+
+fn execute(command: Command, settings: &Settings, console: Console<'_>) -> Result<(), BoxError> {
+    let out = &mut *console.output;
+    match command {
+        Command::Serve => unreachable!("served by `run`"),
         Command::Migrate => {
-            let db = settings.open_db()?;
+            let db = settings.connect_db()?;
             let applied = db.migrate()?;
-            println!("database is up to date ({} backend)", db.backend.as_str());
-            let _ = applied;
+            for name in &applied {
+                writeln!(out, "applied {name}")?;
+            }
+            match applied.len() {
+                0 => writeln!(out, "no pending migrations: the {} database is up to date", db.backend.as_str())?,
+                n => writeln!(
+                    out,
+                    "applied {n} migration{}: the {} database is up to date",
+                    if n == 1 { "" } else { "s" },
+                    db.backend.as_str()
+                )?,
+            }
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&cdp_api::openapi())?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&cdp_api::openapi())?)?;
             Ok(())
         }
-        Command::Keys(k) => keys_command(&settings, k),
-        Command::Users(UsersCommand::Create { username, role }) => {
+        Command::Keys(k) => keys_command(settings, k, out),
+        Command::Users(u) => users_command(settings, u, console),
+    }
+}
+
+fn users_command(settings: &Settings, cmd: UsersCommand, mut console: Console<'_>) -> Result<(), BoxError> {
+    match cmd {
+        UsersCommand::Create { username, role } => {
             let role: Role = role.parse()?;
-            let password = match std::env::var("CDP_PASSWORD") {
-                Ok(p) if !p.is_empty() => p,
-                _ => {
-                    let mut s = String::new();
-                    std::io::stdin().read_to_string(&mut s)?;
-                    s.trim_end_matches(['\r', '\n']).to_string()
-                }
-            };
-            if password.chars().count() < 10 {
-                return Err("the password must be at least 10 characters".into());
-            }
-            let hash = secrets::hash_password(&password)?;
+            let hash = secrets::hash_password(&console.password()?)?;
             let db = settings.open_db()?;
             let row = users::UserRow {
                 id: cdp_store::new_id(),
@@ -102,30 +167,62 @@ pub fn run() -> Result<(), BoxError> {
                 disabled_at: None,
             };
             db.write(|c| users::insert(c, &row))?;
-            println!("created {} user {} ({})", row.role, row.username, row.id);
-            Ok(())
+            writeln!(console.output, "created {} user {} ({})", row.role, row.username, row.id)?;
         }
+        UsersCommand::List => {
+            let db = settings.open_db()?;
+            for u in db.read(users::list)? {
+                let state = if u.disabled_at.is_some() { "disabled" } else { "active" };
+                let created = cdp_store::from_micros(u.created_at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                writeln!(console.output, "{}\t{}\t{}\t{}\t{}", u.id, u.username, u.role, state, created)?;
+            }
+        }
+        UsersCommand::Disable { username } => {
+            let db = settings.open_db()?;
+            let u = db.write(|c| users::set_disabled(c, &username, Some(cdp_store::now_micros()))).map_err(no_user(&username))?;
+            writeln!(console.output, "disabled user {} ({})", u.username, u.id)?;
+        }
+        UsersCommand::Enable { username } => {
+            let db = settings.open_db()?;
+            let u = db.write(|c| users::set_disabled(c, &username, None)).map_err(no_user(&username))?;
+            writeln!(console.output, "enabled user {} ({})", u.username, u.id)?;
+        }
+        UsersCommand::ResetPassword { username } => {
+            let hash = secrets::hash_password(&console.password()?)?;
+            let db = settings.open_db()?;
+            db.write(|c| users::set_password(c, &username, &hash)).map_err(no_user(&username))?;
+            writeln!(console.output, "set a new password for user {username}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A missing user named in the message; other errors as they are.
+fn no_user(username: &str) -> impl Fn(cdp_store::StoreError) -> BoxError + '_ {
+    move |e| match e {
+        cdp_store::StoreError::NotFound => format!("no user named `{username}`").into(),
+        e => e.into(),
     }
 }
 
-fn keys_command(settings: &Settings, cmd: KeysCommand) -> Result<(), BoxError> {
+fn keys_command(settings: &Settings, cmd: KeysCommand, out: &mut dyn Write) -> Result<(), BoxError> {
     let db = settings.open_db()?;
     match cmd {
         KeysCommand::Create { name, scopes, source } => {
             let grants = Grants::from_text(&scopes.join(" "))?;
             let (row, key) = db.write(|c| issue_key(c, &name, &grants, source.as_deref()))?;
-            println!("created key {} ({}) with scopes: {}", row.id, row.name, row.scopes);
-            println!("{key}");
+            writeln!(out, "created key {} ({}) with scopes: {}", row.id, row.name, row.scopes)?;
+            writeln!(out, "{key}")?;
         }
         KeysCommand::List => {
             for k in db.read(keys::list)? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{}\t{}\t{}…\t{}\t{}", k.id, state, k.prefix, k.scopes, k.name);
+                writeln!(out, "{}\t{}\t{}…\t{}\t{}", k.id, state, k.prefix, k.scopes, k.name)?;
             }
         }
         KeysCommand::Revoke { id } => {
             let k = db.write(|c| keys::revoke(c, &id, cdp_store::now_micros()))?;
-            println!("revoked key {} ({})", k.id, k.name);
+            writeln!(out, "revoked key {} ({})", k.id, k.name)?;
         }
     }
     Ok(())

@@ -111,12 +111,18 @@ impl Settings {
     }
 
     pub fn open_db(&self) -> Result<Db, BoxError> {
+        let db = self.connect_db()?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// The pool over `database_url`, its schema untouched.
+    pub fn connect_db(&self) -> Result<Db, BoxError> {
         let size = self.db_pool_size.unwrap_or(match self.backend() {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         });
-        let db = Db::open(&self.database_url, &DbOptions { max_connections: size, connect_timeout: Duration::from_secs(10) })?;
-        Ok(db)
+        Ok(Db::connect(&self.database_url, &DbOptions { max_connections: size, connect_timeout: Duration::from_secs(10) })?)
     }
 }
 

@@ -126,7 +126,7 @@ async fn authenticate(state: &AppState, req: &HttpRequest, body: &Value) -> ApiR
             return authenticate_key(state, key).await;
         }
         if let Some(token) = auth.strip_prefix("Bearer ") {
-            return authenticate_jwt(state, token.trim());
+            return authenticate_jwt(state, token.trim()).await;
         }
     }
     if let Some(key) = header("x-api-key") {

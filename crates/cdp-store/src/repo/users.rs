@@ -35,3 +35,27 @@ pub fn find_active_by_username(conn: &mut AnyConnection, username: &str) -> Stor
 pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<UserRow> {
     Ok(users::table.find(id).select(UserRow::as_select()).first(conn)?)
 }
+
+/// Every operator, oldest first.
+pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<UserRow>> {
+    Ok(users::table.order((users::created_at, users::id)).select(UserRow::as_select()).load(conn)?)
+}
+
+/// Disables (`Some(time)`) or enables (`None`) an operator by username;
+/// answers the row as it is now.
+pub fn set_disabled(conn: &mut AnyConnection, username: &str, at: Option<i64>) -> StoreResult<UserRow> {
+    let n = diesel::update(users::table.filter(users::username.eq(username))).set(users::disabled_at.eq(at)).execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(users::table.filter(users::username.eq(username)).select(UserRow::as_select()).first(conn)?)
+}
+
+/// Replaces an operator's password hash by username.
+pub fn set_password(conn: &mut AnyConnection, username: &str, password_hash: &str) -> StoreResult<()> {
+    let n = diesel::update(users::table.filter(users::username.eq(username))).set(users::password_hash.eq(password_hash)).execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
