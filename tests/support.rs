@@ -114,8 +114,7 @@ impl TestApp {
             })
         });
         let (port, handle, db) = rx.recv_timeout(Duration::from_secs(60)).expect("server thread answers").expect("server starts");
-        let admin_key =
-            db.write(|c| cdp_api::routes::keys::issue_key(c, "test admin", &Grants::new(vec![Scope::Admin]), None)).expect("admin key").1;
+        let admin_key = db.write(|c| cdp_app::keys::issue(c, "test admin", &Grants::new(vec![Scope::Admin]), None)).expect("admin key").1;
         TestApp { base: format!("http://127.0.0.1:{port}"), admin_key, db, database_url: url, handle, thread: Some(thread), _dir: dir }
     }
 
@@ -125,7 +124,7 @@ impl TestApp {
 
     /// A key with the given scopes (and source).
     pub fn key(&self, scopes: &[Scope], source: Option<&str>) -> String {
-        self.db.write(|c| cdp_api::routes::keys::issue_key(c, "test key", &Grants::new(scopes.to_vec()), source)).expect("key").1
+        self.db.write(|c| cdp_app::keys::issue(c, "test key", &Grants::new(scopes.to_vec()), source)).expect("key").1
     }
 
     /// Creates a source through the API; returns (source id, write key).
@@ -292,8 +291,14 @@ pub fn assert_rows_belong_to_live_profiles(app: &TestApp) {
             "SELECT COUNT(*) AS n FROM {table} t WHERE NOT EXISTS \
              (SELECT 1 FROM profiles p WHERE p.id = t.profile_id AND p.merged_into IS NULL)"
         );
-        let n =
-            app.db.read(|c| Ok(cdp_store::per_backend!(c, |x| diesel::sql_query(&sql).load::<N>(x))?.first().map_or(0, |r| r.n))).unwrap();
+        let n = app
+            .db
+            .read(|c| {
+                Ok::<_, cdp_store::StoreError>(
+                    cdp_store::per_backend!(c, |x| diesel::sql_query(&sql).load::<N>(x))?.first().map_or(0, |r| r.n),
+                )
+            })
+            .unwrap();
         assert_eq!(n, 0, "{table}: rows of missing or merged-away profiles");
     }
 }

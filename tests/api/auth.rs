@@ -103,7 +103,7 @@ pub(crate) fn create_user(app: &TestApp, username: &str, role: &str, password: &
     let row = cdp_store::repo::users::UserRow {
         id: cdp_store::new_id(),
         username: username.into(),
-        password_hash: cdp_api::secrets::hash_password(password).unwrap(),
+        password_hash: cdp_app::secrets::hash_password(password).unwrap(),
         role: role.into(),
         created_at: cdp_store::now_micros(),
         disabled_at: None,
@@ -154,7 +154,7 @@ fn operators_log_in_and_roles_map_to_scopes() {
     assert_eq!(bearer(&app, "GET", "/api/v1/keys", agent, None).status, 403);
 
     // Expired, forged and customer tokens.
-    let jwt = |ttl: i64, secret: &str| cdp_api::auth::JwtConfig { secret: secret.as_bytes().to_vec(), ttl_seconds: ttl };
+    let jwt = |ttl: i64, secret: &str| cdp_api::jwt::JwtConfig { secret: secret.as_bytes().to_vec(), ttl_seconds: ttl };
     let now = chrono_now();
     let expired = jwt(-120, TEST_JWT_SECRET).issue("u", "operator", Some("admin"), now).unwrap();
     assert_eq!(bearer(&app, "GET", "/api/v1/keys", &expired, None).status, 401);

@@ -275,7 +275,7 @@ fn concurrent_writers_make_one_profile_per_person() {
         .db
         .read(|c| {
             use diesel::prelude::*;
-            Ok(cdp_store::schema::events::table.count().get_result::<i64>(c)?)
+            Ok::<_, cdp_store::StoreError>(cdp_store::schema::events::table.count().get_result::<i64>(c)?)
         })
         .unwrap();
     assert_eq!(stored as usize, PEOPLE * WRITERS, "every acknowledged event stored exactly once");

@@ -42,7 +42,7 @@ fn planner_statistics_are_refreshed_once_a_table_has_doubled() {
                  SELECT 'kh' || n || '@example.vn', 'email', 'p' || n, 0 FROM generate_series(1, 3000) AS n",
             )
             .execute(c)?;
-            Ok(())
+            Ok::<_, cdp_store::StoreError>(())
         })
         .unwrap();
     // The activity counters may not show the rows yet; the table's size does.
@@ -53,7 +53,13 @@ fn planner_statistics_are_refreshed_once_a_table_has_doubled() {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         relpages: i32,
     }
-    let pages: Pages =
-        app.db.read(|c| Ok(diesel::sql_query("SELECT relpages FROM pg_class WHERE oid = 'identities'::regclass").get_result(c)?)).unwrap();
+    let pages: Pages = app
+        .db
+        .read(|c| {
+            Ok::<_, cdp_store::StoreError>(
+                diesel::sql_query("SELECT relpages FROM pg_class WHERE oid = 'identities'::regclass").get_result(c)?,
+            )
+        })
+        .unwrap();
     assert!(pages.relpages > 8, "{}", pages.relpages);
 }

@@ -106,7 +106,7 @@ fn export_then_erase_leaves_nothing_personal_and_refuses_replays() {
     assert_eq!(x["segment_memberships"].as_array().unwrap().len(), 1);
     assert!(!x["loyalty_ledger"].as_array().unwrap().is_empty());
 
-    let before = app.db.read(|c| Ok(dump(c))).unwrap();
+    let before = app.db.read(|c| Ok::<_, cdp_store::StoreError>(dump(c))).unwrap();
     for needle in ["quynh.tran@example.vn", "+84912345678", "Quỳnh"] {
         assert!(before.contains(needle), "the dump sees {needle} before the erasure");
     }
@@ -114,7 +114,7 @@ fn export_then_erase_leaves_nothing_personal_and_refuses_replays() {
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_eq!(erased.body["erased"]["profiles"], 2);
     assert_eq!(erased.body["erased"]["identities"], 2);
-    let after = app.db.read(|c| Ok(dump(c))).unwrap();
+    let after = app.db.read(|c| Ok::<_, cdp_store::StoreError>(dump(c))).unwrap();
     for needle in ["quynh.tran@example.vn", "912345678", "Quỳnh", "Trần", "quynh", "vón cục"] {
         let hits: Vec<&str> = after.lines().filter(|l| l.contains(needle)).collect();
         assert!(hits.is_empty(), "{needle} is still held: {hits:#?}");

@@ -8,7 +8,7 @@ fn assert_summaries_kept(app: &TestApp) {
     use cdp_store::schema::purchase_summaries::dsl::*;
     use diesel::prelude::*;
     type Row = (String, i64, i64, i64, i64, i64);
-    let read = || app.db.read(|c| Ok(purchase_summaries.order(profile_id).load::<Row>(c)?)).unwrap();
+    let read = || app.db.read(|c| Ok::<_, cdp_store::StoreError>(purchase_summaries.order(profile_id).load::<Row>(c)?)).unwrap();
     let kept = read();
     app.db.write(cdp_store::repo::value::rebuild_summaries).unwrap();
     assert_eq!(kept, read());
@@ -282,7 +282,7 @@ fn score_tables_keep_their_shape_when_replaced() {
                           WHERE table_name IN ('profile_scores', 'profile_rfm')) AS d",
                 })
                 .load(x))?;
-                Ok(rows.into_iter().next().unwrap().d)
+                Ok::<_, cdp_store::StoreError>(rows.into_iter().next().unwrap().d)
             })
             .unwrap()
     };
@@ -307,14 +307,22 @@ fn score_tables_keep_their_shape_when_replaced() {
     let ids: Vec<String> = app
         .db
         .read(|c| {
-            Ok(cdp_store::schema::profile_scores::table
-                .select(cdp_store::schema::profile_scores::profile_id)
-                .order_by(cdp_store::schema::profile_scores::profile_id)
-                .load(c)?)
+            Ok::<_, cdp_store::StoreError>(
+                cdp_store::schema::profile_scores::table
+                    .select(cdp_store::schema::profile_scores::profile_id)
+                    .order_by(cdp_store::schema::profile_scores::profile_id)
+                    .load(c)?,
+            )
         })
         .unwrap();
     assert_eq!(ids, ["p1a", "p1b"]);
-    let rfm_ids: Vec<String> =
-        app.db.read(|c| Ok(cdp_store::schema::profile_rfm::table.select(cdp_store::schema::profile_rfm::profile_id).load(c)?)).unwrap();
+    let rfm_ids: Vec<String> = app
+        .db
+        .read(|c| {
+            Ok::<_, cdp_store::StoreError>(
+                cdp_store::schema::profile_rfm::table.select(cdp_store::schema::profile_rfm::profile_id).load(c)?,
+            )
+        })
+        .unwrap();
     assert_eq!(rfm_ids, ["p1a"]);
 }

@@ -1,7 +1,7 @@
 //! Request bodies: size-limited reads, JSON parsing that names the field at
 //! fault, and JSON errors for actix's own extractors.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
@@ -76,4 +76,21 @@ pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error 
 
 pub fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::field("path", "invalid", err.to_string()).into()
+}
+
+/// Bodies of this many bytes or more are parsed and prepared on the blocking
+/// pool (`off_worker`).
+const OFFLOAD_BYTES: usize = 8 * 1024;
+
+/// Runs a request's CPU work — parsing and preparing a batch, ~15 µs an event —
+/// on the blocking pool when its body is large: an async worker serves many
+/// requests in turn, and a profile read that landed behind a 100-event batch
+/// waited the milliseconds of that batch's parsing. A small body is worked
+/// out in place (the hand-off would cost more than the work).
+pub async fn off_worker<T: Send + 'static>(body_bytes: usize, work: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+    if body_bytes < OFFLOAD_BYTES {
+        work()
+    } else {
+        web::block(work).await?
+    }
 }

@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use cdp_app::{AppError, Refusal};
 use cdp_domain::FieldErrors;
 use cdp_store::StoreError;
 use serde::Serialize;
@@ -136,14 +137,38 @@ impl From<StoreError> for ApiError {
                 log::error!("database unavailable: {m}");
                 ApiError::unavailable()
             }
-            StoreError::Retry(m) => {
-                log::warn!("gave up retrying a contended write: {m}");
+            StoreError::GaveUp(m) | StoreError::Contention(m) => {
+                log::warn!("gave up on a contended write: {m}");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contention", "too many concurrent writers on the same profiles; retry")
             }
             other => {
                 log::error!("store error: {other}");
                 ApiError::internal()
             }
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound(what) => ApiError::not_found(what),
+            AppError::Invalid(fields) => fields.into(),
+            AppError::Unauthorized(m) => ApiError::unauthorized(m),
+            AppError::Forbidden(m) => ApiError::forbidden(m),
+            AppError::Refused { refusal, message } => {
+                let code = match refusal {
+                    Refusal::Conflict => "conflict",
+                    Refusal::IdentityErased => "identity_erased",
+                    Refusal::InsufficientPoints => "insufficient_points",
+                    Refusal::InvalidTransition => "invalid_transition",
+                    Refusal::OutOfStock => "out_of_stock",
+                    Refusal::RewardInactive => "reward_inactive",
+                };
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
+            AppError::RateLimited { retry_after } => ApiError::rate_limited(retry_after),
+            AppError::Store(e) => e.into(),
         }
     }
 }

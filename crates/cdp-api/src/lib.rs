@@ -4,14 +4,13 @@ pub mod auth;
 pub mod body;
 pub mod dto;
 pub mod error;
+pub mod jwt;
 pub mod memory;
 pub mod metrics;
 pub mod rate;
 pub mod routes;
-pub mod secrets;
 pub mod state;
 pub mod tracking;
-pub mod writer;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -201,6 +200,17 @@ pub fn build_app(
                 .custom_request_replace("method", |req| req.method().to_string())
                 .exclude("/health"),
         )
+}
+
+/// Runs a use case on the blocking pool: the store blocks, and must never
+/// run on the async workers. The one way handlers reach the application's
+/// blocking use cases.
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&cdp_app::App) -> cdp_app::AppResult<T> + Send + 'static,
+) -> error::ApiResult<T> {
+    let app = state.app.clone();
+    Ok(web::block(move || f(&app)).await??)
 }
 
 /// The id of a request, echoed in `X-Request-Id` and in the access log.

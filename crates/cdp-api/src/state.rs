@@ -1,5 +1,7 @@
-use crate::auth::JwtConfig;
+use crate::jwt::JwtConfig;
 use crate::metrics::Metrics;
+use crate::rate::RateLimiter;
+use cdp_app::App;
 use cdp_domain::identity::NormalizeOptions;
 use cdp_store::Db;
 use std::sync::Arc;
@@ -38,16 +40,30 @@ impl Default for Limits {
 /// Everything a handler needs, passed explicitly when the app is built.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
+    pub app: App,
     pub jwt: JwtConfig,
-    pub normalize: NormalizeOptions,
-    /// ISO 4217 code of amounts that name none; orders in it count in aggregates.
-    pub currency: String,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
-    pub rate: Arc<crate::rate::RateLimiter>,
-    pub keys: Arc<crate::auth::KeyCache>,
-    /// The thread ingestion's group-commit leader runs on (SQLite); `None`:
-    /// the blocking pool (PostgreSQL).
-    pub writer: Option<Arc<crate::writer::Writer>>,
+    pub rate: Arc<RateLimiter>,
+    /// The database, the identity normalisation and the currency, for the
+    /// handlers whose use cases are still written in the API.
+    pub db: Db,
+    pub normalize: NormalizeOptions,
+    pub currency: String,
+}
+
+impl AppState {
+    pub fn new(app: App, jwt: JwtConfig, limits: Limits) -> AppState {
+        let rate = Arc::new(RateLimiter::new(limits.rate_per_key, limits.rate_burst));
+        AppState {
+            db: app.db().clone(),
+            normalize: app.config().normalize,
+            currency: app.config().currency.clone(),
+            app,
+            jwt,
+            limits,
+            metrics: Arc::new(Metrics::default()),
+            rate,
+        }
+    }
 }

@@ -184,7 +184,7 @@ pub struct IngestArgs {
 }
 
 fn issue(db: &cdp_store::Db, scope: Scope) -> String {
-    db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![scope]), None)).unwrap().1
+    db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![scope]), None)).unwrap().1
 }
 
 fn bench_db(url: &str) -> cdp_store::Db {
@@ -422,8 +422,12 @@ pub fn read(a: ReadArgs) -> ReadReport {
     let ids: Vec<String> = {
         use cdp_store::schema::profiles;
         use diesel::prelude::*;
-        db.read(|c| Ok(profiles::table.filter(profiles::merged_into.is_null()).select(profiles::id).limit(50_000).load::<String>(c)?))
-            .unwrap()
+        db.read(|c| {
+            Ok::<_, cdp_store::StoreError>(
+                profiles::table.filter(profiles::merged_into.is_null()).select(profiles::id).limit(50_000).load::<String>(c)?,
+            )
+        })
+        .unwrap()
     };
     let emails: Vec<String> = pre.iter().filter_map(|e| e["identities"]["email"].as_str().map(|s| s.to_lowercase())).take(50_000).collect();
     eprintln!(

@@ -271,7 +271,7 @@ fn insert_profiles(db: &cdp_store::Db, profiles: &mut Vec<String>, also: Option<
         if let Some(a) = &also {
             cdp_store::per_backend!(&mut *conn, |x| diesel::sql_query(a).execute(x))?;
         }
-        Ok(())
+        Ok::<_, cdp_store::StoreError>(())
     })
     .expect("load");
     profiles.clear();
@@ -306,7 +306,7 @@ fn start_server(url: &str) -> (u16, cdp_store::Db) {
 fn context(backend: Backend, postgres_url: Option<String>, events: usize, requests: usize) {
     let scratch = scratch_database(backend, postgres_url);
     let (port, db) = start_server(&scratch.url);
-    let key = db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![Scope::Admin]), None)).unwrap().1;
+    let key = db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![Scope::Admin]), None)).unwrap().1;
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
     let post = |path: &str, body: serde_json::Value| {

@@ -123,7 +123,7 @@ pub fn run(backend: Backend, postgres_url: Option<String>, n: usize, seed: u64) 
                 "UPDATE profiles SET traits = REPLACE(REPLACE(traits, 'Hà Nội', 'Vinh'), 'Huế', 'Vinh') WHERE id >= '{lo}' AND id < '{hi}'"
             );
             cdp_store::per_backend!(&mut *c, |x| diesel::sql_query(&sql).execute(x))?;
-            Ok(())
+            Ok::<_, cdp_store::StoreError>(())
         })
         .unwrap();
         let (again, again_ms) = timed(|| db.write(|c| segments::refresh(c, &row.id, &parsed, ctx, cdp_store::now_micros())).unwrap());

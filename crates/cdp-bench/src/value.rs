@@ -79,7 +79,7 @@ pub fn run(backend: Backend, postgres_url: Option<String>, customers: usize, ord
     crate::settle(&scratch.url);
     eprintln!("loaded {purchase_days} purchase days in {:.1} s", t.elapsed().as_secs_f64());
     let server = Server::start(&scratch.url);
-    let key = db.write(|c| cdp_api::routes::keys::issue_key(c, "bench", &Grants::new(vec![Scope::AnalyticsRead]), None)).unwrap().1;
+    let key = db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![Scope::AnalyticsRead]), None)).unwrap().1;
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(1800)).build();
     let as_of = chrono::DateTime::from_timestamp(today * 86_400, 0).unwrap().date_naive().to_string();
 

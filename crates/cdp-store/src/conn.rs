@@ -1,7 +1,7 @@
 //! One connection type over SQLite and PostgreSQL, its pool, migrations and
 //! write transactions.
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult, TxError};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
@@ -231,17 +231,23 @@ pub struct Db {
     analyzing: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Single events waiting to be stored together (see `group`).
     pub(crate) group: std::sync::Arc<crate::group::Group>,
+    /// The threads group-commit leaders run on, started with the first one.
+    pub(crate) leaders: std::sync::Arc<std::sync::OnceLock<Option<crate::writer::Writer>>>,
+    /// Niceness of SQLite's leader thread (see `writer`).
+    pub(crate) writer_nice: i32,
 }
 
 #[derive(Debug, Clone)]
 pub struct DbOptions {
     pub max_connections: u32,
     pub connect_timeout: Duration,
+    /// SQLite: niceness (0–19) of the thread that writes ingested events.
+    pub writer_nice: i32,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        DbOptions { max_connections: 16, connect_timeout: Duration::from_secs(10) }
+        DbOptions { max_connections: 16, connect_timeout: Duration::from_secs(10), writer_nice: crate::writer::DEFAULT_NICE }
     }
 }
 
@@ -282,6 +288,8 @@ impl Db {
             writes: Default::default(),
             analyzing: Default::default(),
             group: Default::default(),
+            leaders: Default::default(),
+            writer_nice: opts.writer_nice,
         };
         Ok(db)
     }
@@ -321,7 +329,11 @@ impl Db {
     /// Runs `f` in a write transaction, again when a concurrent writer made it
     /// fail in a way that a fresh attempt resolves (unique race, deadlock,
     /// serialization failure, SQLite busy). Nothing of a failed attempt stays.
-    pub fn write<T>(&self, f: impl FnMut(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+    ///
+    /// `f` may fail with any error a store error converts into (`TxError`),
+    /// so that a use case can refuse inside its transaction with its own
+    /// error; only store errors are ever retried.
+    pub fn write<T, E: TxError>(&self, f: impl FnMut(&mut AnyConnection) -> Result<T, E>) -> Result<T, E> {
         self.write_locked(&[], f)
     }
 
@@ -330,7 +342,7 @@ impl Db {
     /// taken by the message that begins the transaction, a round trip less
     /// than a statement of their own. SQLite serialises writers: `keys` are
     /// not needed there.
-    pub fn write_locked<T>(&self, keys: &[i64], mut f: impl FnMut(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn write_locked<T, E: TxError>(&self, keys: &[i64], mut f: impl FnMut(&mut AnyConnection) -> Result<T, E>) -> Result<T, E> {
         const ATTEMPTS: u32 = 30;
         let mut attempt = 0;
         loop {
@@ -345,7 +357,7 @@ impl Db {
                             self.manager
                                 .connect()
                                 .and_then(|mut c| c.batch_execute(SQLITE_WRITER_PRAGMAS).map(|()| c).map_err(r2d2::Error::QueryError))
-                                .map_err(|e| StoreError::Unavailable(format!("the SQLite writer connection: {e}")))?,
+                                .map_err(|e| E::from(StoreError::Unavailable(format!("the SQLite writer connection: {e}"))))?,
                         );
                     }
                     write_tx(slot.as_mut().expect("connected above"), &mut f)
@@ -357,13 +369,13 @@ impl Db {
                     self.after_commit();
                     return Ok(v);
                 }
-                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
-                    log::debug!("retrying write transaction (attempt {attempt}): {e}");
+                Err(e) if e.retryable() && attempt < ATTEMPTS => {
+                    log::debug!("retrying write transaction (attempt {attempt}): {}", e.describe());
                     // Back off a little, with jitter, so that colliding writers part ways.
                     let cap = 2u64.saturating_pow(attempt.min(7));
                     std::thread::sleep(Duration::from_micros(200 + rand::random::<u64>() % (cap * 250)));
                 }
-                Err(e) if e.is_retryable() => return Err(StoreError::Retry(format!("gave up after {attempt} attempts: {e}"))),
+                Err(e) if e.retryable() => return Err(E::from(StoreError::GaveUp(format!("after {attempt} attempts: {}", e.describe())))),
                 Err(e) => return Err(e),
             }
         }
@@ -407,10 +419,22 @@ impl Db {
     /// after any other connection committed, which under ingestion is every
     /// time — per statement when each statement was its own transaction
     /// (a profile view is 3–4 of them).
-    pub fn read<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn read<T, E: TxError>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E> {
         let mut conn = self.conn()?;
         match &mut *conn {
-            AnyConnection::Sqlite(_) => (*conn).transaction(f),
+            AnyConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction(c).map_err(StoreError::from)?;
+                let result = f(&mut conn);
+                let end = match result {
+                    Ok(_) => <AnyConnection as Connection>::TransactionManager::commit_transaction(&mut conn),
+                    Err(_) => <AnyConnection as Connection>::TransactionManager::rollback_transaction(&mut conn),
+                };
+                match (result, end) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(_), Err(e)) => Err(StoreError::from(e).into()),
+                    (Err(e), _) => Err(e),
+                }
+            }
             AnyConnection::Postgresql(_) => f(&mut conn),
         }
     }
@@ -419,7 +443,7 @@ impl Db {
     /// backend: for a read of one statement (which sees one snapshot by
     /// itself), where `read`'s BEGIN and COMMIT on SQLite are two more
     /// statements than the work.
-    pub fn read_statement<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn read_statement<T, E: TxError>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E> {
         f(&mut *self.conn()?)
     }
 }
@@ -458,29 +482,33 @@ pub fn analyze_stale(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
 
 /// One write transaction: `BEGIN IMMEDIATE` on SQLite (so that writers queue
 /// on busy_timeout instead of failing on lock upgrade), `BEGIN` on PostgreSQL.
-pub fn write_tx<T>(conn: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+pub fn write_tx<T, E: TxError>(conn: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E> {
     write_tx_locked(conn, &[], f)
 }
 
 /// As `write_tx`; on PostgreSQL the transaction begins holding advisory locks
 /// on `keys` (see `Db::write_locked`).
-fn write_tx_locked<T>(conn: &mut AnyConnection, keys: &[i64], f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+fn write_tx_locked<T, E: TxError>(
+    conn: &mut AnyConnection,
+    keys: &[i64],
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
     match conn {
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        AnyConnection::Postgresql(c) if keys.is_empty() => AnsiTransactionManager::begin_transaction(c)?,
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(StoreError::from)?,
+        AnyConnection::Postgresql(c) if keys.is_empty() => AnsiTransactionManager::begin_transaction(c).map_err(StoreError::from)?,
         AnyConnection::Postgresql(c) => {
             if let Err(e) = AnsiTransactionManager::begin_transaction_sql(c, &begin_locking(keys)) {
                 // BEGIN may have run and the locks failed (a deadlock, a
                 // timeout): the session is then in an aborted transaction
                 // that diesel does not know of.
                 let _ = c.batch_execute("ROLLBACK");
-                return Err(e.into());
+                return Err(StoreError::from(e).into());
             }
         }
     }
     match f(conn) {
         Ok(v) => {
-            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn).map_err(StoreError::from)?;
             Ok(v)
         }
         Err(e) => {

@@ -74,14 +74,40 @@ impl Group {
 /// Whoever queued events must start a leader (`Db::lead`) on a thread that may block.
 /// Only `enqueue` makes one: it counted the leader that `lead` will uncount.
 #[must_use = "a leader must be run, or the queued events are never stored"]
-pub struct MustLead(());
+struct MustLead(());
 
 impl Db {
-    /// Queues a request's events (prepared with `currency`) to be stored in a transaction shared with
-    /// whatever other requests arrive meanwhile; `reply` gets their outcomes
-    /// after the commit. When this answers `Some`, the caller runs `lead()`
-    /// on a thread that may block (it need not wait for it).
-    pub fn enqueue(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply) -> Option<MustLead> {
+    /// Stores a request's events (prepared with `currency`) in a transaction
+    /// shared with whatever other requests arrive meanwhile; `reply` gets
+    /// their outcomes, in order, after the commit, on a leader's thread. The
+    /// caller does not wait: a leader, if one must start, runs on the
+    /// writer threads (`writer`).
+    pub fn ingest(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply) {
+        if events.is_empty() {
+            return reply(Ok(Vec::new()));
+        }
+        if let Some(turn) = self.enqueue(origin, events, currency, received_at, reply) {
+            let db = self.clone();
+            let lead: crate::writer::Job = Box::new(move || db.lead(turn));
+            let threads = self.leaders.get_or_init(|| {
+                let nice = if self.backend == Backend::Sqlite { self.writer_nice } else { 0 };
+                crate::writer::Writer::start(self.leader_limit(), nice)
+                    .map_err(|e| log::error!("no writer thread ({e}); leaders run on threads of their own"))
+                    .ok()
+            });
+            let lead = match threads {
+                Some(w) => w.run(lead).err(),
+                None => Some(lead),
+            };
+            if let Some(lead) = lead {
+                std::thread::spawn(lead);
+            }
+        }
+    }
+
+    /// Queues a request's events; when this answers `Some`, the caller runs
+    /// `lead()` on a thread that may block (it need not wait for it).
+    fn enqueue(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply) -> Option<MustLead> {
         let keys = if self.leader_limit() > 1 { ingest::lock_keys_of(origin, &events) } else { Vec::new() };
         let job = Job { origin: origin.clone(), events, currency: currency.to_string(), received_at, reply, keys };
         let mut state = self.group.state();
@@ -93,7 +119,7 @@ impl Db {
 
     /// Stores queued requests, a group per transaction, until none are left
     /// that it may take.
-    pub fn lead(&self, _turn: MustLead) {
+    fn lead(&self, _turn: MustLead) {
         let mut turn = Lead { group: &self.group, held: Vec::new() };
         loop {
             let jobs: Vec<Job> = {

@@ -11,10 +11,11 @@ mod pcache;
 pub mod repo;
 pub mod schema;
 mod sqlite_lib;
+pub mod writer;
 
 pub use conn::{AnyConnection, Backend, Db, DbOptions, DbUrl};
 pub(crate) use dropper::drop_later;
-pub use error::{StoreError, StoreResult};
+pub use error::{StoreError, StoreResult, TxError};
 
 /// A new time-ordered id (UUIDv7, text).
 pub fn new_id() -> String {

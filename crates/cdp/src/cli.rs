@@ -1,10 +1,8 @@
 //! The operator CLI. `cdp` with no command serves.
 
 use crate::{Application, BoxError, Settings};
-use cdp_api::routes::keys::issue_key;
-use cdp_api::secrets;
+use cdp_app::AppError;
 use cdp_domain::auth::{Grants, Role};
-use cdp_store::repo::{keys, users};
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
 
@@ -80,18 +78,14 @@ pub struct Console<'a> {
 
 impl Console<'_> {
     fn password(&mut self) -> Result<String, BoxError> {
-        let password = match self.password.take().filter(|p| !p.is_empty()) {
-            Some(p) => p,
+        match self.password.take().filter(|p| !p.is_empty()) {
+            Some(p) => Ok(p),
             None => {
                 let mut s = String::new();
                 self.input.read_to_string(&mut s)?;
-                s.trim_end_matches(['\r', '\n']).to_string()
+                Ok(s.trim_end_matches(['\r', '\n']).to_string())
             }
-        };
-        if password.chars().count() < 10 {
-            return Err("the password must be at least 10 characters".into());
         }
-        Ok(password)
     }
 }
 
@@ -156,41 +150,28 @@ fn users_command(settings: &Settings, cmd: UsersCommand, mut console: Console<'_
     match cmd {
         UsersCommand::Create { username, role } => {
             let role: Role = role.parse()?;
-            let hash = secrets::hash_password(&console.password()?)?;
-            let db = settings.open_db()?;
-            let row = users::UserRow {
-                id: cdp_store::new_id(),
-                username: username.trim().to_string(),
-                password_hash: hash,
-                role: role.as_str().into(),
-                created_at: cdp_store::now_micros(),
-                disabled_at: None,
-            };
-            db.write(|c| users::insert(c, &row))?;
+            let password = console.password()?;
+            let row = settings.app()?.create_user(&username, role, &password)?;
             writeln!(console.output, "created {} user {} ({})", row.role, row.username, row.id)?;
         }
         UsersCommand::List => {
-            let db = settings.open_db()?;
-            for u in db.read(users::list)? {
+            for u in settings.app()?.list_users()? {
                 let state = if u.disabled_at.is_some() { "disabled" } else { "active" };
                 let created = cdp_store::from_micros(u.created_at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 writeln!(console.output, "{}\t{}\t{}\t{}\t{}", u.id, u.username, u.role, state, created)?;
             }
         }
         UsersCommand::Disable { username } => {
-            let db = settings.open_db()?;
-            let u = db.write(|c| users::set_disabled(c, &username, Some(cdp_store::now_micros()))).map_err(no_user(&username))?;
+            let u = settings.app()?.set_user_disabled(&username, true).map_err(no_user(&username))?;
             writeln!(console.output, "disabled user {} ({})", u.username, u.id)?;
         }
         UsersCommand::Enable { username } => {
-            let db = settings.open_db()?;
-            let u = db.write(|c| users::set_disabled(c, &username, None)).map_err(no_user(&username))?;
+            let u = settings.app()?.set_user_disabled(&username, false).map_err(no_user(&username))?;
             writeln!(console.output, "enabled user {} ({})", u.username, u.id)?;
         }
         UsersCommand::ResetPassword { username } => {
-            let hash = secrets::hash_password(&console.password()?)?;
-            let db = settings.open_db()?;
-            db.write(|c| users::set_password(c, &username, &hash)).map_err(no_user(&username))?;
+            let password = console.password()?;
+            settings.app()?.reset_password(&username, &password).map_err(no_user(&username))?;
             writeln!(console.output, "set a new password for user {username}")?;
         }
     }
@@ -198,30 +179,30 @@ fn users_command(settings: &Settings, cmd: UsersCommand, mut console: Console<'_
 }
 
 /// A missing user named in the message; other errors as they are.
-fn no_user(username: &str) -> impl Fn(cdp_store::StoreError) -> BoxError + '_ {
+fn no_user(username: &str) -> impl Fn(AppError) -> BoxError + '_ {
     move |e| match e {
-        cdp_store::StoreError::NotFound => format!("no user named `{username}`").into(),
+        AppError::NotFound(_) => format!("no user named `{username}`").into(),
         e => e.into(),
     }
 }
 
 fn keys_command(settings: &Settings, cmd: KeysCommand, out: &mut dyn Write) -> Result<(), BoxError> {
-    let db = settings.open_db()?;
+    let app = settings.app()?;
     match cmd {
         KeysCommand::Create { name, scopes, source } => {
             let grants = Grants::from_text(&scopes.join(" "))?;
-            let (row, key) = db.write(|c| issue_key(c, &name, &grants, source.as_deref()))?;
+            let (row, key) = app.issue_key(&name, &grants, source.as_deref())?;
             writeln!(out, "created key {} ({}) with scopes: {}", row.id, row.name, row.scopes)?;
             writeln!(out, "{key}")?;
         }
         KeysCommand::List => {
-            for k in db.read(keys::list)? {
+            for k in app.list_keys()? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
                 writeln!(out, "{}\t{}\t{}…\t{}\t{}", k.id, state, k.prefix, k.scopes, k.name)?;
             }
         }
         KeysCommand::Revoke { id } => {
-            let k = db.write(|c| keys::revoke(c, &id, cdp_store::now_micros()))?;
+            let k = app.revoke_key(&id)?;
             writeln!(out, "revoked key {} ({})", k.id, k.name)?;
         }
     }

@@ -1,13 +1,11 @@
 //! The `cdp` process: settings, the server, the operator commands.
 
 use actix_web::{web, HttpServer};
-use cdp_api::auth::JwtConfig;
-use cdp_api::metrics::Metrics;
+use cdp_api::jwt::JwtConfig;
 use cdp_api::{AppState, Limits};
 use cdp_domain::identity::NormalizeOptions;
 use cdp_store::{Backend, Db, DbOptions, DbUrl};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub mod cli;
@@ -29,7 +27,7 @@ pub struct Settings {
     pub default_currency: String,
     pub db_pool_size: Option<u32>,
     pub workers: Option<usize>,
-    /// Niceness of SQLite's writer thread (0–19; see `cdp_api::writer`).
+    /// Niceness of SQLite's writer thread (0–19; see `cdp_store::writer`).
     pub writer_nice: i32,
     pub limits: Limits,
 }
@@ -45,7 +43,7 @@ impl Default for Settings {
             default_currency: "VND".into(),
             db_pool_size: None,
             workers: None,
-            writer_nice: cdp_api::writer::DEFAULT_NICE,
+            writer_nice: cdp_store::writer::DEFAULT_NICE,
             limits: Limits::default(),
         }
     }
@@ -116,13 +114,33 @@ impl Settings {
         Ok(db)
     }
 
+    /// The application over `database_url` (migrated), as the server runs it.
+    pub fn app(&self) -> Result<cdp_app::App, BoxError> {
+        let config = cdp_app::Config {
+            normalize: NormalizeOptions::with_region(&self.default_region)?,
+            currency: self.currency()?,
+            key_cache_seconds: self.limits.key_cache_seconds,
+        };
+        Ok(cdp_app::App::new(self.open_db()?, config))
+    }
+
+    /// `default_currency` checked and in capitals.
+    fn currency(&self) -> Result<String, BoxError> {
+        let currency = self.default_currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(format!("CDP_DEFAULT_CURRENCY must be an ISO 4217 code such as VND, not `{}`", self.default_currency).into());
+        }
+        Ok(currency)
+    }
+
     /// The pool over `database_url`, its schema untouched.
     pub fn connect_db(&self) -> Result<Db, BoxError> {
         let size = self.db_pool_size.unwrap_or(match self.backend() {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         });
-        Ok(Db::connect(&self.database_url, &DbOptions { max_connections: size, connect_timeout: Duration::from_secs(10) })?)
+        let opts = DbOptions { max_connections: size, connect_timeout: Duration::from_secs(10), writer_nice: self.writer_nice };
+        Ok(Db::connect(&self.database_url, &opts)?)
     }
 }
 
@@ -145,31 +163,13 @@ impl Application {
     /// one). Must be called inside an actix (tokio) runtime.
     pub fn build(settings: &Settings) -> Result<Application, BoxError> {
         let secret = settings.resolve_jwt_secret()?;
-        let normalize = NormalizeOptions::with_region(&settings.default_region)?;
-        let currency = settings.default_currency.trim().to_ascii_uppercase();
-        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(format!("CDP_DEFAULT_CURRENCY must be an ISO 4217 code such as VND, not `{}`", settings.default_currency).into());
-        }
         if !(0..=19).contains(&settings.writer_nice) {
             return Err(format!("CDP_WRITER_NICE must be 0 to 19, not {}", settings.writer_nice).into());
         }
-        let db = settings.open_db()?;
-        let writer = match db.backend {
-            Backend::Sqlite => Some(Arc::new(cdp_api::writer::Writer::start(settings.writer_nice)?)),
-            Backend::Postgres => None,
-        };
-        log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), db.backend.as_str());
-        let state = web::Data::new(AppState {
-            db,
-            jwt: JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds },
-            normalize,
-            currency,
-            limits: settings.limits.clone(),
-            metrics: Arc::new(Metrics::default()),
-            rate: Arc::new(cdp_api::rate::RateLimiter::new(settings.limits.rate_per_key, settings.limits.rate_burst)),
-            keys: Arc::new(cdp_api::auth::KeyCache::new(settings.limits.key_cache_seconds)),
-            writer,
-        });
+        let app = settings.app()?;
+        log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), app.backend());
+        let jwt = JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds };
+        let state = web::Data::new(AppState::new(app, jwt, settings.limits.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let data = state.clone();

@@ -1,6 +1,6 @@
 //! Customer value: the CLV model fit, its scores, and each profile's value.
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::json_body;
 use crate::dto::ts;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -96,7 +96,7 @@ fn summarise(h: &PurchaseSummary, as_of_day: i64, unit_days: f64, currency: &str
               (status = 422, description = "bad settings, or too few customers to fit", body = ErrorBody))
 )]
 #[post("/analytics/clv/fit")]
-pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpRequest, payload: web::Payload) -> ApiResult<web::Json<FitOut>> {
+pub async fn fit_clv(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<web::Json<FitOut>> {
     who.require(Scope::AnalyticsRead)?;
     let body: FitRequest = json_body(&req, payload).await?;
     let as_of_text = body.as_of.clone().unwrap_or_else(|| chrono::Utc::now().date_naive().to_string());
@@ -194,7 +194,7 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Principal, req: HttpReques
     responses((status = 200, body = FitOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 #[get("/analytics/clv/model")]
-pub async fn get_clv_model(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<FitOut>> {
+pub async fn get_clv_model(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<FitOut>> {
     who.require(Scope::AnalyticsRead)?;
     let db = state.db.clone();
     let body = web::block(move || db.read(value::latest_model)).await??.ok_or_else(|| ApiError::not_found("model"))?;
@@ -251,7 +251,7 @@ pub struct ValueOut {
     responses((status = 200, body = ValueOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 #[get("/profiles/{id}/value")]
-pub async fn get_profile_value(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ValueOut>> {
+pub async fn get_profile_value(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ValueOut>> {
     who.require(Scope::AnalyticsRead)?;
     let (db, currency) = (state.db.clone(), state.currency.clone());
     let out = web::block(move || {

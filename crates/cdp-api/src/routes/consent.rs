@@ -1,7 +1,7 @@
 //! Consent per contact channel (recorded, revocable, with history) and the
 //! customer's preferences.
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::json_body;
 use crate::dto::ts;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -97,7 +97,7 @@ pub(crate) fn consents_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cd
 #[put("/profiles/{id}/consents/{channel}")]
 pub async fn put_consent(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     path: web::Path<(String, String)>,
     req: HttpRequest,
     payload: web::Payload,
@@ -149,7 +149,7 @@ pub async fn put_consent(
     params(("id" = String, Path, description = "Profile id")),
     responses((status = 200, body = ConsentsOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/profiles/{id}/consents")]
-pub async fn get_consents(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ConsentsOut>> {
+pub async fn get_consents(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ConsentsOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     let out = web::block(move || {
@@ -223,7 +223,7 @@ pub(crate) fn preferences_of(c: &mut cdp_store::AnyConnection, profile: &str) ->
     params(("id" = String, Path, description = "Profile id")),
     responses((status = 200, body = PreferencesOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/profiles/{id}/preferences")]
-pub async fn get_preferences(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<PreferencesOut>> {
+pub async fn get_preferences(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<PreferencesOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     let out = web::block(move || {
@@ -245,7 +245,7 @@ pub async fn get_preferences(state: web::Data<AppState>, who: Principal, id: web
 #[put("/profiles/{id}/preferences")]
 pub async fn put_preferences(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,

@@ -1,12 +1,13 @@
-use crate::auth::{Caller, Principal};
-use crate::body::{from_value, parse_json, read_limited};
+use crate::auth::Auth;
+use crate::body::{from_value, off_worker, parse_json, read_limited};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use cdp_app::ingest::{accepted, Prepared};
+use cdp_app::Principal;
 use cdp_domain::auth::Scope;
 use cdp_domain::event::EventDefaults;
 use cdp_domain::{NewEvent, RawEvent};
-use cdp_store::repo::ingest::{Origin, Outcome, Prepared};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -91,87 +92,14 @@ pub struct BatchOut {
     pub results: Vec<BatchResult>,
 }
 
-/// The dedupe scope and source of what a caller sends.
-pub fn origin_of(who: &Principal) -> Origin {
-    match &who.caller {
-        Caller::Key { source_id: Some(s), .. } => Origin { source_key: s.clone(), source_id: Some(s.clone()) },
-        Caller::Key { id, source_id: None, .. } => Origin { source_key: format!("key:{id}"), source_id: None },
-        Caller::Operator { user_id, .. } => Origin { source_key: format!("user:{user_id}"), source_id: None },
-        Caller::Customer { profile_id } => Origin { source_key: format!("customer:{profile_id}"), source_id: None },
-    }
-}
-
 /// What the caller's credentials add to its events: the source's channel.
 pub fn defaults_for(state: &AppState, who: &Principal) -> EventDefaults {
-    let channel = match &who.caller {
-        Caller::Key { source_channel, .. } => *source_channel,
-        _ => None,
-    };
-    EventDefaults { channel, now: chrono::Utc::now(), normalize: state.normalize }
-}
-
-/// An accepted or duplicate event as (id, profile_id, status); an event of an
-/// erased person, replayed, as the error that refuses it.
-pub fn accepted(o: Outcome) -> ApiResult<(String, String, &'static str)> {
-    match o {
-        Outcome::Accepted { id, profile_id } => Ok((id, profile_id, "accepted")),
-        Outcome::Duplicate { id, profile_id } => Ok((id, profile_id, "duplicate")),
-        Outcome::Erased { identity_type } => Err(identity_erased(&format!("the {identity_type}"))),
-    }
+    state.app.event_defaults(who, chrono::Utc::now())
 }
 
 /// 409 `identity_erased`: what was sent belongs to a person erased after it happened.
 pub fn identity_erased(what: &str) -> ApiError {
-    ApiError::new(
-        actix_web::http::StatusCode::CONFLICT,
-        "identity_erased",
-        format!("{what} belongs to a person erased after this happened; it is not stored"),
-    )
-}
-
-/// Stores a request's events, all in one transaction that may be shared with
-/// other requests (group commit, see `cdp_store::group`), and answers their
-/// outcomes in order once committed. The request waits without holding a
-/// thread; a leader, if one must start, runs on the writer thread (SQLite,
-/// `crate::writer`) or the blocking pool (PostgreSQL).
-pub(crate) async fn store(state: &AppState, who: &Principal, events: Vec<NewEvent>, received_at: i64) -> Result<Vec<Outcome>, ApiError> {
-    // Worked out here, on the request's thread, rather than in the writer's turn.
-    let events = prepare(events, &state.currency)?;
-    store_prepared(state, who, events, received_at).await
-}
-
-/// Events in the form the writer stores them (orders read out, documents
-/// serialised, identity hashes computed).
-pub(crate) fn prepare(events: Vec<NewEvent>, currency: &str) -> ApiResult<Vec<Prepared>> {
-    Ok(events.into_iter().map(|e| Prepared::new(e, currency)).collect::<Result<Vec<_>, _>>()?)
-}
-
-/// `store` for events already prepared.
-pub(crate) async fn store_prepared(
-    state: &AppState,
-    who: &Principal,
-    events: Vec<Prepared>,
-    received_at: i64,
-) -> Result<Vec<Outcome>, ApiError> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (db, origin) = (state.db.clone(), origin_of(who));
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let reply: cdp_store::group::Reply = Box::new(move |outcomes| {
-        let _ = tx.send(outcomes);
-    });
-    if let Some(turn) = db.enqueue(&origin, events, &state.currency, received_at, reply) {
-        let lead: crate::writer::Job = Box::new(move || db.lead(turn));
-        let lead = match &state.writer {
-            Some(writer) => writer.run(lead).err(),
-            None => Some(lead),
-        };
-        if let Some(lead) = lead {
-            drop(actix_web::rt::task::spawn_blocking(lead));
-        }
-    }
-    Ok(rx.await.unwrap_or_else(|_| Err(cdp_store::StoreError::Unavailable("the group writer stopped".into())))?)
+    cdp_app::AppError::identity_erased(what).into()
 }
 
 /// Ingests one event: identities resolved, profile created, attached or merged,
@@ -182,12 +110,13 @@ pub(crate) async fn store_prepared(
                (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 #[post("/events")]
-pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_event(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::EventsWrite)?;
     let bytes = read_limited(&req, payload, state.limits.event_body_bytes).await?;
     let raw: RawEvent = parse_json(&bytes)?;
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
-    let outcome = store(&state, &who, vec![event], cdp_store::now_micros()).await?.pop();
+    let events = state.app.prepare(vec![event])?;
+    let outcome = state.app.ingest(&who.origin(), events, cdp_app::now_micros()).await?.pop();
     let outcome = outcome.ok_or_else(|| cdp_store::StoreError::Corrupt("no outcome for the event".into()))?;
     let (id, profile_id, status) = accepted(outcome).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     state.metrics.count_events((status == "accepted") as u64, (status == "duplicate") as u64, 0);
@@ -205,21 +134,24 @@ pub async fn create_event(state: web::Data<AppState>, who: Principal, req: HttpR
 #[post("/events/batch")]
 pub async fn create_event_batch(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<web::Json<BatchOut>> {
     who.require(Scope::EventsWrite)?;
     let bytes = read_limited(&req, payload, state.limits.batch_body_bytes).await?;
-    let (defaults, limit, currency) = (defaults_for(&state, &who), state.limits.batch_events, state.currency.clone());
-    let (mut results, indexes, events) = off_worker(bytes.len(), move || parse_batch(&bytes, limit, &defaults, &currency)).await?;
-    let outcomes = indexes.into_iter().zip(store_prepared(&state, &who, events, cdp_store::now_micros()).await?);
+    let (defaults, limit, app) = (defaults_for(&state, &who), state.limits.batch_events, state.app.clone());
+    let (mut results, indexes, events) = off_worker(bytes.len(), move || parse_batch(&app, &bytes, limit, &defaults)).await?;
+    let outcomes = indexes.into_iter().zip(state.app.ingest(&who.origin(), events, cdp_app::now_micros()).await?);
     for (index, o) in outcomes {
         results.push(match accepted(o) {
             Ok((id, profile_id, status)) => {
                 BatchResult { index, status: status.into(), id: Some(id), profile_id: Some(profile_id), error: None }
             }
-            Err(err) => BatchResult { index, status: "rejected".into(), id: None, profile_id: None, error: Some(json!(err.body().error)) },
+            Err(err) => {
+                let err = ApiError::from(err);
+                BatchResult { index, status: "rejected".into(), id: None, profile_id: None, error: Some(json!(err.body().error)) }
+            }
         });
     }
     results.sort_by_key(|r| r.index);
@@ -229,30 +161,13 @@ pub async fn create_event_batch(
     Ok(web::Json(out))
 }
 
-/// Bodies of this many bytes or more are parsed and prepared on the blocking
-/// pool (`off_worker`).
-const OFFLOAD_BYTES: usize = 8 * 1024;
-
-/// Runs a request's CPU work — parsing and preparing a batch, ~15 µs an event —
-/// on the blocking pool when its body is large: an async worker serves many
-/// requests in turn, and a profile read that landed behind a 100-event batch
-/// waited the milliseconds of that batch's parsing. A small body is worked
-/// out in place (the hand-off would cost more than the work).
-pub(crate) async fn off_worker<T: Send + 'static>(body_bytes: usize, work: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
-    if body_bytes < OFFLOAD_BYTES {
-        work()
-    } else {
-        web::block(work).await?
-    }
-}
-
 /// A batch body parsed: the events rejected (with their index), and the
 /// indexes and prepared forms of the valid ones.
 fn parse_batch(
+    app: &cdp_app::App,
     bytes: &[u8],
     limit: usize,
     defaults: &EventDefaults,
-    currency: &str,
 ) -> ApiResult<(Vec<BatchResult>, Vec<usize>, Vec<Prepared>)> {
     let mut body: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))?;
     let items = match body.get_mut("events").map(Value::take) {
@@ -282,5 +197,5 @@ fn parse_batch(
         }
     }
     let (indexes, events): (Vec<usize>, Vec<NewEvent>) = valid.into_iter().unzip();
-    Ok((results, indexes, prepare(events, currency)?))
+    Ok((results, indexes, app.prepare(events)?))
 }

@@ -29,12 +29,11 @@ pub async fn health() -> web::Json<Health> {
 #[utoipa::path(tag = "operations", operation_id = "get_ready", responses((status = 200, body = Ready), (status = 503, body = ErrorBody)))]
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<web::Json<Ready>> {
-    let db = state.db.clone();
-    web::block(move || db.ping()).await?.map_err(|e| {
+    crate::blocking(&state, |app| app.ready()).await.map_err(|e| {
         log::warn!("not ready: {e}");
         ApiError::unavailable()
     })?;
-    Ok(web::Json(Ready { status: "ok".into(), database: state.db.backend.as_str().into() }))
+    Ok(web::Json(Ready { status: "ok".into(), database: state.app.backend().into() }))
 }
 
 /// Prometheus metrics: requests by route and status, latency histogram, events ingested.

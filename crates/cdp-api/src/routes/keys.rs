@@ -1,36 +1,13 @@
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::json_body;
 use crate::dto::{ts, List};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::secrets;
 use crate::state::AppState;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use cdp_app::keys::KeyRow;
 use cdp_domain::auth::{Grants, Scope};
-use cdp_store::repo::{keys, sources};
-use cdp_store::{AnyConnection, StoreResult};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// Creates a key and returns its row and the secret, which is never stored.
-pub fn issue_key(conn: &mut AnyConnection, name: &str, grants: &Grants, source_id: Option<&str>) -> StoreResult<(keys::KeyRow, String)> {
-    if let Some(s) = source_id {
-        sources::find(conn, s)?;
-    }
-    let secret = secrets::generate_key();
-    let row = keys::KeyRow {
-        id: cdp_store::new_id(),
-        name: name.to_string(),
-        prefix: secrets::key_prefix(&secret),
-        key_hash: secrets::hash_key(&secret),
-        scopes: grants.to_text(),
-        source_id: source_id.map(str::to_string),
-        created_at: cdp_store::now_micros(),
-        last_used_at: None,
-        revoked_at: None,
-    };
-    keys::insert(conn, &row)?;
-    Ok((row, secret))
-}
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"name": "website backend", "scopes": ["events:write", "profiles:read"]}))]
@@ -66,8 +43,8 @@ pub struct CreatedKey {
     pub key: String,
 }
 
-impl From<keys::KeyRow> for KeyOut {
-    fn from(k: keys::KeyRow) -> Self {
+impl From<KeyRow> for KeyOut {
+    fn from(k: KeyRow) -> Self {
         KeyOut {
             id: k.id,
             name: k.name,
@@ -88,21 +65,14 @@ impl From<keys::KeyRow> for KeyOut {
                (status = 404, description = "no such source", body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 #[post("/keys")]
-pub async fn create_key(state: web::Data<AppState>, who: Principal, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_key(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::Admin)?;
     let CreateKey { name, scopes, source_id } = json_body(&req, payload).await?;
-    let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::field("name", "invalid", "must be 1 to 200 characters"));
-    }
     if scopes.is_empty() {
         return Err(ApiError::field("scopes", "required", "at least one scope is required"));
     }
     let grants = Grants::from_text(&scopes.join(" ")).map_err(|e| ApiError::field("scopes", "invalid", e))?;
-    let db = state.db.clone();
-    let (row, key) = web::block(move || db.write(|c| issue_key(c, &name, &grants, source_id.as_deref())))
-        .await?
-        .map_err(ApiError::or_missing("source"))?;
+    let (row, key) = crate::blocking(&state, move |app| app.issue_key(&name, &grants, source_id.as_deref())).await?;
     log::info!("{} created key {}", who.actor(), row.id);
     Ok(HttpResponse::Created().json(CreatedKey { meta: row.into(), key }))
 }
@@ -113,10 +83,9 @@ pub async fn create_key(state: web::Data<AppState>, who: Principal, req: HttpReq
     responses((status = 200, body = List<KeyOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 #[get("/keys")]
-pub async fn list_keys(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<List<KeyOut>>> {
+pub async fn list_keys(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<KeyOut>>> {
     who.require(Scope::Admin)?;
-    let db = state.db.clone();
-    let rows = web::block(move || db.read(keys::list)).await??;
+    let rows = crate::blocking(&state, |app| app.list_keys()).await?;
     Ok(web::Json(List { items: rows.into_iter().map(KeyOut::from).collect() }))
 }
 
@@ -127,13 +96,10 @@ pub async fn list_keys(state: web::Data<AppState>, who: Principal) -> ApiResult<
     responses((status = 200, body = KeyOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 #[delete("/keys/{id}")]
-pub async fn revoke_key(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<KeyOut>> {
+pub async fn revoke_key(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<KeyOut>> {
     who.require(Scope::Admin)?;
-    let db = state.db.clone();
     let id = id.into_inner();
-    let row =
-        web::block(move || db.write(|c| keys::revoke(c, &id, cdp_store::now_micros()))).await?.map_err(ApiError::or_missing("key"))?;
-    state.keys.forget(&row.id);
+    let row = crate::blocking(&state, move |app| app.revoke_key(&id)).await?;
     log::info!("{} revoked key {}", who.actor(), row.id);
     Ok(web::Json(row.into()))
 }

@@ -1,6 +1,6 @@
 //! Customer metrics over a period, overall and by channel and city.
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::analytics::parse_day;
 use crate::state::AppState;
@@ -111,7 +111,7 @@ fn date_of(day: i64) -> String {
     responses((status = 200, body = KpiReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 #[get("/analytics/kpis")]
-pub async fn get_kpis(state: web::Data<AppState>, who: Principal, q: web::Query<KpiQuery>) -> ApiResult<web::Json<KpiReport>> {
+pub async fn get_kpis(state: web::Data<AppState>, who: Auth, q: web::Query<KpiQuery>) -> ApiResult<web::Json<KpiReport>> {
     who.require(Scope::AnalyticsRead)?;
     let q = q.into_inner();
     let day = |v: Option<String>, field: &str, default: i64| match v {

@@ -1,7 +1,7 @@
 //! The loyalty programme: configuration, members' points and tiers, the
 //! ledger, redemptions, rewards and the expiry run.
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::json_body;
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, List, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -56,7 +56,7 @@ pub struct TierDoc {
 #[utoipa::path(tag = "loyalty", operation_id = "get_loyalty_program", security(("api_key" = ["loyalty:read"]), ("bearer" = ["loyalty:read"])),
     responses((status = 200, body = ProgramDoc), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/loyalty/program")]
-pub async fn get_program(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<Program>> {
+pub async fn get_program(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<Program>> {
     who.require(Scope::LoyaltyRead)?;
     let db = state.db.clone();
     Ok(web::Json(web::block(move || db.read(ledger::program)).await??))
@@ -67,12 +67,7 @@ pub async fn get_program(state: web::Data<AppState>, who: Principal) -> ApiResul
 #[utoipa::path(tag = "loyalty", operation_id = "put_loyalty_program", request_body = ProgramDoc, security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = 200, body = ProgramDoc), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/loyalty/program")]
-pub async fn put_program(
-    state: web::Data<AppState>,
-    who: Principal,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<web::Json<Program>> {
+pub async fn put_program(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<web::Json<Program>> {
     who.require(Scope::Admin)?;
     let mut program: Program = json_body(&req, payload).await?;
     program.currency = program.currency.trim().to_ascii_uppercase();
@@ -113,7 +108,7 @@ pub struct LoyaltyOut {
     params(("id" = String, Path, description = "Profile id")),
     responses((status = 200, body = LoyaltyOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/profiles/{id}/loyalty")]
-pub async fn get_loyalty(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<LoyaltyOut>> {
+pub async fn get_loyalty(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<LoyaltyOut>> {
     who.require(Scope::LoyaltyRead)?;
     let db = state.db.clone();
     let out = web::block(move || {
@@ -191,7 +186,7 @@ pub struct LedgerQuery {
 #[get("/profiles/{id}/loyalty/ledger")]
 pub async fn list_ledger(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     q: web::Query<LedgerQuery>,
 ) -> ApiResult<web::Json<Page<LedgerOut>>> {
@@ -233,7 +228,7 @@ pub struct RedeemIn {
 #[post("/profiles/{id}/loyalty/redemptions")]
 pub async fn redeem(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -288,7 +283,7 @@ pub struct AdjustIn {
 #[post("/profiles/{id}/loyalty/adjustments")]
 pub async fn adjust(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -351,7 +346,7 @@ impl From<RewardRow> for RewardOut {
 #[utoipa::path(tag = "loyalty", operation_id = "list_rewards", security(("api_key" = ["loyalty:read"]), ("bearer" = ["loyalty:read"])),
     responses((status = 200, body = List<RewardOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/loyalty/rewards")]
-pub async fn list_rewards(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<List<RewardOut>>> {
+pub async fn list_rewards(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<RewardOut>>> {
     who.require(Scope::LoyaltyRead)?;
     let db = state.db.clone();
     let rows = web::block(move || db.read(ledger::rewards)).await??;
@@ -362,7 +357,7 @@ pub async fn list_rewards(state: web::Data<AppState>, who: Principal) -> ApiResu
 #[utoipa::path(tag = "loyalty", operation_id = "create_reward", request_body = RewardOut, security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = 201, body = RewardOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/loyalty/rewards")]
-pub async fn create_reward(state: web::Data<AppState>, who: Principal, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_reward(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::Admin)?;
     let r: RewardOut = json_body(&req, payload).await?;
     let name = r.name.trim().to_string();
@@ -418,7 +413,7 @@ pub struct ExpireOut {
 #[utoipa::path(tag = "loyalty", operation_id = "run_loyalty_expiry", params(ExpireQuery), security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = 200, body = ExpireOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/loyalty/expire")]
-pub async fn expire(state: web::Data<AppState>, who: Principal, q: web::Query<ExpireQuery>) -> ApiResult<web::Json<ExpireOut>> {
+pub async fn expire(state: web::Data<AppState>, who: Auth, q: web::Query<ExpireQuery>) -> ApiResult<web::Json<ExpireOut>> {
     who.require(Scope::Admin)?;
     let as_of = q.into_inner().as_of.unwrap_or_else(|| chrono::Utc::now().date_naive().to_string());
     let day = parse_day(&as_of).ok_or_else(|| ApiError::field("as_of", "invalid", "must be a date such as 2027-12-31"))?;
@@ -429,7 +424,7 @@ pub async fn expire(state: web::Data<AppState>, who: Principal, q: web::Query<Ex
             let now = cdp_store::now_micros();
             let (m, p) = ledger::expire(c, end, now)?;
             let changes = ledger::evaluate_tiers(c, end, now)?;
-            Ok((m, p, changes))
+            Ok::<_, StoreError>((m, p, changes))
         })
     })
     .await??;

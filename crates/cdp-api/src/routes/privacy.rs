@@ -1,7 +1,7 @@
 //! Privacy rights (Decree 13/2023, GDPR): export everything held about a
 //! person, erase it, and the audit log of who read, exported or erased whom.
 
-use crate::auth::{Caller, Principal};
+use crate::auth::Auth;
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::consent::{consents_of, preferences_of};
@@ -9,6 +9,7 @@ use crate::routes::interaction::FeedbackOut;
 use crate::routes::profiles::{MergeOut, ProfileOut};
 use crate::state::AppState;
 use actix_web::{delete, get, web};
+use cdp_app::{Caller, Principal};
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
 use cdp_store::repo::interaction::{self as interaction_store, CaseFilter, FeedbackFilter};
@@ -67,7 +68,7 @@ pub struct ExportOut {
     params(("id" = String, Path, description = "Profile id")),
     responses((status = 200, body = ExportOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/profiles/{id}/export")]
-pub async fn export_profile(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ExportOut>> {
+pub async fn export_profile(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ExportOut>> {
     who.require(Scope::Admin)?;
     let (db, actor) = (state.db.clone(), who.actor());
     let now = cdp_store::now_micros();
@@ -157,7 +158,7 @@ pub struct ErasedOut {
     params(("id" = String, Path, description = "Profile id")),
     responses((status = 200, body = ErasedOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[delete("/profiles/{id}")]
-pub async fn erase_profile(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ErasedOut>> {
+pub async fn erase_profile(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ErasedOut>> {
     who.require(Scope::Admin)?;
     let (db, actor) = (state.db.clone(), who.actor());
     let now = cdp_store::now_micros();
@@ -208,7 +209,7 @@ pub struct AuditOut {
     security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = 200, body = Page<AuditOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/audit")]
-pub async fn list_audit(state: web::Data<AppState>, who: Principal, q: web::Query<AuditQuery>) -> ApiResult<web::Json<Page<AuditOut>>> {
+pub async fn list_audit(state: web::Data<AppState>, who: Auth, q: web::Query<AuditQuery>) -> ApiResult<web::Json<Page<AuditOut>>> {
     who.require(Scope::Admin)?;
     let q = q.into_inner();
     let filter = AuditFilter {

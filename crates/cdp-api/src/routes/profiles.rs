@@ -1,4 +1,4 @@
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, IdentityOut, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -175,7 +175,7 @@ impl From<MergeRow> for MergeOut {
     responses((status = 200, body = ProfileOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 #[get("/profiles/{id}")]
-pub async fn get_profile(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<ProfileOut>> {
+pub async fn get_profile(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ProfileOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     // One statement (see `profiles::get`): no read transaction needed around it.
@@ -204,7 +204,7 @@ pub struct LookupQuery {
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 #[get("/profiles/lookup")]
-pub async fn lookup_profile(state: web::Data<AppState>, who: Principal, q: web::Query<LookupQuery>) -> ApiResult<web::Json<ProfileOut>> {
+pub async fn lookup_profile(state: web::Data<AppState>, who: Auth, q: web::Query<LookupQuery>) -> ApiResult<web::Json<ProfileOut>> {
     who.require(Scope::ProfilesRead)?;
     let q = q.into_inner();
     let identity = Identity::parse(&q.kind, &q.value, &state.normalize).map_err(|m| {
@@ -245,7 +245,7 @@ fn encode_cursor(c: &TimelineCursor) -> String {
 #[get("/profiles/{id}/events")]
 pub async fn list_profile_events(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     q: web::Query<TimelineQuery>,
 ) -> ApiResult<web::Json<Page<EventOut>>> {
@@ -276,11 +276,7 @@ pub async fn list_profile_events(
     responses((status = 200, body = IdentitiesOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 #[get("/profiles/{id}/identities")]
-pub async fn list_profile_identities(
-    state: web::Data<AppState>,
-    who: Principal,
-    id: web::Path<String>,
-) -> ApiResult<web::Json<IdentitiesOut>> {
+pub async fn list_profile_identities(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<IdentitiesOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
@@ -302,7 +298,7 @@ pub async fn list_profile_identities(
     responses((status = 200, body = MergesOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 #[get("/profiles/{id}/merges")]
-pub async fn list_profile_merges(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<MergesOut>> {
+pub async fn list_profile_merges(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<MergesOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     let (pid, rows) = web::block(move || {

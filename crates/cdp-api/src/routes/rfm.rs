@@ -1,6 +1,6 @@
 //! RFM: the distribution of customers over the named segments as of a date.
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::{parse_json, read_limited};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::analytics::parse_day;
@@ -53,7 +53,7 @@ pub struct RfmOut {
     responses((status = 200, body = RfmOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 #[get("/analytics/rfm")]
-pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<RfmQuery>) -> ApiResult<web::Json<RfmOut>> {
+pub async fn get_rfm(state: web::Data<AppState>, who: Auth, q: web::Query<RfmQuery>) -> ApiResult<web::Json<RfmOut>> {
     who.require(Scope::AnalyticsRead)?;
     Ok(web::Json(run(&state, q.into_inner().as_of, false).await?))
 }
@@ -69,12 +69,7 @@ pub async fn get_rfm(state: web::Data<AppState>, who: Principal, q: web::Query<R
                (status = 422, body = ErrorBody))
 )]
 #[post("/analytics/rfm/runs")]
-pub async fn create_rfm_run(
-    state: web::Data<AppState>,
-    who: Principal,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
+pub async fn create_rfm_run(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::AnalyticsRead)?;
     let bytes = read_limited(&req, payload, 64 * 1024).await?;
     let RfmRunIn { as_of } = if bytes.is_empty() { RfmRunIn::default() } else { parse_json(&bytes)? };

@@ -2,7 +2,7 @@
 //! database, membership kept with entry and exit times, members exported with
 //! keyset paging and an optional consent filter.
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::json_body;
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, List, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -207,12 +207,7 @@ fn refresh_locked(c: &mut AnyConnection, seg: &SegmentRow, rule: &Rule, ctx: Eva
     security(("api_key" = ["segments:write"]), ("bearer" = ["segments:write"])),
     responses((status = 201, body = SegmentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/segments")]
-pub async fn create_segment(
-    state: web::Data<AppState>,
-    who: Principal,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
+pub async fn create_segment(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::SegmentsWrite)?;
     let body: SegmentIn = json_body(&req, payload).await?;
     let (name, description) = check_text(&body.name, body.description.as_deref())?;
@@ -251,7 +246,7 @@ pub async fn create_segment(
     security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
     responses((status = 200, body = List<SegmentOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/segments")]
-pub async fn list_segments(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<List<SegmentOut>>> {
+pub async fn list_segments(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<SegmentOut>>> {
     who.require(Scope::SegmentsRead)?;
     let db = state.db.clone();
     let rows = web::block(move || db.read(store::list)).await??;
@@ -263,7 +258,7 @@ pub async fn list_segments(state: web::Data<AppState>, who: Principal) -> ApiRes
     params(("id" = String, Path, description = "Segment id")),
     responses((status = 200, body = SegmentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/segments/{id}")]
-pub async fn get_segment(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<SegmentOut>> {
+pub async fn get_segment(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<SegmentOut>> {
     who.require(Scope::SegmentsRead)?;
     let db = state.db.clone();
     let row = web::block(move || db.read(|c| store::get(c, &id))).await?.map_err(ApiError::or_missing("segment"))?;
@@ -279,7 +274,7 @@ pub async fn get_segment(state: web::Data<AppState>, who: Principal, id: web::Pa
 #[put("/segments/{id}")]
 pub async fn update_segment(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -308,7 +303,7 @@ pub async fn update_segment(
     params(("id" = String, Path, description = "Segment id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[delete("/segments/{id}")]
-pub async fn delete_segment(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete_segment(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<HttpResponse> {
     who.require(Scope::SegmentsWrite)?;
     let db = state.db.clone();
     web::block(move || db.write(|c| store::delete(c, &id))).await?.map_err(ApiError::or_missing("segment"))?;
@@ -324,7 +319,7 @@ pub async fn delete_segment(state: web::Data<AppState>, who: Principal, id: web:
 #[post("/segments/{id}/refresh")]
 pub async fn refresh_segment(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -358,7 +353,7 @@ pub async fn refresh_segment(
 #[post("/segments/preview")]
 pub async fn preview_segment(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<web::Json<PreviewOut>> {
@@ -380,7 +375,7 @@ pub async fn preview_segment(
 #[get("/segments/{id}/members")]
 pub async fn list_segment_members(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     q: web::Query<MembersQuery>,
 ) -> ApiResult<web::Json<Page<MemberOut>>> {
@@ -420,7 +415,7 @@ pub async fn list_segment_members(
 #[get("/segments/{id}/changes")]
 pub async fn list_segment_changes(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     q: web::Query<ChangesQuery>,
 ) -> ApiResult<web::Json<Page<ChangeOut>>> {
@@ -454,11 +449,7 @@ pub async fn list_segment_changes(
     params(("id" = String, Path, description = "Segment id")),
     responses((status = 200, body = List<VersionOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/segments/{id}/versions")]
-pub async fn list_segment_versions(
-    state: web::Data<AppState>,
-    who: Principal,
-    id: web::Path<String>,
-) -> ApiResult<web::Json<List<VersionOut>>> {
+pub async fn list_segment_versions(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<List<VersionOut>>> {
     who.require(Scope::SegmentsRead)?;
     let db = state.db.clone();
     let rows = web::block(move || {

@@ -1,13 +1,11 @@
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::json_body;
 use crate::dto::{ts, ChannelName, List};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::keys::issue_key;
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use cdp_domain::auth::{Grants, Scope};
-use cdp_domain::Channel;
-use cdp_store::repo::sources::{self, SourceRow};
+use cdp_app::sources::SourceRow;
+use cdp_domain::auth::Scope;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,29 +47,10 @@ impl From<SourceRow> for SourceOut {
     responses((status = 201, body = CreatedSource), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 #[post("/sources")]
-pub async fn create_source(state: web::Data<AppState>, who: Principal, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_source(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::Admin)?;
     let CreateSource { name, channel } = json_body(&req, payload).await?;
-    let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::field("name", "invalid", "must be 1 to 200 characters"));
-    }
-    let channel: Channel = channel.into();
-    let db = state.db.clone();
-    let (row, key) = web::block(move || {
-        db.write(|c| {
-            let row = SourceRow {
-                id: cdp_store::new_id(),
-                name: name.clone(),
-                channel: channel.as_str().into(),
-                created_at: cdp_store::now_micros(),
-            };
-            sources::insert(c, &row)?;
-            let (_, key) = issue_key(c, &format!("write key of {}", row.name), &Grants::new(vec![Scope::EventsWrite]), Some(&row.id))?;
-            Ok((row, key))
-        })
-    })
-    .await??;
+    let (row, key) = crate::blocking(&state, move |app| app.create_source(&name, channel.into())).await?;
     log::info!("{} created source {}", who.actor(), row.id);
     Ok(HttpResponse::Created().json(CreatedSource { source: row.into(), write_key: key }))
 }
@@ -82,9 +61,8 @@ pub async fn create_source(state: web::Data<AppState>, who: Principal, req: Http
     responses((status = 200, body = List<SourceOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 #[get("/sources")]
-pub async fn list_sources(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<List<SourceOut>>> {
+pub async fn list_sources(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<SourceOut>>> {
     who.require(Scope::Admin)?;
-    let db = state.db.clone();
-    let rows = web::block(move || db.read(sources::list)).await??;
+    let rows = crate::blocking(&state, |app| app.list_sources()).await?;
     Ok(web::Json(List { items: rows.into_iter().map(SourceOut::from).collect() }))
 }

@@ -1,8 +1,6 @@
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::secrets;
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{post, web};
-use cdp_store::repo::users;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,19 +28,7 @@ pub struct TokenResponse {
 #[post("/auth/token")]
 pub async fn create_token(state: web::Data<AppState>, body: web::Json<TokenRequest>) -> ApiResult<web::Json<TokenResponse>> {
     let TokenRequest { username, password } = body.into_inner();
-    if username.is_empty() || username.len() > 100 || password.len() > 1024 {
-        return Err(ApiError::unauthorized("invalid username or password"));
-    }
-    let db = state.db.clone();
-    let user = web::block(move || {
-        let user = db.read(|c| users::find_active_by_username(c, &username))?;
-        // Verify against a dummy hash when the user is unknown: same cost, no enumeration.
-        let phc = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(secrets::dummy_hash());
-        let ok = secrets::verify_password(&password, phc);
-        Ok::<_, cdp_store::StoreError>(user.filter(|_| ok))
-    })
-    .await??;
-    let user = user.ok_or_else(|| ApiError::unauthorized("invalid username or password"))?;
+    let user = crate::blocking(&state, move |app| app.login(&username, &password)).await?;
     let token = state.jwt.issue(&user.id, "operator", Some(&user.role), chrono::Utc::now().timestamp())?;
     Ok(web::Json(TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in: state.jwt.ttl_seconds }))
 }

@@ -4,18 +4,20 @@
 
 pub mod map;
 
-use crate::auth::{authenticate_jwt, authenticate_key, Caller, Principal};
+use crate::auth::{authenticate_jwt, authenticate_key};
+use crate::body::off_worker;
 use crate::body::read_limited;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::events::{defaults_for, off_worker, prepare, store_prepared};
+use crate::routes::events::defaults_for;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use base64::Engine;
+use cdp_app::ingest::Outcome;
+use cdp_app::Principal;
 use cdp_domain::auth::Scope;
 use cdp_domain::event::{parse_time, EventDefaults};
 use cdp_domain::{Channel, NewEvent};
-use cdp_store::repo::ingest;
 use map::Envelope;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -179,27 +181,24 @@ async fn track_messages(
     };
 
     let defaults = defaults_for(&state, &who);
-    let source_channel = match &who.caller {
-        Caller::Key { source_channel, .. } => *source_channel,
-        _ => None,
-    };
-    let currency = state.currency.clone();
+    let source_channel = who.source_channel();
+    let app = state.app.clone();
     let (rejected, valid) = off_worker(size, move || {
         let (rejected, valid) = validate(messages, kind, &env, source_channel, received, &defaults);
-        Ok((rejected, prepare(valid, &currency)?))
+        Ok((rejected, app.prepare(valid)?))
     })
     .await?;
     if valid.is_empty() {
         let first = rejected.first().and_then(|r| r["error"]["message"].as_str()).unwrap_or("no messages").to_string();
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", first).with_details(json!({ "rejected": rejected })));
     }
-    let outcomes = store_prepared(&state, &who, valid, cdp_store::micros(received)).await?;
-    let accepted = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Accepted { .. })).count();
-    let duplicates = outcomes.iter().filter(|o| matches!(o, ingest::Outcome::Duplicate { .. })).count();
+    let outcomes = state.app.ingest(&who.origin(), valid, received.timestamp_micros()).await?;
+    let accepted = outcomes.iter().filter(|o| matches!(o, Outcome::Accepted { .. })).count();
+    let duplicates = outcomes.iter().filter(|o| matches!(o, Outcome::Duplicate { .. })).count();
     let mut rejected = rejected;
     for (index, o) in outcomes.into_iter().enumerate() {
-        if let Err(e) = crate::routes::events::accepted(o) {
-            rejected.push(json!({"index": index, "error": e.body().error}));
+        if let Err(e) = cdp_app::ingest::accepted(o) {
+            rejected.push(json!({"index": index, "error": ApiError::from(e).body().error}));
         }
     }
     state.metrics.count_events(accepted as u64, duplicates as u64, rejected.len() as u64);

@@ -110,7 +110,7 @@ fn with_history(c: &mut AnyConnection, r: CaseRow, now: i64) -> StoreResult<Case
     security(("api_key" = ["profiles:write"]), ("bearer" = ["profiles:write"])),
     responses((status = 201, body = CaseOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/cases")]
-pub async fn create_case(state: web::Data<AppState>, who: Principal, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_case(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::ProfilesWrite)?;
     let body: CaseIn = json_body(&req, payload).await?;
     let category = category_field("category", Some(&body.category), true)?.unwrap_or_default();
@@ -122,8 +122,7 @@ pub async fn create_case(state: web::Data<AppState>, who: Principal, req: HttpRe
     let subject = text_field("subject", Some(&body.subject), 300, true)?.unwrap_or_default();
     let description = text_field("description", body.description.as_deref(), 5000, false)?.unwrap_or_default();
     let assignee = text_field("assignee", body.assignee.as_deref(), 200, false)?;
-    let (db, origin, currency, actor, pid) =
-        (state.db.clone(), origin_of(&who), state.currency.clone(), who.actor(), body.profile_id.clone());
+    let (db, origin, currency, actor, pid) = (state.db.clone(), who.origin(), state.currency.clone(), who.actor(), body.profile_id.clone());
     let now = cdp_store::now_micros();
     let mut row = CaseRow {
         id: cdp_store::new_id(),
@@ -178,7 +177,7 @@ pub async fn create_case(state: web::Data<AppState>, who: Principal, req: HttpRe
     params(("id" = String, Path, description = "Case id")),
     responses((status = 200, body = CaseOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/cases/{id}")]
-pub async fn get_case(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> ApiResult<web::Json<CaseOut>> {
+pub async fn get_case(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<CaseOut>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     let now = cdp_store::now_micros();
@@ -199,7 +198,7 @@ pub async fn get_case(state: web::Data<AppState>, who: Principal, id: web::Path<
 #[patch("/cases/{id}")]
 pub async fn update_case(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -286,7 +285,7 @@ pub struct CasesQuery {
     security(("api_key" = ["profiles:read"]), ("bearer" = ["profiles:read"])),
     responses((status = 200, body = Page<CaseOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/cases")]
-pub async fn list_cases(state: web::Data<AppState>, who: Principal, q: web::Query<CasesQuery>) -> ApiResult<web::Json<Page<CaseOut>>> {
+pub async fn list_cases(state: web::Data<AppState>, who: Auth, q: web::Query<CasesQuery>) -> ApiResult<web::Json<Page<CaseOut>>> {
     who.require(Scope::ProfilesRead)?;
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;
@@ -365,17 +364,15 @@ pub struct CaseStatsOut {
     security(("api_key" = ["analytics:read"]), ("bearer" = ["analytics:read"])),
     responses((status = 200, body = CaseStatsOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/analytics/cases")]
-pub async fn get_case_stats(
-    state: web::Data<AppState>,
-    who: Principal,
-    q: web::Query<CaseStatsQuery>,
-) -> ApiResult<web::Json<CaseStatsOut>> {
+pub async fn get_case_stats(state: web::Data<AppState>, who: Auth, q: web::Query<CaseStatsQuery>) -> ApiResult<web::Json<CaseStatsOut>> {
     who.require(Scope::AnalyticsRead)?;
     let (from, to) = period(q.from.as_deref(), q.to.as_deref(), 30)?;
     let db = state.db.clone();
     let now = cdp_store::now_micros();
-    let (rows, (active_now, overdue_now)) =
-        web::block(move || db.read(|c| Ok((store::cases_opened_between(c, from, to)?, store::active_counts(c, now)?)))).await??;
+    let (rows, (active_now, overdue_now)) = web::block(move || {
+        db.read(|c| Ok::<_, cdp_store::StoreError>((store::cases_opened_between(c, from, to)?, store::active_counts(c, now)?)))
+    })
+    .await??;
     let mut hours = Vec::new();
     let mut by_cat: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut breaches = 0;

@@ -52,7 +52,7 @@ pub struct ContextOut {
 #[get("/profiles/{id}/context")]
 pub async fn get_profile_context(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     q: web::Query<ContextQuery>,
 ) -> ApiResult<web::Json<ContextOut>> {

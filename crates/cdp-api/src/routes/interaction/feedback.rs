@@ -84,12 +84,7 @@ impl From<FeedbackRow> for FeedbackOut {
     responses((status = 201, body = FeedbackOut), (status = 200, description = "A retry (same message_id): the first answer", body = FeedbackOut),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/feedback")]
-pub async fn create_feedback(
-    state: web::Data<AppState>,
-    who: Principal,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
+pub async fn create_feedback(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::EventsWrite)?;
     let body: FeedbackIn = json_body(&req, payload).await?;
     let kind = FeedbackKind::parse(&body.kind).ok_or_else(|| ApiError::field("kind", "invalid", "must be nps, csat or text"))?;
@@ -124,7 +119,7 @@ pub async fn create_feedback(
         (None, Some(_)) => None,
         (None, None) => return Err(ApiError::field("identities", "required", "give identities or profile_id")),
     };
-    let (db, origin, currency, actor) = (state.db.clone(), origin_of(&who), state.currency.clone(), who.actor());
+    let (db, origin, currency, actor) = (state.db.clone(), who.origin(), state.currency.clone(), who.actor());
     let (row, created) = web::block(move || -> ApiResult<(FeedbackRow, bool)> {
         db.write(|c| {
             if let Some(sid) = &body.survey_id {
@@ -197,11 +192,7 @@ pub struct FeedbackQuery {
     security(("api_key" = ["profiles:read"]), ("bearer" = ["profiles:read"])),
     responses((status = 200, body = Page<FeedbackOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/feedback")]
-pub async fn list_feedback(
-    state: web::Data<AppState>,
-    who: Principal,
-    q: web::Query<FeedbackQuery>,
-) -> ApiResult<web::Json<Page<FeedbackOut>>> {
+pub async fn list_feedback(state: web::Data<AppState>, who: Auth, q: web::Query<FeedbackQuery>) -> ApiResult<web::Json<Page<FeedbackOut>>> {
     who.require(Scope::ProfilesRead)?;
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;

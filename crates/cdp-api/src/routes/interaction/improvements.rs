@@ -46,12 +46,7 @@ impl From<ImprovementRow> for ImprovementOut {
     security(("api_key" = ["segments:write"]), ("bearer" = ["segments:write"])),
     responses((status = 201, body = ImprovementOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/improvements")]
-pub async fn create_improvement(
-    state: web::Data<AppState>,
-    who: Principal,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
+pub async fn create_improvement(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::SegmentsWrite)?;
     let body: ImprovementIn = json_body(&req, payload).await?;
     let title = text_field("title", Some(&body.title), 300, true)?.unwrap_or_default();
@@ -88,7 +83,7 @@ pub async fn create_improvement(
     security(("api_key" = ["segments:read"]), ("bearer" = ["segments:read"])),
     responses((status = 200, body = List<ImprovementOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/improvements")]
-pub async fn list_improvements(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<List<ImprovementOut>>> {
+pub async fn list_improvements(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<ImprovementOut>>> {
     who.require(Scope::SegmentsRead)?;
     let db = state.db.clone();
     let rows = web::block(move || db.read(store::improvements)).await??;
@@ -119,7 +114,7 @@ pub struct AudienceQuery {
 #[get("/improvements/{id}/audience")]
 pub async fn list_improvement_audience(
     state: web::Data<AppState>,
-    who: Principal,
+    who: Auth,
     id: web::Path<String>,
     q: web::Query<AudienceQuery>,
 ) -> ApiResult<web::Json<Page<AudienceMember>>> {

@@ -1,16 +1,17 @@
 //! Interaction: surveys and feedback (NPS, CSAT, text with sentiment), cases
 //! with SLA, the agent's context view, and "you spoke, we listened".
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::body::{from_value, json_body};
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, List, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::analytics::{parse_day, value_of, ValueOut};
 use crate::routes::consent::{consents_of, preferences_of, ConsentsOut, PreferencesOut};
-use crate::routes::events::{defaults_for, origin_of};
+use crate::routes::events::defaults_for;
 use crate::routes::profiles::{EventOut, ProfileOut};
 use crate::state::AppState;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use cdp_app::Principal;
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
 use cdp_domain::interaction::{self, CaseStatus, FeedbackKind, Priority, Satisfaction};

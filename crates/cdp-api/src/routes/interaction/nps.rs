@@ -73,7 +73,7 @@ pub struct NpsOut {
     security(("api_key" = ["analytics:read"]), ("bearer" = ["analytics:read"])),
     responses((status = 200, body = NpsOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/analytics/nps")]
-pub async fn get_nps(state: web::Data<AppState>, who: Principal, q: web::Query<NpsQuery>) -> ApiResult<web::Json<NpsOut>> {
+pub async fn get_nps(state: web::Data<AppState>, who: Auth, q: web::Query<NpsQuery>) -> ApiResult<web::Json<NpsOut>> {
     who.require(Scope::AnalyticsRead)?;
     let q = q.into_inner();
     let (from, to) = period(q.from.as_deref(), q.to.as_deref(), 90)?;

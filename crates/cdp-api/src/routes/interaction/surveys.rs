@@ -41,7 +41,7 @@ impl From<SurveyRow> for SurveyOut {
     security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = 201, body = SurveyOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/surveys")]
-pub async fn create_survey(state: web::Data<AppState>, who: Principal, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_survey(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::Admin)?;
     let body: SurveyIn = json_body(&req, payload).await?;
     let name = text_field("name", Some(&body.name), 200, true)?.unwrap_or_default();
@@ -74,7 +74,7 @@ pub async fn create_survey(state: web::Data<AppState>, who: Principal, req: Http
     security(("api_key" = ["profiles:read"]), ("bearer" = ["profiles:read"])),
     responses((status = 200, body = List<SurveyOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/surveys")]
-pub async fn list_surveys(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<List<SurveyOut>>> {
+pub async fn list_surveys(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<SurveyOut>>> {
     who.require(Scope::ProfilesRead)?;
     let db = state.db.clone();
     let rows = web::block(move || db.read(store::surveys)).await??;

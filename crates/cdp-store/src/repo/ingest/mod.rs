@@ -215,13 +215,13 @@ pub fn ingest_keyed(
     for p in loaded {
         if p.merged_into.is_some() {
             // A concurrent merge moved these identities after we read them.
-            return Err(StoreError::Retry("identities moved during resolution".into()));
+            return Err(StoreError::Contention("identities moved during resolution".into()));
         }
         let traits = parse_traits(&p)?;
         b.work.insert(p.id.clone(), Work { row: p, traits, new: false, dirty: false });
     }
     if b.work.len() != owners.len() {
-        return Err(StoreError::Retry("a profile vanished during resolution".into()));
+        return Err(StoreError::Contention("a profile vanished during resolution".into()));
     }
     for r in found {
         b.owner.insert((r.identity_type, r.value), r.profile_id);

@@ -1,18 +1,17 @@
-//! The thread SQLite's group-commit leader runs on, below the priority of the
-//! threads that answer requests.
+//! The threads group-commit leaders run on (see `group`), below the priority
+//! of the threads that answer requests on SQLite.
 //!
 //! On SQLite every event is stored by one writer inside this process, on the
 //! cores that also answer reads: a group of a few hundred events holds a core
 //! for milliseconds, and a profile read the kernel queued behind it waited
-//! that long. A leader on the blocking pool could not lower its own priority
-//! and give it back (raising it again needs privileges, and the pool's
-//! threads serve reads too), so it gets a thread of its own, at `nice` 10 by
+//! that long. So the leader runs on a thread of its own, at `nice` 10 by
 //! default (`CDP_WRITER_NICE`): a woken read runs ahead of the writer, which
 //! takes the rest of the CPU. When the machine does nothing but ingest, the
 //! writer is what there is to run. PostgreSQL's leaders mostly wait on the
-//! server; they stay on the blocking pool.
+//! server; their threads keep the process's priority.
 
 use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
 
 /// Work for the writer thread.
 pub type Job = Box<dyn FnOnce() + Send>;
@@ -20,32 +19,40 @@ pub type Job = Box<dyn FnOnce() + Send>;
 /// Default niceness of the writer thread (0 = the process's own priority, 19 = the lowest).
 pub const DEFAULT_NICE: i32 = 10;
 
-/// A thread that runs jobs one after another, at a lower CPU priority. It
-/// ends when the `Writer` is dropped and its last job is done.
+/// Threads that take jobs from one queue, at a lower CPU priority. They end
+/// when the `Writer` is dropped and the last job is done.
 pub struct Writer {
     tx: Sender<Job>,
 }
 
 impl Writer {
-    /// Starts the thread at `nice` (0–19; 0 leaves its priority alone).
-    pub fn start(nice: i32) -> std::io::Result<Writer> {
+    /// Starts `threads` threads at `nice` (0–19; 0 leaves their priority alone).
+    pub fn start(threads: usize, nice: i32) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new().name("cdp-writer".into()).spawn(move || {
-            if nice != 0 {
-                if let Err(e) = lower_priority(nice) {
-                    log::warn!("the writer thread keeps its priority: cannot set nice {nice} ({e})");
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new().name(format!("cdp-writer-{n}")).spawn(move || {
+                if nice != 0 {
+                    if let Err(e) = lower_priority(nice) {
+                        log::warn!("the writer thread keeps its priority: cannot set nice {nice} ({e})");
+                    }
                 }
-            }
-            for job in rx {
-                // A job that panics (a leader's guard answers what it held)
-                // must not take the thread, and every later write, with it.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            }
-        })?;
+                loop {
+                    let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    // A job that panics (a leader's guard answers what it held)
+                    // must not take the thread, and every later write, with it.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })?;
+        }
         Ok(Writer { tx })
     }
 
-    /// Queues `job` for the thread; gives it back if the thread is gone.
+    /// Queues `job` for the threads; gives it back if they are gone.
     pub fn run(&self, job: Job) -> Result<(), Job> {
         self.tx.send(job).map_err(|e| e.0)
     }
@@ -89,7 +96,7 @@ mod tests {
     #[test]
     fn jobs_run_in_order_on_a_thread_of_lower_priority_and_a_panic_does_not_stop_it() {
         let before = own_nice();
-        let writer = Writer::start(before + 7).unwrap();
+        let writer = Writer::start(1, before + 7).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let first = tx.clone();
         writer.run(Box::new(move || first.send(("first", own_nice())).unwrap())).ok().unwrap();
