@@ -1,12 +1,11 @@
 //! Shapes shared by several resources.
 
-use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// RFC 3339 with `Z`, from stored microseconds.
 pub fn ts(us: i64) -> String {
-    cdp_store::from_micros(us).to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    cdp_app::rfc3339(us)
 }
 
 /// A touchpoint.

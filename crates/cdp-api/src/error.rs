@@ -3,9 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use cdp_app::{AppError, Refusal};
+use cdp_app::{AppError, Refusal, StoreError};
 use cdp_domain::FieldErrors;
-use cdp_store::StoreError;
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -84,13 +83,6 @@ impl ApiError {
     pub fn unavailable() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the database is unavailable; try again")
     }
-    /// Maps a store error to an API error, a missing row to 404 naming `what`.
-    pub fn or_missing(what: &'static str) -> impl Fn(StoreError) -> ApiError {
-        move |e| match e {
-            StoreError::NotFound => ApiError::not_found(what),
-            e => e.into(),
-        }
-    }
     /// 422 for one field.
     pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         FieldErrors::from(cdp_domain::FieldError::new(field, code, message)).into()
@@ -160,7 +152,10 @@ impl From<AppError> for ApiError {
                 let code = match refusal {
                     Refusal::Conflict => "conflict",
                     Refusal::IdentityErased => "identity_erased",
-                    Refusal::InsufficientPoints => "insufficient_points",
+                    Refusal::InsufficientPoints { balance } => {
+                        return ApiError::new(StatusCode::CONFLICT, "insufficient_points", message)
+                            .with_details(json!({ "points_balance": balance }))
+                    }
                     Refusal::InvalidTransition => "invalid_transition",
                     Refusal::OutOfStock => "out_of_stock",
                     Refusal::RewardInactive => "reward_inactive",

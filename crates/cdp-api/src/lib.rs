@@ -5,7 +5,6 @@ pub mod body;
 pub mod dto;
 pub mod error;
 pub mod jwt;
-pub mod memory;
 pub mod metrics;
 pub mod rate;
 pub mod routes;

@@ -2,8 +2,6 @@ use crate::jwt::JwtConfig;
 use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
 use cdp_app::App;
-use cdp_domain::identity::NormalizeOptions;
-use cdp_store::Db;
 use std::sync::Arc;
 
 /// Limits on what a request may carry.
@@ -45,25 +43,11 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub rate: Arc<RateLimiter>,
-    /// The database, the identity normalisation and the currency, for the
-    /// handlers whose use cases are still written in the API.
-    pub db: Db,
-    pub normalize: NormalizeOptions,
-    pub currency: String,
 }
 
 impl AppState {
     pub fn new(app: App, jwt: JwtConfig, limits: Limits) -> AppState {
         let rate = Arc::new(RateLimiter::new(limits.rate_per_key, limits.rate_burst));
-        AppState {
-            db: app.db().clone(),
-            normalize: app.config().normalize,
-            currency: app.config().currency.clone(),
-            app,
-            jwt,
-            limits,
-            metrics: Arc::new(Metrics::default()),
-            rate,
-        }
+        AppState { app, jwt, limits, metrics: Arc::new(Metrics::default()), rate }
     }
 }

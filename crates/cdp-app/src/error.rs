@@ -35,8 +35,8 @@ pub enum Refusal {
     Conflict,
     /// The identities belong to a person erased after the event happened.
     IdentityErased,
-    /// Not enough points for a redemption.
-    InsufficientPoints,
+    /// Not enough points for a redemption: the balance there is.
+    InsufficientPoints { balance: i64 },
     /// A case may not move from its status to the one asked.
     InvalidTransition,
     /// The reward has no stock left.

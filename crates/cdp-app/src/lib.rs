@@ -6,14 +6,23 @@
 //! Ingestion alone is `async`: it waits for its group commit without a thread.
 
 pub mod caller;
+pub mod consent;
 pub mod error;
 pub mod ingest;
+pub mod interaction;
 pub mod keys;
+pub mod loyalty;
+pub mod memory;
+pub mod privacy;
+pub mod profiles;
 pub mod secrets;
+pub mod segments;
 pub mod sources;
 pub mod users;
+pub mod value;
 
 pub use caller::{Caller, Principal};
+pub use cdp_store::StoreError;
 pub use error::{AppError, AppResult, Refusal};
 
 use cdp_domain::identity::NormalizeOptions;
@@ -64,6 +73,11 @@ impl App {
     pub fn ready(&self) -> AppResult<()> {
         Ok(self.db.ping()?)
     }
+}
+
+/// A stored time (UTC microseconds) as the wire writes it: RFC 3339 with `Z`.
+pub fn rfc3339(us: i64) -> String {
+    cdp_store::from_micros(us).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Microseconds since the Unix epoch, now.

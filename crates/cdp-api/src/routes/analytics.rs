@@ -6,13 +6,9 @@ use crate::dto::ts;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest};
+use cdp_app::value::{date_of, ClvFit, FitSettings, ProfileValue};
 use cdp_domain::auth::Scope;
-use cdp_domain::clv::{fit_models, score_all, Customer, ScoreSettings, Spender};
 use cdp_domain::commerce::to_major;
-use cdp_domain::event::parse_time;
-use cdp_store::repo::value::{self, ScoreRow};
-use cdp_store::repo::{profiles, value::PurchaseSummary};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -72,17 +68,30 @@ pub struct FitOut {
 }
 
 /// Days since the epoch of a date (`2026-11-23`) or RFC 3339 time.
-pub fn parse_day(s: &str) -> Option<i64> {
-    let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().or_else(|| parse_time(s).map(|t| t.date_naive()))?;
-    Some((date - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days())
-}
-
-/// A customer's summary for the models, from purchase days up to `as_of_day`.
-fn summarise(h: &PurchaseSummary, as_of_day: i64, unit_days: f64, currency: &str) -> (Customer, Option<Spender>) {
-    let x = (h.days - 1) as f64;
-    let customer = Customer { x, t_x: (h.last_day - h.first_day) as f64 / unit_days, t: (as_of_day - h.first_day) as f64 / unit_days };
-    let spender = (x >= 1.0).then(|| Spender { x, m: to_major(h.revenue - h.first_day_revenue, currency) / x });
-    (customer, spender)
+impl From<ClvFit> for FitOut {
+    fn from(f: ClvFit) -> Self {
+        FitOut {
+            id: f.id,
+            bg_nbd: BgNbdOut {
+                r: f.bg_nbd.r,
+                alpha: f.bg_nbd.alpha,
+                a: f.bg_nbd.a,
+                b: f.bg_nbd.b,
+                log_likelihood: f.bg_nbd.log_likelihood,
+            },
+            gamma_gamma: f.gamma_gamma.map(|g| GammaGammaOut { p: g.p, q: g.q, gamma: g.gamma, log_likelihood: g.log_likelihood }),
+            customers: f.customers,
+            repeat_customers: f.repeat_customers,
+            as_of: f.as_of,
+            time_unit: f.time_unit,
+            horizon: f.horizon,
+            clv_months: f.clv_months,
+            monthly_discount_rate: f.monthly_discount_rate,
+            currency: f.currency,
+            duration_ms: f.duration_ms,
+            created_at: f.created_at,
+        }
+    }
 }
 
 /// Fits BG/NBD and Gamma-Gamma on every customer's purchases up to `as_of`,
@@ -99,93 +108,14 @@ fn summarise(h: &PurchaseSummary, as_of_day: i64, unit_days: f64, currency: &str
 pub async fn fit_clv(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<web::Json<FitOut>> {
     who.require(Scope::AnalyticsRead)?;
     let body: FitRequest = json_body(&req, payload).await?;
-    let as_of_text = body.as_of.clone().unwrap_or_else(|| chrono::Utc::now().date_naive().to_string());
-    let as_of_day = parse_day(&as_of_text).ok_or_else(|| ApiError::field("as_of", "invalid", "must be a date such as 1997-09-30"))?;
-    let time_unit = body.time_unit.clone().unwrap_or_else(|| "week".into());
-    let unit_days = match time_unit.as_str() {
-        "week" => 7.0,
-        "day" => 1.0,
-        _ => return Err(ApiError::field("time_unit", "invalid", "must be week or day")),
+    let settings = FitSettings {
+        as_of: body.as_of,
+        time_unit: body.time_unit,
+        horizon: body.horizon,
+        clv_months: body.clv_months,
+        monthly_discount_rate: body.monthly_discount_rate,
     };
-    let horizon = body.horizon.unwrap_or(364.0 / unit_days);
-    if !(horizon.is_finite() && horizon > 0.0 && horizon <= 36_500.0 / unit_days) {
-        return Err(ApiError::field("horizon", "out_of_range", "must be positive and at most 100 years"));
-    }
-    let clv_months = body.clv_months.unwrap_or(12);
-    if !(1..=240).contains(&clv_months) {
-        return Err(ApiError::field("clv_months", "out_of_range", "must be between 1 and 240"));
-    }
-    let discount = body.monthly_discount_rate.unwrap_or(0.01);
-    if !(0.0..1.0).contains(&discount) {
-        return Err(ApiError::field("monthly_discount_rate", "out_of_range", "must be at least 0 and below 1"));
-    }
-    let (db, currency) = (state.db.clone(), state.currency.clone());
-    let fit = web::block(move || -> ApiResult<FitOut> {
-        let started = std::time::Instant::now();
-        let mut ids = Vec::new();
-        let mut customers = Vec::new();
-        let mut spenders = Vec::new();
-        db.read(|c| {
-            value::for_each_summary(c, as_of_day, |h| {
-                let (cust, spender) = summarise(&h, as_of_day, unit_days, &currency);
-                ids.push(h.profile_id);
-                customers.push(cust);
-                spenders.push(spender);
-            })
-        })?;
-        let read = started.elapsed();
-        let repeat: Vec<Spender> = spenders.iter().flatten().copied().collect();
-        let (bg, gg) = fit_models(&customers, &repeat);
-        let fitted = started.elapsed();
-        let bg = bg
-            .filter(|_| customers.len() >= 2)
-            .ok_or_else(|| ApiError::field("as_of", "too_few_customers", "at least two customers with purchases up to as_of are needed"))?;
-        let settings = ScoreSettings { horizon, months: clv_months, month: 365.25 / 12.0 / unit_days, monthly_discount: discount };
-        let model_id = cdp_store::new_id();
-        let scores: Vec<ScoreRow> = score_all(&bg.model, gg.as_ref().map(|g| &g.model), &customers, &spenders, &settings)
-            .into_iter()
-            .zip(ids)
-            .map(|(s, profile_id)| ScoreRow {
-                profile_id,
-                model_id: model_id.clone(),
-                p_alive: s.p_alive,
-                expected_purchases: s.expected_purchases,
-                expected_order_value: s.expected_order_value,
-                clv: s.clv,
-            })
-            .collect();
-        let out = FitOut {
-            id: model_id.clone(),
-            bg_nbd: BgNbdOut { r: bg.model.r, alpha: bg.model.alpha, a: bg.model.a, b: bg.model.b, log_likelihood: bg.log_likelihood },
-            gamma_gamma: gg.map(|g| GammaGammaOut { p: g.model.p, q: g.model.q, gamma: g.model.gamma, log_likelihood: g.log_likelihood }),
-            customers: customers.len(),
-            repeat_customers: repeat.len(),
-            as_of: as_of_text,
-            time_unit,
-            horizon,
-            clv_months,
-            monthly_discount_rate: discount,
-            currency,
-            duration_ms: started.elapsed().as_millis() as u64,
-            created_at: ts(cdp_store::now_micros()),
-        };
-        let body = serde_json::to_string(&out).map_err(|_| ApiError::internal())?;
-        // Gone before the write, which holds the scores and its own buffers:
-        // the server's peak memory need not hold a million customers' inputs too.
-        drop((customers, spenders, repeat));
-        let scored = started.elapsed();
-        db.write(|c| value::save_fit(c, &model_id, &body, cdp_store::now_micros(), &scores))?;
-        log::info!(
-            "clv fit: {} customers read in {read:.2?}, fitted by {fitted:.2?}, scored by {scored:.2?}, saved by {:.2?}",
-            scores.len(),
-            started.elapsed()
-        );
-        drop(scores);
-        crate::memory::release_freed();
-        Ok(out)
-    })
-    .await??;
-    Ok(web::Json(fit))
+    Ok(web::Json(crate::blocking(&state, move |app| app.fit_clv(settings)).await?.into()))
 }
 
 /// The last fitted model.
@@ -196,12 +126,8 @@ pub async fn fit_clv(state: web::Data<AppState>, who: Auth, req: HttpRequest, pa
 #[get("/analytics/clv/model")]
 pub async fn get_clv_model(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<FitOut>> {
     who.require(Scope::AnalyticsRead)?;
-    let db = state.db.clone();
-    let body = web::block(move || db.read(value::latest_model)).await??.ok_or_else(|| ApiError::not_found("model"))?;
-    serde_json::from_str(&body).map(web::Json).map_err(|e| {
-        log::error!("stored model is corrupt: {e}");
-        ApiError::internal()
-    })
+    let fit = crate::blocking(&state, |app| app.clv_model()).await?.ok_or_else(|| ApiError::not_found("model"))?;
+    Ok(web::Json(fit.into()))
 }
 
 /// A profile's scores from the latest RFM run.
@@ -253,46 +179,28 @@ pub struct ValueOut {
 #[get("/profiles/{id}/value")]
 pub async fn get_profile_value(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ValueOut>> {
     who.require(Scope::AnalyticsRead)?;
-    let (db, currency) = (state.db.clone(), state.currency.clone());
-    let out = web::block(move || {
-        db.read(|c| {
-            let p = profiles::resolve(c, &id)?;
-            value_of(c, &p, &currency)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(out))
+    Ok(web::Json(crate::blocking(&state, move |app| app.profile_value(&id)).await?.into()))
 }
 
-/// A live profile's value: orders, revenue, RFM and the last CLV scores.
-pub(crate) fn value_of(c: &mut cdp_store::AnyConnection, p: &profiles::ProfileRow, currency: &str) -> cdp_store::StoreResult<ValueOut> {
-    let score = value::score_of(c, &p.id)?;
-    let model = if score.is_some() { value::latest_model(c)? } else { None };
-    let rfm = value::rfm_of(c, &p.id)?;
-    let model: Option<FitOut> = model.and_then(|m| serde_json::from_str(&m).ok());
-    let clv = score.zip(model).map(|(s, m)| ClvOut {
-        p_alive: s.p_alive,
-        expected_purchases: s.expected_purchases,
-        expected_order_value: s.expected_order_value,
-        clv: s.clv,
-        horizon: m.horizon,
-        time_unit: m.time_unit,
-        as_of: m.as_of,
-    });
-    Ok(ValueOut {
-        orders_count: p.orders_count,
-        revenue_total: to_major(p.revenue_total, currency),
-        first_order_at: p.first_order_at.map(ts),
-        last_order_at: p.last_order_at.map(ts),
-        currency: currency.to_string(),
-        rfm: rfm.map(|r| ProfileRfm {
-            r: r.r,
-            f: r.f,
-            m: r.m,
-            segment: r.segment,
-            as_of: chrono::DateTime::from_timestamp(r.as_of_day * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default(),
-        }),
-        clv,
-    })
+impl From<ProfileValue> for ValueOut {
+    fn from(v: ProfileValue) -> Self {
+        let (p, currency) = (v.profile, v.currency);
+        ValueOut {
+            orders_count: p.orders_count,
+            revenue_total: to_major(p.revenue_total, &currency),
+            first_order_at: p.first_order_at.map(ts),
+            last_order_at: p.last_order_at.map(ts),
+            rfm: v.rfm.map(|r| ProfileRfm { r: r.r, f: r.f, m: r.m, segment: r.segment, as_of: date_of(r.as_of_day) }),
+            clv: v.clv.map(|(s, m)| ClvOut {
+                p_alive: s.p_alive,
+                expected_purchases: s.expected_purchases,
+                expected_order_value: s.expected_order_value,
+                clv: s.clv,
+                horizon: m.horizon,
+                time_unit: m.time_unit,
+                as_of: m.as_of,
+            }),
+            currency,
+        }
+    }
 }

@@ -7,11 +7,10 @@ use crate::dto::ts;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, put, web, HttpRequest};
+use cdp_app::consent::{ConsentInput, Consents, PreferenceHistory};
 use cdp_domain::auth::Scope;
-use cdp_domain::consent::{self, ConsentStatus, Preferences};
+use cdp_domain::consent::Preferences;
 use cdp_domain::event::parse_time;
-use cdp_store::repo::consent::{self as store, ConsentRow};
-use cdp_store::repo::profiles;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -59,33 +58,36 @@ pub struct ConsentsOut {
     pub history: Vec<ConsentRecordOut>,
 }
 
-pub(crate) fn consents_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<ConsentsOut> {
-    let history = store::history(c, profile)?;
-    let items = store::state(c, profile)?
-        .into_iter()
-        .map(|(channel, status, at, id)| ConsentNow {
-            source: history.iter().find(|h| h.id == id).map(|h| h.source.clone()).unwrap_or_default(),
-            channel,
-            status,
-            recorded_at: ts(at),
-        })
-        .collect();
-    Ok(ConsentsOut {
-        profile_id: profile.to_string(),
-        items,
-        history: history
+impl From<Consents> for ConsentsOut {
+    fn from(c: Consents) -> Self {
+        let history = c.history;
+        let items = c
+            .state
             .into_iter()
-            .map(|h| ConsentRecordOut {
-                id: h.id,
-                channel: h.channel,
-                status: h.status,
-                source: h.source,
-                recorded_at: ts(h.recorded_at),
-                received_at: ts(h.received_at),
-                actor: h.actor,
+            .map(|(channel, status, at, id)| ConsentNow {
+                source: history.iter().find(|h| h.id == id).map(|h| h.source.clone()).unwrap_or_default(),
+                channel,
+                status,
+                recorded_at: ts(at),
             })
-            .collect(),
-    })
+            .collect();
+        ConsentsOut {
+            profile_id: c.profile_id,
+            items,
+            history: history
+                .into_iter()
+                .map(|h| ConsentRecordOut {
+                    id: h.id,
+                    channel: h.channel,
+                    status: h.status,
+                    source: h.source,
+                    recorded_at: ts(h.recorded_at),
+                    received_at: ts(h.received_at),
+                    actor: h.actor,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Records the customer's decision for a channel (email, sms, zalo, push,
@@ -104,44 +106,16 @@ pub async fn put_consent(
 ) -> ApiResult<web::Json<ConsentsOut>> {
     who.require(Scope::ProfilesWrite)?;
     let (id, channel) = path.into_inner();
-    if !consent::is_consent_channel(&channel) {
-        return Err(ApiError::field("channel", "invalid", format!("must be one of {}", consent::CONSENT_CHANNELS.join(", "))));
-    }
     let body: ConsentIn = json_body(&req, payload).await?;
-    let status = ConsentStatus::parse(&body.status).ok_or_else(|| ApiError::field("status", "invalid", "must be granted or denied"))?;
-    let source = body.source.trim().to_string();
-    if source.is_empty() || source.chars().count() > 200 {
-        return Err(ApiError::field("source", "invalid", "must be 1 to 200 characters"));
-    }
-    let now = cdp_store::now_micros();
     let recorded_at = match &body.recorded_at {
-        None => now,
-        Some(s) => parse_time(s)
-            .map(|t| t.timestamp_micros())
-            .filter(|t| *t <= now + 86_400_000_000)
-            .ok_or_else(|| ApiError::field("recorded_at", "invalid", "must be an RFC 3339 time, not in the future"))?,
+        None => None,
+        Some(s) => {
+            Some(parse_time(s).ok_or_else(|| ApiError::field("recorded_at", "invalid", "must be an RFC 3339 time, not in the future"))?)
+        }
     };
-    let (db, actor) = (state.db.clone(), who.actor());
-    let out = web::block(move || {
-        db.write(|c| {
-            let p = profiles::resolve(c, &id)?;
-            let row = ConsentRow {
-                id: cdp_store::new_id(),
-                profile_id: p.id.clone(),
-                channel: channel.clone(),
-                status: status.as_str().into(),
-                source: source.clone(),
-                recorded_at,
-                received_at: now,
-                actor: actor.clone(),
-            };
-            store::record(c, &row)?;
-            consents_of(c, &p.id)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(out))
+    let input = ConsentInput { channel, status: body.status, source: body.source, recorded_at };
+    let out = crate::blocking(&state, move |app| app.record_consent(&who, &id, input)).await?;
+    Ok(web::Json(out.into()))
 }
 
 /// The decisions in force per channel and the full history.
@@ -151,16 +125,7 @@ pub async fn put_consent(
 #[get("/profiles/{id}/consents")]
 pub async fn get_consents(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ConsentsOut>> {
     who.require(Scope::ProfilesRead)?;
-    let db = state.db.clone();
-    let out = web::block(move || {
-        db.read(|c| {
-            let p = profiles::resolve(c, &id)?;
-            consents_of(c, &p.id)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(out))
+    Ok(web::Json(crate::blocking(&state, move |app| app.consents(&id)).await?.into()))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -201,21 +166,24 @@ pub struct PreferencesOut {
     pub history: Vec<PreferenceVersion>,
 }
 
-pub(crate) fn preferences_of(c: &mut cdp_store::AnyConnection, profile: &str) -> cdp_store::StoreResult<PreferencesOut> {
-    let history = store::preference_history(c, profile)?;
-    let parse = |b: &str| serde_json::from_str::<serde_json::Value>(b).unwrap_or_default();
-    Ok(PreferencesOut {
-        profile_id: profile.to_string(),
-        preferences: history
-            .first()
-            .map(|h| parse(&h.0))
-            .unwrap_or_else(|| serde_json::to_value(Preferences::default()).unwrap_or_default()),
-        updated_at: history.first().map(|h| ts(h.1)),
-        history: history
-            .iter()
-            .map(|(b, at, actor)| PreferenceVersion { preferences: parse(b), recorded_at: ts(*at), actor: actor.clone() })
-            .collect(),
-    })
+impl From<PreferenceHistory> for PreferencesOut {
+    fn from(h: PreferenceHistory) -> Self {
+        let parse = |b: &str| serde_json::from_str::<serde_json::Value>(b).unwrap_or_default();
+        PreferencesOut {
+            profile_id: h.profile_id,
+            preferences: h
+                .versions
+                .first()
+                .map(|v| parse(&v.0))
+                .unwrap_or_else(|| serde_json::to_value(Preferences::default()).unwrap_or_default()),
+            updated_at: h.versions.first().map(|v| ts(v.1)),
+            history: h
+                .versions
+                .iter()
+                .map(|(b, at, actor)| PreferenceVersion { preferences: parse(b), recorded_at: ts(*at), actor: actor.clone() })
+                .collect(),
+        }
+    }
 }
 
 /// What the customer wants: preferred channel, language, favourite categories, contact hours.
@@ -225,16 +193,7 @@ pub(crate) fn preferences_of(c: &mut cdp_store::AnyConnection, profile: &str) ->
 #[get("/profiles/{id}/preferences")]
 pub async fn get_preferences(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<PreferencesOut>> {
     who.require(Scope::ProfilesRead)?;
-    let db = state.db.clone();
-    let out = web::block(move || {
-        db.read(|c| {
-            let p = profiles::resolve(c, &id)?;
-            preferences_of(c, &p.id)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(out))
+    Ok(web::Json(crate::blocking(&state, move |app| app.preferences(&id)).await?.into()))
 }
 
 /// Replaces the preferences (validated; the earlier versions stay in the history).
@@ -252,17 +211,5 @@ pub async fn put_preferences(
 ) -> ApiResult<web::Json<PreferencesOut>> {
     who.require(Scope::ProfilesWrite)?;
     let prefs: Preferences = json_body(&req, payload).await?;
-    let prefs = prefs.validate()?;
-    let body = serde_json::to_string(&prefs).map_err(|_| ApiError::internal())?;
-    let (db, actor) = (state.db.clone(), who.actor());
-    let out = web::block(move || {
-        db.write(|c| {
-            let p = profiles::resolve(c, &id)?;
-            store::save_preferences(c, &p.id, &body, cdp_store::now_micros(), &actor)?;
-            preferences_of(c, &p.id)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(out))
+    Ok(web::Json(crate::blocking(&state, move |app| app.save_preferences(&who, &id, prefs)).await?.into()))
 }

@@ -117,7 +117,10 @@ pub async fn create_event(state: web::Data<AppState>, who: Auth, req: HttpReques
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     let events = state.app.prepare(vec![event])?;
     let outcome = state.app.ingest(&who.origin(), events, cdp_app::now_micros()).await?.pop();
-    let outcome = outcome.ok_or_else(|| cdp_store::StoreError::Corrupt("no outcome for the event".into()))?;
+    let outcome = outcome.ok_or_else(|| {
+        log::error!("ingestion answered no outcome for an event");
+        ApiError::internal()
+    })?;
     let (id, profile_id, status) = accepted(outcome).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
     state.metrics.count_events((status == "accepted") as u64, (status == "duplicate") as u64, 0);
     Ok(HttpResponse::Accepted().json(EventAccepted { id, profile_id, status: status.into() }))

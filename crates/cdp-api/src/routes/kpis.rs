@@ -1,16 +1,14 @@
 //! Customer metrics over a period, overall and by channel and city.
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::analytics::parse_day;
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, web};
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
-use cdp_domain::kpis::{self, Concentration, CustomerFacts, Kpis, OrderFact};
-use cdp_store::repo::value;
+use cdp_domain::kpis::{Concentration, Kpis};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, IntoParams)]
@@ -96,10 +94,6 @@ fn out(k: Kpis, currency: &str) -> KpisOut {
     }
 }
 
-fn date_of(day: i64) -> String {
-    chrono::DateTime::from_timestamp(day * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default()
-}
-
 /// Customer metrics for a period: customers, activity, repeat-purchase rate,
 /// orders per customer, average order value, revenue, margin, churn risk,
 /// customer equity, value concentration (top 1/2/10/20% and Gini) and
@@ -114,69 +108,16 @@ fn date_of(day: i64) -> String {
 pub async fn get_kpis(state: web::Data<AppState>, who: Auth, q: web::Query<KpiQuery>) -> ApiResult<web::Json<KpiReport>> {
     who.require(Scope::AnalyticsRead)?;
     let q = q.into_inner();
-    let day = |v: Option<String>, field: &str, default: i64| match v {
-        None => Ok(default),
-        Some(s) => parse_day(&s).ok_or_else(|| ApiError::field(field, "invalid", "must be a date such as 2026-11-23")),
-    };
-    let today = chrono::Utc::now().timestamp().div_euclid(86_400);
-    let to = day(q.to, "to", today)?;
-    let from = day(q.from, "from", to - 364)?;
-    let as_of = day(q.as_of, "as_of", to)?;
-    if from > to {
-        return Err(ApiError::field("from", "invalid", "must not be after `to`"));
-    }
-    let (db, currency) = (state.db.clone(), state.currency.clone());
-    let report = web::block(move || -> ApiResult<KpiReport> {
-        let data = db.read(|c| value::kpi_data(c, from, to, as_of, &currency))?;
-        let index: HashMap<&str, usize> = data.customers.iter().enumerate().map(|(i, (p, _))| (p.as_str(), i)).collect();
-        let facts: Vec<CustomerFacts> = data
-            .customers
-            .iter()
-            .map(|(p, days)| {
-                let s = data.scores.get(p);
-                CustomerFacts { purchase_days: *days, p_alive: s.map(|s| s.0), clv: s.map(|s| s.1) }
-            })
-            .collect();
-        let mut categories: HashMap<String, u32> = HashMap::new();
-        let mut orders: Vec<(OrderFact, &str)> = Vec::new();
-        for o in &data.orders {
-            let Some(&customer) = index.get(o.profile_id.as_str()) else { continue };
-            let items: Vec<serde_json::Value> = serde_json::from_str(&o.products).unwrap_or_default();
-            let cats = items
-                .iter()
-                .filter_map(|i| i.get("category").and_then(|c| c.as_str()))
-                .map(|c| {
-                    let n = categories.len() as u32;
-                    *categories.entry(c.to_string()).or_insert(n)
-                })
-                .collect();
-            orders.push((OrderFact { customer, revenue: o.net, margin: o.margin, categories: cats }, o.channel.as_str()));
-        }
-        let all: Vec<OrderFact> = orders.iter().map(|(o, _)| o.clone()).collect();
-        let overall = out(kpis::compute(&facts, |_| true, &all), &currency);
-        let mut by_channel = BTreeMap::new();
-        let channels: std::collections::BTreeSet<&str> = orders.iter().map(|(_, c)| *c).collect();
-        for ch in channels {
-            let mine: Vec<OrderFact> = orders.iter().filter(|(_, c)| *c == ch).map(|(o, _)| o.clone()).collect();
-            let mut member = vec![false; facts.len()];
-            mine.iter().for_each(|o| member[o.customer] = true);
-            by_channel.insert(ch.to_string(), out(kpis::compute(&facts, |i| member[i], &mine), &currency));
-        }
-        let city_of: Vec<String> = data
-            .customers
-            .iter()
-            .map(|(p, _)| {
-                let traits: serde_json::Value = data.traits.get(p).and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
-                traits.get("city").or_else(|| traits.get("region")).and_then(|c| c.as_str()).unwrap_or("unknown").to_string()
-            })
-            .collect();
-        let mut by_city = BTreeMap::new();
-        let cities: std::collections::BTreeSet<&String> = city_of.iter().collect();
-        for city in cities {
-            by_city.insert(city.clone(), out(kpis::compute(&facts, |i| &city_of[i] == city, &all), &currency));
-        }
-        Ok(KpiReport { from: date_of(from), to: date_of(to), as_of: date_of(as_of), currency, overall, by_channel, by_city })
-    })
-    .await??;
-    Ok(web::Json(report))
+    let r = crate::blocking(&state, move |app| app.kpis(q.from.as_deref(), q.to.as_deref(), q.as_of.as_deref())).await?;
+    let cur = r.currency;
+    let by = |m: BTreeMap<String, Kpis>| m.into_iter().map(|(k, v)| (k, out(v, &cur))).collect();
+    Ok(web::Json(KpiReport {
+        from: r.from,
+        to: r.to,
+        as_of: r.as_of,
+        overall: out(r.overall, &cur),
+        by_channel: by(r.by_channel),
+        by_city: by(r.by_city),
+        currency: cur.clone(),
+    }))
 }

@@ -4,32 +4,14 @@
 use crate::auth::Auth;
 use crate::body::json_body;
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, List, Page};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::analytics::parse_day;
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use cdp_app::loyalty::{LedgerRow, RewardInput, RewardRow};
 use cdp_domain::auth::Scope;
-use cdp_domain::commerce::to_major;
 use cdp_domain::loyalty::Program;
-use cdp_store::repo::loyalty::{self as ledger, LedgerRow, Refusal, RewardRow};
-use cdp_store::repo::profiles;
-use cdp_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-/// Why the ledger refused, as a 409 (or 404 for an unknown reward).
-fn refusal(r: Refusal) -> ApiError {
-    match r {
-        Refusal::InsufficientPoints { balance } => {
-            ApiError::new(StatusCode::CONFLICT, "insufficient_points", "the balance does not cover these points")
-                .with_details(serde_json::json!({ "points_balance": balance }))
-        }
-        Refusal::OutOfStock => ApiError::new(StatusCode::CONFLICT, "out_of_stock", "the reward is out of stock"),
-        Refusal::RewardInactive => ApiError::new(StatusCode::CONFLICT, "reward_inactive", "the reward is not active now"),
-        Refusal::NoSuchReward => ApiError::not_found("reward"),
-    }
-}
 
 /// The programme (API.md "Loyalty"); these are the defaults.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -58,8 +40,7 @@ pub struct TierDoc {
 #[get("/loyalty/program")]
 pub async fn get_program(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<Program>> {
     who.require(Scope::LoyaltyRead)?;
-    let db = state.db.clone();
-    Ok(web::Json(web::block(move || db.read(ledger::program)).await??))
+    Ok(web::Json(crate::blocking(&state, |app| app.loyalty_program()).await?))
 }
 
 /// Replaces the programme's configuration (admin), validated: tiers ordered
@@ -69,13 +50,8 @@ pub async fn get_program(state: web::Data<AppState>, who: Auth) -> ApiResult<web
 #[put("/loyalty/program")]
 pub async fn put_program(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<web::Json<Program>> {
     who.require(Scope::Admin)?;
-    let mut program: Program = json_body(&req, payload).await?;
-    program.currency = program.currency.trim().to_ascii_uppercase();
-    program.validate()?;
-    let db = state.db.clone();
-    let saved =
-        web::block(move || db.write(|c| ledger::save_program(c, &program, cdp_store::now_micros()).map(|_| program.clone()))).await??;
-    Ok(web::Json(saved))
+    let program: Program = json_body(&req, payload).await?;
+    Ok(web::Json(crate::blocking(&state, move |app| app.save_loyalty_program(program)).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -110,33 +86,13 @@ pub struct LoyaltyOut {
 #[get("/profiles/{id}/loyalty")]
 pub async fn get_loyalty(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<LoyaltyOut>> {
     who.require(Scope::LoyaltyRead)?;
-    let db = state.db.clone();
-    let out = web::block(move || {
-        db.read(|c| {
-            let p = profiles::resolve(c, &id)?;
-            let program = ledger::program(c)?;
-            let (balance, tier) = ledger::account(c, &p.id)?.unwrap_or((0, program.tiers[0].code.clone()));
-            let balance = balance - ledger::lapsed(c, &p.id, cdp_store::now_micros())?;
-            let spend = ledger::window_spend(c, &p.id, &program, cdp_store::now_micros())?;
-            let t = program.tiers.iter().find(|t| t.code == tier).unwrap_or(&program.tiers[0]);
-            let rank = program.tiers.iter().position(|x| x.code == t.code).unwrap_or(0);
-            let next = program.tiers.get(rank + 1).map(|n| NextTier {
-                code: n.code.clone(),
-                name: n.name.clone(),
-                min_spend: n.min_spend,
-                spend_needed: to_major((program.min_spend_minor(n) - spend).max(0), &program.currency),
-            });
-            Ok(LoyaltyOut {
-                points_balance: balance,
-                tier: TierRef { code: t.code.clone(), name: t.name.clone() },
-                spend_in_window: to_major(spend, &program.currency),
-                next_tier: next,
-            })
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(out))
+    let s = crate::blocking(&state, move |app| app.standing(&id)).await?;
+    Ok(web::Json(LoyaltyOut {
+        points_balance: s.points_balance,
+        tier: TierRef { code: s.tier.code, name: s.tier.name },
+        spend_in_window: s.spend_in_window,
+        next_tier: s.next_tier.map(|(n, spend_needed)| NextTier { code: n.code, name: n.name, min_spend: n.min_spend, spend_needed }),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -194,15 +150,7 @@ pub async fn list_ledger(
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;
     let cursor = cursor_decode(q.cursor.as_deref(), time_id)?;
-    let db = state.db.clone();
-    let (rows, next) = web::block(move || {
-        db.read(|c| {
-            let p = profiles::resolve(c, &id)?;
-            ledger::ledger(c, &p.id, cursor, limit)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
+    let (rows, next) = crate::blocking(&state, move |app| app.loyalty_ledger(&id, cursor, limit)).await?;
     let next_cursor = next.map(|(t, id)| cursor_encode(&format!("{t}|{id}")));
     Ok(web::Json(Page { items: rows.into_iter().map(LedgerOut::from).collect(), next_cursor }))
 }
@@ -234,35 +182,8 @@ pub async fn redeem(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     who.require(Scope::LoyaltyWrite)?;
-    let body: RedeemIn = json_body(&req, payload).await?;
-    let key = body.idempotency_key.trim().to_string();
-    if key.is_empty() || key.len() > 100 {
-        return Err(ApiError::field("idempotency_key", "invalid", "must be 1 to 100 characters"));
-    }
-    if body.points.is_some_and(|p| p <= 0) {
-        return Err(ApiError::field("points", "invalid", "must be greater than 0"));
-    }
-    if body.points.is_none() && body.reward_id.is_none() {
-        return Err(ApiError::field("points", "required", "points or reward_id is required"));
-    }
-    let db = state.db.clone();
-    let id = id.into_inner();
-    let outcome = web::block(move || {
-        db.write(|c| {
-            let p = profiles::resolve(c, &id)?;
-            let points = match (body.points, &body.reward_id) {
-                (Some(n), _) => n,
-                (None, Some(r)) => {
-                    ledger::rewards(c)?.into_iter().find(|x| &x.id == r).map(|x| x.points_cost).ok_or(StoreError::NotFound)?
-                }
-                (None, None) => 0,
-            };
-            ledger::redeem(c, &p.id, points, body.reward_id.as_deref(), &key, cdp_store::now_micros())
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile or reward"))?;
-    let (row, _) = outcome.map_err(refusal)?;
+    let b: RedeemIn = json_body(&req, payload).await?;
+    let row = crate::blocking(&state, move |app| app.redeem(&id, b.points, b.reward_id.as_deref(), &b.idempotency_key)).await?;
     Ok(HttpResponse::Created().json(LedgerOut::from(row)))
 }
 
@@ -289,26 +210,9 @@ pub async fn adjust(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     who.require(Scope::Admin)?;
-    let body: AdjustIn = json_body(&req, payload).await?;
-    let reason = body.reason.trim().to_string();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::field("reason", "invalid", "must be 1 to 500 characters"));
-    }
-    if body.points == 0 || body.points.unsigned_abs() > 1_000_000_000 {
-        return Err(ApiError::field("points", "invalid", "must be non-zero and at most 1e9 in size"));
-    }
-    let db = state.db.clone();
-    let id = id.into_inner();
-    let outcome = web::block(move || {
-        db.write(|c| {
-            let p = profiles::resolve(c, &id)?;
-            ledger::adjust(c, &p.id, body.points, &reason, cdp_store::now_micros())
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
+    let b: AdjustIn = json_body(&req, payload).await?;
+    let row = crate::blocking(&state, move |app| app.adjust_points(&id, b.points, &b.reason)).await?;
     log::info!("{} adjusted loyalty points", who.actor());
-    let row = outcome.map_err(refusal)?;
     Ok(HttpResponse::Created().json(LedgerOut::from(row)))
 }
 
@@ -348,8 +252,7 @@ impl From<RewardRow> for RewardOut {
 #[get("/loyalty/rewards")]
 pub async fn list_rewards(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<RewardOut>>> {
     who.require(Scope::LoyaltyRead)?;
-    let db = state.db.clone();
-    let rows = web::block(move || db.read(ledger::rewards)).await??;
+    let rows = crate::blocking(&state, |app| app.rewards()).await?;
     Ok(web::Json(List { items: rows.into_iter().map(RewardOut::from).collect() }))
 }
 
@@ -360,35 +263,10 @@ pub async fn list_rewards(state: web::Data<AppState>, who: Auth) -> ApiResult<we
 pub async fn create_reward(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::Admin)?;
     let r: RewardOut = json_body(&req, payload).await?;
-    let name = r.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::field("name", "invalid", "must be 1 to 200 characters"));
-    }
-    if r.points_cost <= 0 {
-        return Err(ApiError::field("points_cost", "invalid", "must be greater than 0"));
-    }
-    if r.stock.is_some_and(|s| s < 0) {
-        return Err(ApiError::field("stock", "invalid", "must be 0 or more"));
-    }
-    let time = |v: &Option<String>, field: &str| match v {
-        None => Ok(None),
-        Some(s) => cdp_domain::event::parse_time(s)
-            .map(|t| Some(t.timestamp_micros()))
-            .ok_or_else(|| ApiError::field(field, "invalid", "must be an RFC 3339 time")),
-    };
-    let row = RewardRow {
-        id: cdp_store::new_id(),
-        name,
-        points_cost: r.points_cost,
-        stock: r.stock,
-        active_from: time(&r.active_from, "active_from")?,
-        active_to: time(&r.active_to, "active_to")?,
-        created_at: cdp_store::now_micros(),
-    };
-    let db = state.db.clone();
-    let saved = row.clone();
-    web::block(move || db.write(|c| ledger::add_reward(c, &row))).await??;
-    Ok(HttpResponse::Created().json(RewardOut::from(saved)))
+    let input =
+        RewardInput { name: r.name, points_cost: r.points_cost, stock: r.stock, active_from: r.active_from, active_to: r.active_to };
+    let row = crate::blocking(&state, move |app| app.create_reward(input)).await?;
+    Ok(HttpResponse::Created().json(RewardOut::from(row)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -415,18 +293,7 @@ pub struct ExpireOut {
 #[post("/loyalty/expire")]
 pub async fn expire(state: web::Data<AppState>, who: Auth, q: web::Query<ExpireQuery>) -> ApiResult<web::Json<ExpireOut>> {
     who.require(Scope::Admin)?;
-    let as_of = q.into_inner().as_of.unwrap_or_else(|| chrono::Utc::now().date_naive().to_string());
-    let day = parse_day(&as_of).ok_or_else(|| ApiError::field("as_of", "invalid", "must be a date such as 2027-12-31"))?;
-    let end = (day + 1) * 86_400_000_000 - 1;
-    let db = state.db.clone();
-    let (members, points, changes) = web::block(move || {
-        db.write(|c| {
-            let now = cdp_store::now_micros();
-            let (m, p) = ledger::expire(c, end, now)?;
-            let changes = ledger::evaluate_tiers(c, end, now)?;
-            Ok::<_, StoreError>((m, p, changes))
-        })
-    })
-    .await??;
-    Ok(web::Json(ExpireOut { as_of, members, expired_points: points, tier_changes: changes }))
+    let as_of = q.into_inner().as_of;
+    let r = crate::blocking(&state, move |app| app.expire_points(as_of)).await?;
+    Ok(web::Json(ExpireOut { as_of: r.as_of, members: r.members, expired_points: r.expired_points, tier_changes: r.tier_changes }))
 }

@@ -3,33 +3,18 @@
 
 use crate::auth::Auth;
 use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, ts, Page};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::consent::{consents_of, preferences_of};
+use crate::error::{ApiResult, ErrorBody};
+use crate::routes::consent::{ConsentsOut, PreferencesOut};
 use crate::routes::interaction::FeedbackOut;
 use crate::routes::profiles::{MergeOut, ProfileOut};
 use crate::state::AppState;
 use actix_web::{delete, get, web};
-use cdp_app::{Caller, Principal};
+use cdp_app::privacy::{AuditFilter, Erased};
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
-use cdp_store::repo::interaction::{self as interaction_store, CaseFilter, FeedbackFilter};
-use cdp_store::repo::privacy::{self as store, AuditFilter, Erased};
-use cdp_store::repo::profiles;
-use cdp_store::Db;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
-
-/// Records an operator's (a person's) read of a profile. Reads by API keys
-/// (systems) are not audited one by one.
-pub async fn audit_read(db: &Db, who: &Principal, profile_id: &str, action: &'static str) -> ApiResult<()> {
-    if !matches!(who.caller, Caller::Operator { .. }) {
-        return Ok(());
-    }
-    let (db, actor, pid) = (db.clone(), who.actor(), profile_id.to_string());
-    web::block(move || db.write(|c| store::audit(c, &actor, action, Some(&pid), &json!({}), cdp_store::now_micros()))).await??;
-    Ok(())
-}
 
 /// Everything held about a person, as one document.
 #[derive(Serialize, ToSchema)]
@@ -70,70 +55,58 @@ pub struct ExportOut {
 #[get("/profiles/{id}/export")]
 pub async fn export_profile(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ExportOut>> {
     who.require(Scope::Admin)?;
-    let (db, actor) = (state.db.clone(), who.actor());
-    let now = cdp_store::now_micros();
-    let out = web::block(move || {
-        db.write(|c| {
-            let view = profiles::get(c, &id)?;
-            let pid = view.profile.id.clone();
-            let ids = store::person_ids(c, &pid)?;
-            let events = store::events_of(c, &ids)?
-                .into_iter()
-                .map(|(id, kind, name, channel, at, identities, traits, properties, context)| {
-                    let j = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-                    json!({"id": id, "type": kind, "event": name, "channel": channel, "occurred_at": ts(at), "identities": j(&identities),
-                           "traits": j(&traits), "properties": j(&properties), "context": j(&context)})
-                })
-                .collect();
-            let orders = store::orders_of(c, &pid)?
-                .into_iter()
-                .map(|(order_id, channel, currency, revenue, refunded, at, products)| {
-                    json!({"order_id": order_id, "channel": channel, "currency": currency, "revenue": to_major(revenue, &currency),
-                           "refunded": to_major(refunded, &currency), "occurred_at": ts(at),
-                           "products": serde_json::from_str::<Value>(&products).unwrap_or(Value::Null)})
-                })
-                .collect();
-            let ledger = store::ledger_of(c, &pid)?
-                .into_iter()
-                .map(|(kind, points, balance, order_id, at)| {
-                    json!({"kind": kind, "points": points, "balance_after": balance, "order_id": order_id, "created_at": ts(at)})
-                })
-                .collect();
-            let (feedback, _) =
-                interaction_store::list_feedback(c, &FeedbackFilter { profile_id: Some(pid.clone()), ..Default::default() }, 10_000)?;
-            let (cases, _) = interaction_store::list_cases(c, &CaseFilter { profile_id: Some(pid.clone()), ..Default::default() }, 10_000)?;
-            let cases = cases
-                .into_iter()
-                .map(|r| {
-                    json!({"id": r.id, "category": r.category, "priority": r.priority, "channel": r.channel, "subject": r.subject,
-                           "description": r.description, "status": r.status, "resolution": r.resolution, "created_at": ts(r.created_at)})
-                })
-                .collect();
-            let memberships = store::memberships_of(c, &pid)?
-                .into_iter()
-                .map(|(s, entered, exited)| json!({"segment_id": s, "entered_at": ts(entered), "exited_at": exited.map(ts)}))
-                .collect();
-            let out = ExportOut {
-                exported_at: ts(now),
-                merged_profiles: ids[1..].to_vec(),
-                events,
-                orders,
-                consents: serde_json::to_value(consents_of(c, &pid)?).unwrap_or_default(),
-                preferences: serde_json::to_value(preferences_of(c, &pid)?).unwrap_or_default(),
-                loyalty_ledger: ledger,
-                merge_log: profiles::merge_log(c, &pid)?.into_iter().map(MergeOut::from).collect(),
-                feedback: feedback.into_iter().map(FeedbackOut::from).collect(),
-                cases,
-                segment_memberships: memberships,
-                profile: view.into(),
-            };
-            store::audit(c, &actor, "profile.export", Some(&pid), &json!({}), now)?;
-            Ok(out)
+    let x = crate::blocking(&state, move |app| app.export_profile(&who, &id)).await?;
+    let j = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+    let events = x
+        .events
+        .into_iter()
+        .map(|(id, kind, name, channel, at, identities, traits, properties, context)| {
+            json!({"id": id, "type": kind, "event": name, "channel": channel, "occurred_at": ts(at), "identities": j(&identities),
+                   "traits": j(&traits), "properties": j(&properties), "context": j(&context)})
         })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(out))
+        .collect();
+    let orders = x
+        .orders
+        .into_iter()
+        .map(|(order_id, channel, currency, revenue, refunded, at, products)| {
+            json!({"order_id": order_id, "channel": channel, "currency": currency, "revenue": to_major(revenue, &currency),
+                   "refunded": to_major(refunded, &currency), "occurred_at": ts(at), "products": j(&products)})
+        })
+        .collect();
+    let ledger = x
+        .loyalty_ledger
+        .into_iter()
+        .map(|(kind, points, balance, order_id, at)| {
+            json!({"kind": kind, "points": points, "balance_after": balance, "order_id": order_id, "created_at": ts(at)})
+        })
+        .collect();
+    let cases = x
+        .cases
+        .into_iter()
+        .map(|r| {
+            json!({"id": r.id, "category": r.category, "priority": r.priority, "channel": r.channel, "subject": r.subject,
+                   "description": r.description, "status": r.status, "resolution": r.resolution, "created_at": ts(r.created_at)})
+        })
+        .collect();
+    let memberships = x
+        .segment_memberships
+        .into_iter()
+        .map(|(s, entered, exited)| json!({"segment_id": s, "entered_at": ts(entered), "exited_at": exited.map(ts)}))
+        .collect();
+    Ok(web::Json(ExportOut {
+        exported_at: ts(x.exported_at),
+        merged_profiles: x.merged_profiles,
+        events,
+        orders,
+        consents: serde_json::to_value(ConsentsOut::from(x.consents)).unwrap_or_default(),
+        preferences: serde_json::to_value(PreferencesOut::from(x.preferences)).unwrap_or_default(),
+        loyalty_ledger: ledger,
+        merge_log: x.merge_log.into_iter().map(MergeOut::from).collect(),
+        feedback: x.feedback.into_iter().map(FeedbackOut::from).collect(),
+        cases,
+        segment_memberships: memberships,
+        profile: x.profile.into(),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -160,19 +133,8 @@ pub struct ErasedOut {
 #[delete("/profiles/{id}")]
 pub async fn erase_profile(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ErasedOut>> {
     who.require(Scope::Admin)?;
-    let (db, actor) = (state.db.clone(), who.actor());
-    let now = cdp_store::now_micros();
-    let (pid, erased) = web::block(move || {
-        db.write(|c| {
-            let p = profiles::resolve(c, &id)?;
-            let erased = store::erase(c, &p.id, &actor, now)?;
-            store::audit(c, &actor, "profile.erase", Some(&p.id), &serde_json::to_value(&erased).unwrap_or_default(), now)?;
-            Ok((p.id, erased))
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    Ok(web::Json(ErasedOut { profile_id: pid, erased_at: ts(now), erased }))
+    let (pid, at, erased) = crate::blocking(&state, move |app| app.erase_profile(&who, &id)).await?;
+    Ok(web::Json(ErasedOut { profile_id: pid, erased_at: ts(at), erased }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -221,8 +183,7 @@ pub async fn list_audit(state: web::Data<AppState>, who: Auth, q: web::Query<Aud
         after: cursor_decode(q.cursor.as_deref(), time_id)?,
     };
     let limit = page_limit(q.limit)?;
-    let db = state.db.clone();
-    let (rows, next) = web::block(move || db.read(|c| store::list_audit(c, &filter, limit))).await??;
+    let (rows, next) = crate::blocking(&state, move |app| app.audit_log(&filter, limit)).await?;
     Ok(web::Json(Page {
         items: rows
             .into_iter()

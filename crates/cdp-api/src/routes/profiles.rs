@@ -3,9 +3,9 @@ use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, Identity
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, web};
+use cdp_app::profiles::{EventRow, MergeRow, ProfileView, TimelineCursor};
 use cdp_domain::auth::Scope;
 use cdp_domain::{Channel, Identity};
-use cdp_store::repo::profiles::{self, EventRow, MergeRow, ProfileView, TimelineCursor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -177,10 +177,7 @@ impl From<MergeRow> for MergeOut {
 #[get("/profiles/{id}")]
 pub async fn get_profile(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ProfileOut>> {
     who.require(Scope::ProfilesRead)?;
-    let db = state.db.clone();
-    // One statement (see `profiles::get`): no read transaction needed around it.
-    let view = web::block(move || db.read_statement(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
-    crate::routes::privacy::audit_read(&state.db, &who, &view.profile.id, "profile.read").await?;
+    let view = crate::blocking(&state, move |app| app.profile(&who, &id)).await?;
     Ok(web::Json(view.into()))
 }
 
@@ -207,15 +204,7 @@ pub struct LookupQuery {
 pub async fn lookup_profile(state: web::Data<AppState>, who: Auth, q: web::Query<LookupQuery>) -> ApiResult<web::Json<ProfileOut>> {
     who.require(Scope::ProfilesRead)?;
     let q = q.into_inner();
-    let identity = Identity::parse(&q.kind, &q.value, &state.normalize).map_err(|m| {
-        let field = if cdp_domain::IdentityType::parse(&q.kind).is_err() { "type" } else { "value" };
-        ApiError::field(field, "invalid_identity", m)
-    })?;
-    let db = state.db.clone();
-    let view = web::block(move || db.read_statement(|c| profiles::lookup(c, identity.kind.as_str(), &identity.value)))
-        .await?
-        .map_err(ApiError::or_missing("profile"))?;
-    crate::routes::privacy::audit_read(&state.db, &who, &view.profile.id, "profile.read").await?;
+    let view = crate::blocking(&state, move |app| app.lookup_profile(&who, &q.kind, &q.value)).await?;
     Ok(web::Json(view.into()))
 }
 
@@ -257,15 +246,7 @@ pub async fn list_profile_events(
         Some(c) => Some(c.parse::<Channel>().map_err(|e| ApiError::field("channel", "invalid", e.to_string()))?),
     };
     let cursor = cursor_decode(q.cursor.as_deref(), |t| time_id(t).map(|(occurred_at, id)| TimelineCursor { occurred_at, id }))?;
-    let db = state.db.clone();
-    let (rows, next) = web::block(move || {
-        db.read(|c| {
-            let p = profiles::resolve(c, &id)?;
-            profiles::timeline(c, &p.id, channel.map(Channel::as_str), cursor.as_ref(), limit)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
+    let (rows, next) = crate::blocking(&state, move |app| app.timeline(&id, channel, cursor.as_ref(), limit)).await?;
     Ok(web::Json(Page { items: rows.into_iter().map(EventOut::from).collect(), next_cursor: next.as_ref().map(encode_cursor) }))
 }
 
@@ -278,8 +259,7 @@ pub async fn list_profile_events(
 #[get("/profiles/{id}/identities")]
 pub async fn list_profile_identities(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<IdentitiesOut>> {
     who.require(Scope::ProfilesRead)?;
-    let db = state.db.clone();
-    let view = web::block(move || db.read(|c| profiles::get(c, &id))).await?.map_err(ApiError::or_missing("profile"))?;
+    let view = crate::blocking(&state, move |app| app.profile_identities(&id)).await?;
     Ok(web::Json(IdentitiesOut {
         profile_id: view.profile.id,
         items: view
@@ -300,15 +280,6 @@ pub async fn list_profile_identities(state: web::Data<AppState>, who: Auth, id: 
 #[get("/profiles/{id}/merges")]
 pub async fn list_profile_merges(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<MergesOut>> {
     who.require(Scope::ProfilesRead)?;
-    let db = state.db.clone();
-    let (pid, rows) = web::block(move || {
-        db.read(|c| {
-            let p = profiles::resolve(c, &id)?;
-            let log = profiles::merge_log(c, &p.id)?;
-            Ok((p.id, log))
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
+    let (pid, rows) = crate::blocking(&state, move |app| app.merge_log(&id)).await?;
     Ok(web::Json(MergesOut { profile_id: pid, items: rows.into_iter().map(MergeOut::from).collect() }))
 }

@@ -2,14 +2,11 @@
 
 use crate::auth::Auth;
 use crate::body::{parse_json, read_limited};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::analytics::parse_day;
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
-use cdp_domain::rfm::{self, RfmInput, SEGMENTS};
-use cdp_store::repo::value::{self, RfmRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -88,67 +85,23 @@ pub struct RfmRunIn {
 /// Scores every customer as of `as_of` (today when `None`); with `store`,
 /// keeps each profile's scores.
 async fn run(state: &AppState, as_of: Option<String>, store: bool) -> ApiResult<RfmOut> {
-    let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive().to_string());
-    let day = parse_day(&as_of).ok_or_else(|| ApiError::field("as_of", "invalid", "must be a date such as 2026-11-23"))?;
-    let (db, currency) = (state.db.clone(), state.currency.clone());
-    web::block(move || -> ApiResult<RfmOut> {
-        let started = std::time::Instant::now();
-        let mut inputs = Vec::new();
-        db.read(|c| {
-            value::for_each_summary(c, day, |h| {
-                inputs.push(RfmInput {
-                    first_day: h.first_day,
-                    last_day: h.last_day,
-                    frequency: h.days,
-                    monetary: h.revenue,
-                    id: h.profile_id,
-                })
+    let r = crate::blocking(state, move |app| app.rfm(as_of, store)).await?;
+    let currency = r.currency;
+    Ok(RfmOut {
+        as_of: r.as_of,
+        customers: r.customers,
+        revenue: to_major(r.revenue, &currency),
+        segments: r
+            .segments
+            .into_iter()
+            .map(|s| SegmentShare {
+                segment: s.segment.to_string(),
+                customers: s.customers,
+                revenue: to_major(s.revenue, &currency),
+                share_of_customers: s.share_of_customers,
+                share_of_revenue: s.share_of_revenue,
             })
-        })?;
-        let read = started.elapsed();
-        let scores = rfm::score(&inputs);
-        let total: i64 = inputs.iter().map(|i| i.monetary).sum();
-        let segments = SEGMENTS
-            .iter()
-            .map(|name| {
-                let (n, revenue) = inputs
-                    .iter()
-                    .zip(&scores)
-                    .filter(|(_, s)| s.segment == *name)
-                    .fold((0usize, 0i64), |(n, r), (i, _)| (n + 1, r + i.monetary));
-                SegmentShare {
-                    segment: name.to_string(),
-                    customers: n,
-                    revenue: to_major(revenue, &currency),
-                    share_of_customers: if inputs.is_empty() { 0.0 } else { n as f64 / inputs.len() as f64 },
-                    share_of_revenue: if total == 0 { 0.0 } else { revenue as f64 / total as f64 },
-                }
-            })
-            .collect();
-        let customers = inputs.len();
-        if store {
-            // The inputs are consumed (their ids move into the rows) and gone
-            // before the write: the server's peak memory need not hold a
-            // million customers' inputs and scores twice.
-            let rows: Vec<RfmRow> = inputs
-                .into_iter()
-                .zip(scores)
-                .map(|(i, s)| RfmRow {
-                    profile_id: i.id,
-                    r: s.r.into(),
-                    f: s.f.into(),
-                    m: s.m.into(),
-                    segment: s.segment.into(),
-                    as_of_day: day,
-                })
-                .collect();
-            let scored = started.elapsed();
-            db.write(|c| value::save_rfm(c, &rows))?;
-            log::info!("rfm run: {customers} customers read in {read:.2?}, scored by {scored:.2?}, saved by {:.2?}", started.elapsed());
-            drop(rows);
-            crate::memory::release_freed();
-        }
-        Ok(RfmOut { as_of, customers, revenue: to_major(total, &currency), currency, segments })
+            .collect(),
+        currency,
     })
-    .await?
 }

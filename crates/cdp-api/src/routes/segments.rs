@@ -9,13 +9,8 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::profiles::ProfileOut;
 use crate::state::AppState;
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use cdp_app::segments::{MemberFilter, SegmentInput, SegmentRow};
 use cdp_domain::auth::Scope;
-use cdp_domain::commerce::minor_digits;
-use cdp_domain::event::parse_time;
-use cdp_domain::segment::{self, Rule};
-use cdp_store::repo::segments::{self as store, EvalContext, MemberFilter, RefreshOutcome, SegmentRow};
-use cdp_store::repo::{loyalty, profiles};
-use cdp_store::{AnyConnection, Db, StoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -163,43 +158,8 @@ pub struct VersionOut {
     pub created_at: String,
 }
 
-fn parse_as_of(field: &str, v: Option<&str>) -> ApiResult<i64> {
-    let now = cdp_store::now_micros();
-    let Some(s) = v.filter(|s| !s.is_empty()) else { return Ok(now) };
-    if let Some(day) = crate::routes::analytics::parse_day(s) {
-        return Ok((day + 1) * 86_400_000_000 - 1);
-    }
-    parse_time(s).map(|t| t.timestamp_micros()).ok_or_else(|| ApiError::field(field, "invalid", "must be an RFC 3339 time or a date"))
-}
-
-fn context(state: &AppState, as_of: i64) -> EvalContext {
-    EvalContext { as_of, money_scale: 10f64.powi(minor_digits(&state.currency) as i32) }
-}
-
-/// The rule parsed and checked against the loyalty programme's tiers.
-async fn parse_rule(db: &Db, rule: &Value) -> ApiResult<Rule> {
-    let db = db.clone();
-    let program = web::block(move || db.read(loyalty::program)).await??;
-    let tiers: Vec<String> = program.tiers.iter().map(|t| t.code.clone()).collect();
-    Ok(segment::parse_with_tiers(rule, Some(&tiers))?)
-}
-
-fn check_text(name: &str, description: Option<&str>) -> ApiResult<(String, String)> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::field("name", "invalid", "must be 1 to 200 characters"));
-    }
-    let description = description.unwrap_or_default().trim();
-    if description.chars().count() > 2000 {
-        return Err(ApiError::field("description", "too_long", "must be at most 2000 characters"));
-    }
-    Ok((name.to_string(), description.to_string()))
-}
-
-/// Refreshes a segment whose row the transaction holds locked.
-fn refresh_locked(c: &mut AnyConnection, seg: &SegmentRow, rule: &Rule, ctx: EvalContext) -> StoreResult<RefreshOutcome> {
-    let now = cdp_store::now_micros().max(seg.refreshed_at.map_or(0, |t| t + 1));
-    store::refresh(c, &seg.id, rule, ctx, now)
+fn input(body: SegmentIn) -> SegmentInput {
+    SegmentInput { name: body.name, description: body.description, rule: body.rule, as_of: body.as_of }
 }
 
 /// Creates a segment and evaluates it at once; answers its size.
@@ -210,34 +170,7 @@ fn refresh_locked(c: &mut AnyConnection, seg: &SegmentRow, rule: &Rule, ctx: Eva
 pub async fn create_segment(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::SegmentsWrite)?;
     let body: SegmentIn = json_body(&req, payload).await?;
-    let (name, description) = check_text(&body.name, body.description.as_deref())?;
-    let rule = parse_rule(&state.db, &body.rule).await?;
-    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
-    let (db, actor, text) = (state.db.clone(), who.actor(), body.rule.to_string());
-    let row = web::block(move || {
-        db.write(|c| {
-            let now = cdp_store::now_micros();
-            let row = SegmentRow {
-                id: cdp_store::new_id(),
-                name: name.clone(),
-                description: description.clone(),
-                rule: text.clone(),
-                version: 1,
-                size: 0,
-                entered: 0,
-                exited: 0,
-                refreshed_at: None,
-                as_of: None,
-                created_by: actor.clone(),
-                created_at: now,
-                updated_at: now,
-            };
-            store::create(c, &row)?;
-            refresh_locked(c, &row, &rule, ctx)?;
-            store::get(c, &row.id)
-        })
-    })
-    .await??;
+    let row = crate::blocking(&state, move |app| app.create_segment(&who, input(body))).await?;
     Ok(HttpResponse::Created().json(SegmentOut::from(row)))
 }
 
@@ -248,8 +181,7 @@ pub async fn create_segment(state: web::Data<AppState>, who: Auth, req: HttpRequ
 #[get("/segments")]
 pub async fn list_segments(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<SegmentOut>>> {
     who.require(Scope::SegmentsRead)?;
-    let db = state.db.clone();
-    let rows = web::block(move || db.read(store::list)).await??;
+    let rows = crate::blocking(&state, |app| app.segments()).await?;
     Ok(web::Json(List { items: rows.into_iter().map(SegmentOut::from).collect() }))
 }
 
@@ -260,8 +192,7 @@ pub async fn list_segments(state: web::Data<AppState>, who: Auth) -> ApiResult<w
 #[get("/segments/{id}")]
 pub async fn get_segment(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<SegmentOut>> {
     who.require(Scope::SegmentsRead)?;
-    let db = state.db.clone();
-    let row = web::block(move || db.read(|c| store::get(c, &id))).await?.map_err(ApiError::or_missing("segment"))?;
+    let row = crate::blocking(&state, move |app| app.segment(&id)).await?;
     Ok(web::Json(row.into()))
 }
 
@@ -281,19 +212,7 @@ pub async fn update_segment(
 ) -> ApiResult<web::Json<SegmentOut>> {
     who.require(Scope::SegmentsWrite)?;
     let body: SegmentIn = json_body(&req, payload).await?;
-    let (name, description) = check_text(&body.name, body.description.as_deref())?;
-    let rule = parse_rule(&state.db, &body.rule).await?;
-    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
-    let (db, actor, text, id) = (state.db.clone(), who.actor(), body.rule.to_string(), id.into_inner());
-    let row = web::block(move || {
-        db.write(|c| {
-            let seg = store::update(c, &id, &name, &description, &text, &actor, cdp_store::now_micros())?;
-            refresh_locked(c, &seg, &rule, ctx)?;
-            store::get(c, &id)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("segment"))?;
+    let row = crate::blocking(&state, move |app| app.update_segment(&who, &id, input(body))).await?;
     Ok(web::Json(row.into()))
 }
 
@@ -305,8 +224,7 @@ pub async fn update_segment(
 #[delete("/segments/{id}")]
 pub async fn delete_segment(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<HttpResponse> {
     who.require(Scope::SegmentsWrite)?;
-    let db = state.db.clone();
-    web::block(move || db.write(|c| store::delete(c, &id))).await?.map_err(ApiError::or_missing("segment"))?;
+    crate::blocking(&state, move |app| app.delete_segment(&id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -327,22 +245,7 @@ pub async fn refresh_segment(
     who.require(Scope::SegmentsWrite)?;
     let raw = crate::body::read_limited(&req, payload, state.limits.event_body_bytes).await?;
     let body: RefreshIn = if raw.iter().all(u8::is_ascii_whitespace) { RefreshIn::default() } else { crate::body::parse_json(&raw)? };
-    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
-    let (db, id) = (state.db.clone(), id.into_inner());
-    let row = web::block(move || {
-        db.write(|c| {
-            let seg = store::lock(c, &id)?;
-            // A stored rule was valid when saved; a tier removed since matches nobody.
-            let rule = serde_json::from_str::<Value>(&seg.rule)
-                .ok()
-                .and_then(|v| segment::parse(&v).ok())
-                .ok_or_else(|| cdp_store::StoreError::Corrupt(format!("segment {id} holds an invalid rule")))?;
-            refresh_locked(c, &seg, &rule, ctx)?;
-            store::get(c, &id)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("segment"))?;
+    let row = crate::blocking(&state, move |app| app.refresh_segment(&id, body.as_of.as_deref())).await?;
     Ok(web::Json(row.into()))
 }
 
@@ -359,10 +262,7 @@ pub async fn preview_segment(
 ) -> ApiResult<web::Json<PreviewOut>> {
     who.require(Scope::SegmentsRead)?;
     let body: PreviewIn = json_body(&req, payload).await?;
-    let rule = parse_rule(&state.db, &body.rule).await?;
-    let ctx = context(&state, parse_as_of("as_of", body.as_of.as_deref())?);
-    let db = state.db.clone();
-    let size = web::block(move || db.read(|c| store::count(c, &rule, ctx))).await??;
+    let size = crate::blocking(&state, move |app| app.preview_segment(&body.rule, body.as_of.as_deref())).await?;
     Ok(web::Json(PreviewOut { size }))
 }
 
@@ -383,27 +283,10 @@ pub async fn list_segment_members(
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;
     let after = cursor_decode(q.cursor.as_deref(), |t| Some(t.to_string()))?;
-    if let Some(ch) = q.consent.as_deref().filter(|c| !cdp_domain::consent::is_consent_channel(c)) {
-        return Err(ApiError::field(
-            "consent",
-            "invalid",
-            format!("`{ch}` must be one of {}", cdp_domain::consent::CONSENT_CHANNELS.join(", ")),
-        ));
-    }
     let entered_since = time_param("entered_since", q.entered_since.as_deref())?;
     let filter = MemberFilter { consent: q.consent, entered_since, after };
-    let db = state.db.clone();
-    let (views, rows, next) = web::block(move || {
-        db.read(|c| {
-            store::get(c, &id)?;
-            let (rows, next) = store::members(c, &id, &filter, limit)?;
-            let ids: Vec<String> = rows.iter().map(|r| r.profile_id.clone()).collect();
-            Ok((profiles::get_many(c, &ids)?, rows, next))
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("segment"))?;
-    let items = views.into_iter().zip(rows).map(|(v, r)| MemberOut { profile: v.into(), entered_at: ts(r.entered_at) }).collect();
+    let (members, next) = crate::blocking(&state, move |app| app.segment_members(&id, filter, limit)).await?;
+    let items = members.into_iter().map(|(v, r)| MemberOut { profile: v.into(), entered_at: ts(r.entered_at) }).collect();
     Ok(web::Json(Page { items, next_cursor: next.as_deref().map(cursor_encode) }))
 }
 
@@ -425,15 +308,7 @@ pub async fn list_segment_changes(
     let since =
         time_param("since", q.since.as_deref())?.ok_or_else(|| ApiError::field("since", "required", "is required: an RFC 3339 time"))?;
     let after = cursor_decode(q.cursor.as_deref(), |t| time_id(t).map(|(at, pid)| (pid, at)))?;
-    let db = state.db.clone();
-    let (rows, next) = web::block(move || {
-        db.read(|c| {
-            store::get(c, &id)?;
-            store::changes(c, &id, since, after, limit)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("segment"))?;
+    let (rows, next) = crate::blocking(&state, move |app| app.segment_changes(&id, since, after, limit)).await?;
     Ok(web::Json(Page {
         items: rows
             .into_iter()
@@ -451,15 +326,7 @@ pub async fn list_segment_changes(
 #[get("/segments/{id}/versions")]
 pub async fn list_segment_versions(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<List<VersionOut>>> {
     who.require(Scope::SegmentsRead)?;
-    let db = state.db.clone();
-    let rows = web::block(move || {
-        db.read(|c| {
-            store::get(c, &id)?;
-            store::versions(c, &id)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("segment"))?;
+    let rows = crate::blocking(&state, move |app| app.segment_versions(&id)).await?;
     Ok(web::Json(List {
         items: rows
             .into_iter()

@@ -118,12 +118,14 @@ pub fn erase(conn: &mut AnyConnection, profile: &str, actor: &str, now: i64) -> 
     Ok(e)
 }
 
-/// Every event of a person, oldest first: (id, type, name, channel, occurred_at, identities, traits, properties, context).
-#[allow(clippy::type_complexity)]
-pub fn events_of(
-    conn: &mut AnyConnection,
-    ids: &[String],
-) -> StoreResult<Vec<(String, String, Option<String>, String, i64, String, String, String, String)>> {
+/// An event as stored: (id, type, name, channel, occurred_at, identities, traits, properties, context).
+pub type StoredEvent = (String, String, Option<String>, String, i64, String, String, String, String);
+
+/// An order as stored: (order_id, channel, currency, revenue, refunded, occurred_at, products).
+pub type StoredOrder = (String, String, String, i64, i64, i64, String);
+
+/// Every event of a person, oldest first.
+pub fn events_of(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<StoredEvent>> {
     Ok(events::table
         .filter(events::profile_id.eq_any(ids))
         .order((events::occurred_at.asc(), events::id.asc()))
@@ -141,9 +143,8 @@ pub fn events_of(
         .load(conn)?)
 }
 
-/// Every order of a person: (order_id, channel, currency, revenue, refunded, occurred_at, products).
-#[allow(clippy::type_complexity)]
-pub fn orders_of(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<(String, String, String, i64, i64, i64, String)>> {
+/// Every order of a person.
+pub fn orders_of(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<StoredOrder>> {
     Ok(orders::table
         .filter(orders::profile_id.eq(profile))
         .order(orders::occurred_at.asc())

@@ -73,9 +73,8 @@ pub struct CaseOut {
 }
 
 pub(crate) fn case_out(r: CaseRow, now: i64) -> CaseOut {
-    let active = CaseStatus::parse(&r.status).is_some_and(CaseStatus::is_active);
     CaseOut {
-        overdue: active && r.due_at < now,
+        overdue: cdp_app::interaction::is_overdue(&r, now),
         id: r.id,
         profile_id: r.profile_id,
         category: r.category,
@@ -96,12 +95,15 @@ pub(crate) fn case_out(r: CaseRow, now: i64) -> CaseOut {
     }
 }
 
-fn with_history(c: &mut AnyConnection, r: CaseRow, now: i64) -> StoreResult<CaseOut> {
-    let history = store::case_history(c, &r.id)?
-        .into_iter()
-        .map(|h| CaseHistoryOut { status: h.status, assignee: h.assignee, note: h.note, actor: h.actor, at: ts(h.at) })
-        .collect();
-    Ok(CaseOut { history: Some(history), ..case_out(r, now) })
+impl From<CaseView> for CaseOut {
+    fn from(v: CaseView) -> Self {
+        let history = v
+            .history
+            .into_iter()
+            .map(|h| CaseHistoryOut { status: h.status, assignee: h.assignee, note: h.note, actor: h.actor, at: ts(h.at) })
+            .collect();
+        CaseOut { history: Some(history), ..case_out(v.case, cdp_app::now_micros()) }
+    }
 }
 
 /// Opens a case (complaint, question, return request) for a profile given by
@@ -112,63 +114,18 @@ fn with_history(c: &mut AnyConnection, r: CaseRow, now: i64) -> StoreResult<Case
 #[post("/cases")]
 pub async fn create_case(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::ProfilesWrite)?;
-    let body: CaseIn = json_body(&req, payload).await?;
-    let category = category_field("category", Some(&body.category), true)?.unwrap_or_default();
-    let priority = match body.priority.as_deref() {
-        None => Priority::Normal,
-        Some(p) => Priority::parse(p).ok_or_else(|| ApiError::field("priority", "invalid", "must be low, normal, high or urgent"))?,
+    let b: CaseIn = json_body(&req, payload).await?;
+    let input = cdp_app::interaction::CaseInput {
+        profile_id: b.profile_id,
+        identities: b.identities,
+        category: b.category,
+        priority: b.priority,
+        channel: b.channel,
+        subject: b.subject,
+        description: b.description,
+        assignee: b.assignee,
     };
-    let channel = channel_field("channel", &body.channel)?;
-    let subject = text_field("subject", Some(&body.subject), 300, true)?.unwrap_or_default();
-    let description = text_field("description", body.description.as_deref(), 5000, false)?.unwrap_or_default();
-    let assignee = text_field("assignee", body.assignee.as_deref(), 200, false)?;
-    let (db, origin, currency, actor, pid) = (state.db.clone(), who.origin(), state.currency.clone(), who.actor(), body.profile_id.clone());
-    let now = cdp_store::now_micros();
-    let mut row = CaseRow {
-        id: cdp_store::new_id(),
-        profile_id: String::new(),
-        category,
-        priority: priority.as_str().into(),
-        channel: channel.as_str().into(),
-        subject,
-        description,
-        status: "open".into(),
-        assignee,
-        resolution: None,
-        due_at: now + priority.sla_hours() * HOUR_US,
-        created_by: actor,
-        created_at: now,
-        updated_at: now,
-        resolved_at: None,
-        resolved_by: None,
-    };
-    // With identities the person is resolved like an event's (created if
-    // new), and the `Case Opened` event is that ingested event.
-    let event = match (&body.identities, &body.profile_id) {
-        (Some(ids), _) => Some(event_from(
-            &state,
-            &who,
-            json!({"type": "track", "event": "Case Opened", "channel": channel.as_str(), "identities": ids,
-                       "properties": store::case_opened_properties(&row)}),
-        )?),
-        (None, Some(_)) => None,
-        (None, None) => return Err(ApiError::field("profile_id", "required", "give profile_id or identities")),
-    };
-    let out = web::block(move || {
-        db.write(|c| {
-            row.profile_id = match &event {
-                Some(e) => match ingest::ingest_one(c, &origin, e, &currency, now)? {
-                    Outcome::Accepted { profile_id, .. } | Outcome::Duplicate { profile_id, .. } => profile_id,
-                    Outcome::Erased { .. } => return Err(cdp_store::StoreError::Conflict(ERASED.into())),
-                },
-                None => profiles::resolve(c, pid.as_deref().unwrap_or_default())?.id,
-            };
-            store::open_case(c, &row, event.is_none())?;
-            with_history(c, row.clone(), now)
-        })
-    })
-    .await?
-    .map_err(store_error("profile"))?;
+    let out = CaseOut::from(crate::blocking(&state, move |app| app.create_case(&who, input)).await?);
     Ok(HttpResponse::Created().json(out))
 }
 
@@ -179,11 +136,7 @@ pub async fn create_case(state: web::Data<AppState>, who: Auth, req: HttpRequest
 #[get("/cases/{id}")]
 pub async fn get_case(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<CaseOut>> {
     who.require(Scope::ProfilesRead)?;
-    let db = state.db.clone();
-    let now = cdp_store::now_micros();
-    let out = web::block(move || db.read(|c| store::case(c, &id).and_then(|r| with_history(c, r, now))))
-        .await?
-        .map_err(ApiError::or_missing("case"))?;
+    let out = CaseOut::from(crate::blocking(&state, move |app| app.case(&id)).await?);
     Ok(web::Json(out))
 }
 
@@ -204,66 +157,15 @@ pub async fn update_case(
     payload: web::Payload,
 ) -> ApiResult<web::Json<CaseOut>> {
     who.require(Scope::ProfilesWrite)?;
-    let body: CasePatch = json_body(&req, payload).await?;
-    let status = body
-        .status
-        .as_deref()
-        .map(|s| CaseStatus::parse(s).ok_or_else(|| ApiError::field("status", "invalid", "must be open, pending, resolved or closed")))
-        .transpose()?;
-    let priority = body
-        .priority
-        .as_deref()
-        .map(|p| Priority::parse(p).ok_or_else(|| ApiError::field("priority", "invalid", "must be low, normal, high or urgent")))
-        .transpose()?;
-    let assignee = text_field("assignee", body.assignee.as_deref(), 200, false)?;
-    let resolution = text_field("resolution", body.resolution.as_deref(), 5000, false)?;
-    let note = text_field("note", body.note.as_deref(), 2000, false)?;
-    let (db, actor, id) = (state.db.clone(), who.actor(), id.into_inner());
-    let now = cdp_store::now_micros();
-    let out = web::block(move || -> ApiResult<CaseOut> {
-        let refused = std::cell::Cell::new(None);
-        let out = db.write(|c| {
-            let before = store::lock_case(c, &id)?;
-            let from = CaseStatus::parse(&before.status).unwrap_or(CaseStatus::Open);
-            let to = status.unwrap_or(from);
-            if !from.can_become(to) {
-                refused.set(Some((from, to)));
-                return Err(cdp_store::StoreError::Conflict("transition".into()));
-            }
-            let mut after = before.clone();
-            after.status = to.as_str().into();
-            if let Some(a) = &assignee {
-                after.assignee = Some(a.clone());
-            }
-            if let Some(r) = &resolution {
-                after.resolution = Some(r.clone());
-            }
-            if let Some(p) = priority {
-                after.priority = p.as_str().into();
-                after.due_at = before.created_at + p.sla_hours() * HOUR_US;
-            }
-            if to == CaseStatus::Resolved && from != CaseStatus::Resolved {
-                after.resolved_at = Some(now);
-                after.resolved_by = Some(actor.clone());
-            }
-            if to == CaseStatus::Open && from == CaseStatus::Resolved {
-                after.resolved_at = None;
-                after.resolved_by = None;
-            }
-            after.updated_at = now;
-            store::save_case(c, &before, &after, note.as_deref(), &actor, now)?;
-            with_history(c, after, now)
-        });
-        match (out, refused.get()) {
-            (Err(cdp_store::StoreError::Conflict(_)), Some((from, to))) => Err(ApiError::new(
-                actix_web::http::StatusCode::CONFLICT,
-                "invalid_transition",
-                format!("a {} case cannot become {}", from.as_str(), to.as_str()),
-            )),
-            (out, _) => out.map_err(ApiError::or_missing("case")),
-        }
-    })
-    .await??;
+    let b: CasePatch = json_body(&req, payload).await?;
+    let change = cdp_app::interaction::CaseChange {
+        status: b.status,
+        priority: b.priority,
+        assignee: b.assignee,
+        resolution: b.resolution,
+        note: b.note,
+    };
+    let out = CaseOut::from(crate::blocking(&state, move |app| app.update_case(&who, &id, change)).await?);
     Ok(web::Json(out))
 }
 
@@ -289,32 +191,15 @@ pub async fn list_cases(state: web::Data<AppState>, who: Auth, q: web::Query<Cas
     who.require(Scope::ProfilesRead)?;
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;
-    let mut statuses = Vec::new();
-    for s in q.status.as_deref().unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let st = CaseStatus::parse(s)
-            .ok_or_else(|| ApiError::field("status", "invalid", format!("`{s}` must be open, pending, resolved or closed")))?;
-        statuses.push(st.as_str().to_string());
-    }
-    let now = cdp_store::now_micros();
-    let filter = CaseFilter {
-        statuses,
+    let query = cdp_app::interaction::CaseQuery {
+        status: q.status,
         profile_id: q.profile_id,
         assignee: q.assignee,
-        overdue_at: q.overdue.unwrap_or(false).then_some(now),
+        overdue: q.overdue.unwrap_or(false),
         after: cursor_decode(q.cursor.as_deref(), time_id)?,
     };
-    let db = state.db.clone();
-    let (rows, next) = web::block(move || {
-        db.read(|c| {
-            let mut f = filter;
-            if let Some(p) = f.profile_id.take() {
-                f.profile_id = Some(profiles::resolve(c, &p)?.id);
-            }
-            store::list_cases(c, &f, limit)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
+    let (rows, next) = crate::blocking(&state, move |app| app.list_cases(query, limit)).await?;
+    let now = cdp_app::now_micros();
     Ok(web::Json(Page {
         items: rows.into_iter().map(|r| case_out(r, now)).collect(),
         next_cursor: next.map(|(t, id)| cursor_encode(&format!("{t}|{id}"))),
@@ -366,42 +251,21 @@ pub struct CaseStatsOut {
 #[get("/analytics/cases")]
 pub async fn get_case_stats(state: web::Data<AppState>, who: Auth, q: web::Query<CaseStatsQuery>) -> ApiResult<web::Json<CaseStatsOut>> {
     who.require(Scope::AnalyticsRead)?;
-    let (from, to) = period(q.from.as_deref(), q.to.as_deref(), 30)?;
-    let db = state.db.clone();
-    let now = cdp_store::now_micros();
-    let (rows, (active_now, overdue_now)) = web::block(move || {
-        db.read(|c| Ok::<_, cdp_store::StoreError>((store::cases_opened_between(c, from, to)?, store::active_counts(c, now)?)))
-    })
-    .await??;
-    let mut hours = Vec::new();
-    let mut by_cat: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut breaches = 0;
-    for r in &rows {
-        let breach = match r.resolved_at {
-            Some(t) => t > r.due_at,
-            None => CaseStatus::parse(&r.status).is_some_and(CaseStatus::is_active) && now > r.due_at,
-        };
-        if let Some(t) = r.resolved_at {
-            hours.push((t - r.created_at) as f64 / HOUR_US as f64);
-        }
-        let e = by_cat.entry(r.category.clone()).or_default();
-        e.0 += 1;
-        e.1 += u64::from(breach);
-        breaches += u64::from(breach);
-    }
-    let mut top: Vec<CategoryCount> =
-        by_cat.into_iter().map(|(category, (cases, sla_breaches))| CategoryCount { category, cases, sla_breaches }).collect();
-    top.sort_by(|a, b| b.cases.cmp(&a.cases).then_with(|| a.category.cmp(&b.category)));
-    let day = |us: i64| cdp_store::from_micros(us).date_naive().to_string();
+    let q = q.into_inner();
+    let r = crate::blocking(&state, move |app| app.case_stats(q.from.as_deref(), q.to.as_deref())).await?;
     Ok(web::Json(CaseStatsOut {
-        from: day(from),
-        to: day(to - 1),
-        opened: rows.len() as u64,
-        resolved: hours.len() as u64,
-        active_now,
-        overdue_now,
-        median_hours_to_resolve: interaction::median(&mut hours).map(|h| (h * 100.0).round() / 100.0),
-        sla_breaches: breaches,
-        top_categories: top,
+        from: super::nps::day_of(r.from),
+        to: super::nps::day_of(r.to - 1),
+        opened: r.opened,
+        resolved: r.resolved,
+        active_now: r.active_now,
+        overdue_now: r.overdue_now,
+        median_hours_to_resolve: r.median_hours_to_resolve,
+        sla_breaches: r.sla_breaches,
+        top_categories: r
+            .top_categories
+            .into_iter()
+            .map(|(category, cases, sla_breaches)| CategoryCount { category, cases, sla_breaches })
+            .collect(),
     }))
 }

@@ -58,54 +58,23 @@ pub async fn get_profile_context(
 ) -> ApiResult<web::Json<ContextOut>> {
     who.require(Scope::ProfilesRead)?;
     let n = q.interactions.unwrap_or(20);
-    if !(1..=100).contains(&n) {
-        return Err(ApiError::field("interactions", "out_of_range", "must be between 1 and 100"));
-    }
-    let (db, currency) = (state.db.clone(), state.currency.clone());
-    let now = cdp_store::now_micros();
-    let out = web::block(move || {
-        db.read(|c| {
-            let view = profiles::get(c, &id)?;
-            let pid = view.profile.id.clone();
-            let (cases, _) = store::list_cases(
-                c,
-                &CaseFilter { statuses: vec!["open".into(), "pending".into()], profile_id: Some(pid.clone()), ..Default::default() },
-                50,
-            )?;
-            let (events, _) = profiles::timeline(c, &pid, None, None, n)?;
-            let last_order = store::last_order(c, &pid)?.map(|(order_id, channel, revenue, refunded, cur, at, products)| LastOrderOut {
-                revenue: to_major(revenue - refunded, &cur),
-                order_id,
-                channel,
-                currency: cur,
-                occurred_at: ts(at),
-                products: serde_json::from_str(&products).unwrap_or(Value::Null),
-            });
-            let loyalty = match &view.loyalty {
-                Some((points_balance, tier)) => {
-                    let program = loyalty::program(c)?;
-                    let tier_name = program.tiers.iter().find(|t| &t.code == tier).map(|t| t.name.clone()).unwrap_or_default();
-                    Some(ContextLoyalty { points_balance: *points_balance, tier: tier.clone(), tier_name })
-                }
-                None => None,
-            };
-            let value = value_of(c, &view.profile, &currency)?;
-            let consents = consents_of(c, &pid)?;
-            let preferences = preferences_of(c, &pid)?;
-            Ok(ContextOut {
-                profile: view.into(),
-                open_cases: cases.into_iter().map(|r| case_out(r, now)).collect(),
-                recent_interactions: events.into_iter().map(EventOut::from).collect(),
-                last_order,
-                loyalty,
-                value,
-                consents,
-                preferences,
-            })
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
-    crate::routes::privacy::audit_read(&state.db, &who, &out.profile.id, "profile.context").await?;
-    Ok(web::Json(out))
+    let x = crate::blocking(&state, move |app| app.agent_context(&who, &id, n)).await?;
+    let now = cdp_app::now_micros();
+    Ok(web::Json(ContextOut {
+        profile: x.profile.into(),
+        open_cases: x.open_cases.into_iter().map(|r| case_out(r, now)).collect(),
+        recent_interactions: x.recent_interactions.into_iter().map(EventOut::from).collect(),
+        last_order: x.last_order.map(|(order_id, channel, revenue, currency, at, products)| LastOrderOut {
+            revenue: to_major(revenue, &currency),
+            order_id,
+            channel,
+            currency,
+            occurred_at: ts(at),
+            products: serde_json::from_str(&products).unwrap_or(Value::Null),
+        }),
+        loyalty: x.loyalty.map(|(points_balance, tier, tier_name)| ContextLoyalty { points_balance, tier, tier_name }),
+        value: x.value.into(),
+        consents: x.consents.into(),
+        preferences: x.preferences.into(),
+    }))
 }

@@ -86,89 +86,22 @@ impl From<FeedbackRow> for FeedbackOut {
 #[post("/feedback")]
 pub async fn create_feedback(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::EventsWrite)?;
-    let body: FeedbackIn = json_body(&req, payload).await?;
-    let kind = FeedbackKind::parse(&body.kind).ok_or_else(|| ApiError::field("kind", "invalid", "must be nps, csat or text"))?;
-    let score = match (kind.range(), &body.score) {
-        (None, None | Some(Value::Null)) => None,
-        (None, Some(_)) => return Err(ApiError::field("score", "invalid", "text feedback carries no score")),
-        (Some((lo, hi)), v) => Some(
-            v.as_ref()
-                .and_then(Value::as_i64)
-                .filter(|s| (lo..=hi).contains(s))
-                .ok_or_else(|| ApiError::field("score", "out_of_range", format!("must be a whole number from {lo} to {hi}")))?,
-        ),
+    let b: FeedbackIn = json_body(&req, payload).await?;
+    let input = cdp_app::interaction::FeedbackInput {
+        kind: b.kind,
+        score: b.score,
+        text: b.text,
+        category: b.category,
+        channel: b.channel,
+        identities: b.identities,
+        profile_id: b.profile_id,
+        survey_id: b.survey_id,
+        order_id: b.order_id,
+        case_id: b.case_id,
+        occurred_at: b.occurred_at,
+        message_id: b.message_id,
     };
-    let text = text_field("text", body.text.as_deref(), 5000, kind == FeedbackKind::Text)?;
-    let category = category_field("category", body.category.as_deref(), false)?;
-    let channel = channel_field("channel", &body.channel)?;
-    let sentiment = text.as_deref().and_then(interaction::sentiment);
-    let now = cdp_store::now_micros();
-    let occurred_at = time_param("occurred_at", body.occurred_at.as_deref())?.unwrap_or(now);
-    let id = cdp_store::new_id();
-    let properties = json!({"feedback_id": id, "kind": kind.as_str(), "score": score, "text": text, "category": category,
-        "sentiment": sentiment.map(|s| s.label), "survey_id": body.survey_id, "order_id": body.order_id, "case_id": body.case_id});
-    // Through ingestion when identities are given: the same resolution as events.
-    let event = match (&body.identities, &body.profile_id) {
-        (Some(ids), _) => Some(event_from(
-            &state,
-            &who,
-            json!({"type": "track", "event": "Feedback Submitted", "channel": channel.as_str(), "identities": ids,
-                       "occurred_at": cdp_store::from_micros(occurred_at).to_rfc3339(), "properties": properties,
-                       "message_id": body.message_id}),
-        )?),
-        (None, Some(_)) => None,
-        (None, None) => return Err(ApiError::field("identities", "required", "give identities or profile_id")),
-    };
-    let (db, origin, currency, actor) = (state.db.clone(), who.origin(), state.currency.clone(), who.actor());
-    let (row, created) = web::block(move || -> ApiResult<(FeedbackRow, bool)> {
-        db.write(|c| {
-            if let Some(sid) = &body.survey_id {
-                let s = store::survey(c, sid).map_err(|_| cdp_store::StoreError::Conflict("survey_id".into()))?;
-                if s.kind != kind.as_str() {
-                    return Err(cdp_store::StoreError::Conflict("survey_kind".into()));
-                }
-            }
-            let (event_id, profile_id) = match &event {
-                Some(e) => match ingest::ingest_one(c, &origin, e, &currency, now)? {
-                    Outcome::Accepted { id, profile_id } => (id, profile_id),
-                    Outcome::Duplicate { id, .. } => return Ok((store::feedback_by_event(c, &id)?, false)),
-                    Outcome::Erased { .. } => return Err(cdp_store::StoreError::Conflict(ERASED.into())),
-                },
-                None => {
-                    let p = profiles::resolve(c, body.profile_id.as_deref().unwrap_or_default())?;
-                    let eid = store::append_event(c, &p.id, &actor, "Feedback Submitted", channel.as_str(), &properties, occurred_at, now)?;
-                    (eid, p.id)
-                }
-            };
-            let row = FeedbackRow {
-                id: id.clone(),
-                profile_id,
-                event_id,
-                survey_id: body.survey_id.clone(),
-                kind: kind.as_str().into(),
-                score,
-                body: text.clone(),
-                category: category.clone(),
-                channel: channel.as_str().into(),
-                sentiment_label: sentiment.map(|s| s.label.to_string()),
-                sentiment_score: sentiment.map(|s| s.score),
-                order_id: body.order_id.clone(),
-                case_id: body.case_id.clone(),
-                occurred_at,
-                received_at: now,
-            };
-            store::add_feedback(c, &row)?;
-            Ok((row, true))
-        })
-        .map_err(|e| match e {
-            cdp_store::StoreError::Conflict(f) if f == "survey_id" => ApiError::field("survey_id", "not_found", "names no survey"),
-            cdp_store::StoreError::Conflict(f) if f == "survey_kind" => {
-                ApiError::field("kind", "invalid", "differs from the survey's kind")
-            }
-            e => store_error("profile")(e),
-        })
-    })
-    .await??;
+    let (row, created) = crate::blocking(&state, move |app| app.create_feedback(&who, input)).await?;
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(FeedbackOut::from(row)))
 }
 
@@ -196,33 +129,15 @@ pub async fn list_feedback(state: web::Data<AppState>, who: Auth, q: web::Query<
     who.require(Scope::ProfilesRead)?;
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;
-    if let Some(s) = q.sentiment.as_deref().filter(|s| !["positive", "neutral", "negative"].contains(s)) {
-        return Err(ApiError::field("sentiment", "invalid", format!("`{s}` must be positive, neutral or negative")));
-    }
-    let (from, to) = match (q.from.as_deref(), q.to.as_deref()) {
-        (None, None) => (None, None),
-        (f, t) => period(f, t, 36_500).map(|(a, b)| (Some(a), Some(b)))?,
-    };
-    let filter = FeedbackFilter {
+    let query = cdp_app::interaction::FeedbackQuery {
         sentiment: q.sentiment,
         category: q.category,
         profile_id: q.profile_id,
-        from,
-        to,
+        from: q.from,
+        to: q.to,
         after: cursor_decode(q.cursor.as_deref(), time_id)?,
     };
-    let db = state.db.clone();
-    let (rows, next) = web::block(move || {
-        db.read(|c| {
-            let mut f = filter;
-            if let Some(p) = f.profile_id.take() {
-                f.profile_id = Some(profiles::resolve(c, &p)?.id);
-            }
-            store::list_feedback(c, &f, limit)
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("profile"))?;
+    let (rows, next) = crate::blocking(&state, move |app| app.list_feedback(query, limit)).await?;
     Ok(web::Json(Page {
         items: rows.into_iter().map(FeedbackOut::from).collect(),
         next_cursor: next.map(|(t, id)| cursor_encode(&format!("{t}|{id}"))),

@@ -48,34 +48,15 @@ impl From<ImprovementRow> for ImprovementOut {
 #[post("/improvements")]
 pub async fn create_improvement(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::SegmentsWrite)?;
-    let body: ImprovementIn = json_body(&req, payload).await?;
-    let title = text_field("title", Some(&body.title), 300, true)?.unwrap_or_default();
-    let description = text_field("description", Some(&body.description), 5000, true)?.unwrap_or_default();
-    if body.categories.is_empty() {
-        return Err(ApiError::field("categories", "required", "must name at least one category"));
-    }
-    let categories: Vec<String> = body
-        .categories
-        .iter()
-        .enumerate()
-        .map(|(i, c)| category_field(&format!("categories[{i}]"), Some(c), true).map(Option::unwrap_or_default))
-        .collect::<ApiResult<_>>()?;
-    if !cdp_domain::consent::is_consent_channel(&body.channel) {
-        return Err(ApiError::field("channel", "invalid", format!("must be one of {}", cdp_domain::consent::CONSENT_CHANNELS.join(", "))));
-    }
-    let now = cdp_store::now_micros();
-    let row = ImprovementRow {
-        id: cdp_store::new_id(),
-        title,
-        description,
-        categories: json!(categories).to_string(),
-        channel: body.channel.clone(),
-        published_at: time_param("published_at", body.published_at.as_deref())?.unwrap_or(now),
-        created_by: who.actor(),
-        created_at: now,
+    let b: ImprovementIn = json_body(&req, payload).await?;
+    let input = cdp_app::interaction::ImprovementInput {
+        title: b.title,
+        description: b.description,
+        categories: b.categories,
+        channel: b.channel,
+        published_at: b.published_at,
     };
-    let (db, saved) = (state.db.clone(), row.clone());
-    web::block(move || db.write(|c| store::add_improvement(c, &saved))).await??;
+    let row = crate::blocking(&state, move |app| app.create_improvement(&who, input)).await?;
     Ok(HttpResponse::Created().json(ImprovementOut::from(row)))
 }
 
@@ -85,8 +66,7 @@ pub async fn create_improvement(state: web::Data<AppState>, who: Auth, req: Http
 #[get("/improvements")]
 pub async fn list_improvements(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<ImprovementOut>>> {
     who.require(Scope::SegmentsRead)?;
-    let db = state.db.clone();
-    let rows = web::block(move || db.read(store::improvements)).await??;
+    let rows = crate::blocking(&state, |app| app.improvements()).await?;
     Ok(web::Json(List { items: rows.into_iter().map(ImprovementOut::from).collect() }))
 }
 
@@ -121,30 +101,10 @@ pub async fn list_improvement_audience(
     who.require(Scope::SegmentsRead)?;
     let limit = page_limit(q.limit)?;
     let after = cursor_decode(q.cursor.as_deref(), |t| Some(t.to_string()))?;
-    let db = state.db.clone();
-    let (members, next) = web::block(move || {
-        db.read(|c| {
-            let imp = store::improvement(c, &id)?;
-            let cats: Vec<String> = serde_json::from_str(&imp.categories).unwrap_or_default();
-            let (rows, next) = store::audience(c, &cats, imp.published_at, &imp.channel, after.as_deref(), limit)?;
-            let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-            let views = profiles::get_many(c, &ids)?;
-            let stats: Map<String, Value> = rows.iter().map(|(p, n, t)| (p.clone(), json!([n, t]))).collect();
-            let members: Vec<AudienceMember> = views
-                .into_iter()
-                .map(|v| {
-                    let s = &stats[&v.profile.id];
-                    AudienceMember {
-                        complaints: s[0].as_i64().unwrap_or(0),
-                        last_complaint_at: ts(s[1].as_i64().unwrap_or(0)),
-                        profile: v.into(),
-                    }
-                })
-                .collect();
-            Ok((members, next))
-        })
-    })
-    .await?
-    .map_err(ApiError::or_missing("improvement"))?;
-    Ok(web::Json(Page { items: members, next_cursor: next.as_deref().map(cursor_encode) }))
+    let (members, next) = crate::blocking(&state, move |app| app.improvement_audience(&id, after.as_deref(), limit)).await?;
+    let items = members
+        .into_iter()
+        .map(|m| AudienceMember { complaints: m.complaints, last_complaint_at: ts(m.last_complaint_at), profile: m.profile.into() })
+        .collect();
+    Ok(web::Json(Page { items, next_cursor: next.as_deref().map(cursor_encode) }))
 }

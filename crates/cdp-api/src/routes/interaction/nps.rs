@@ -76,35 +76,20 @@ pub struct NpsOut {
 pub async fn get_nps(state: web::Data<AppState>, who: Auth, q: web::Query<NpsQuery>) -> ApiResult<web::Json<NpsOut>> {
     who.require(Scope::AnalyticsRead)?;
     let q = q.into_inner();
-    let (from, to) = period(q.from.as_deref(), q.to.as_deref(), 90)?;
-    let channel = q.channel.as_deref().map(|c| channel_field("channel", c)).transpose()?;
-    let db = state.db.clone();
-    let rows = web::block(move || db.read(|c| store::scores_between(c, from, to, channel.map(Channel::as_str)))).await??;
-    let mut total = Satisfaction::default();
-    let (mut by_channel, mut by_city, mut by_month): (
-        BTreeMap<String, Satisfaction>,
-        BTreeMap<String, Satisfaction>,
-        BTreeMap<String, Satisfaction>,
-    ) = Default::default();
-    for (kind, score, ch, at, traits) in rows {
-        let city = serde_json::from_str::<Value>(&traits).ok().and_then(|t| t.get("city").and_then(Value::as_str).map(str::to_string));
-        if q.city.as_ref().is_some_and(|want| city.as_ref() != Some(want)) {
-            continue;
-        }
-        let Some(kind) = FeedbackKind::parse(&kind) else { continue };
-        total.add(kind, score);
-        by_channel.entry(ch).or_default().add(kind, score);
-        by_city.entry(city.unwrap_or_else(|| "unknown".into())).or_default().add(kind, score);
-        by_month.entry(cdp_store::from_micros(at).format("%Y-%m").to_string()).or_default().add(kind, score);
-    }
+    let r =
+        crate::blocking(&state, move |app| app.nps(q.from.as_deref(), q.to.as_deref(), q.channel.as_deref(), q.city.as_deref())).await?;
     let lines = |m: BTreeMap<String, Satisfaction>| m.iter().map(|(k, s)| SatisfactionOut { key: k.clone(), figures: s.into() }).collect();
-    let day = |us: i64| cdp_store::from_micros(us).date_naive().to_string();
     Ok(web::Json(NpsOut {
-        from: day(from),
-        to: day(to - 1),
-        total: (&total).into(),
-        by_channel: lines(by_channel),
-        by_city: lines(by_city),
-        by_month: lines(by_month),
+        from: day_of(r.from),
+        to: day_of(r.to - 1),
+        total: (&r.total).into(),
+        by_channel: lines(r.by_channel),
+        by_city: lines(r.by_city),
+        by_month: lines(r.by_month),
     }))
+}
+
+/// The date (UTC) of a time in micros.
+pub(super) fn day_of(us: i64) -> String {
+    cdp_app::value::date_of(us.div_euclid(86_400_000_000))
 }

@@ -44,29 +44,8 @@ impl From<SurveyRow> for SurveyOut {
 pub async fn create_survey(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     who.require(Scope::Admin)?;
     let body: SurveyIn = json_body(&req, payload).await?;
-    let name = text_field("name", Some(&body.name), 200, true)?.unwrap_or_default();
-    let question = text_field("question", Some(&body.question), 1000, true)?.unwrap_or_default();
-    let kind = FeedbackKind::parse(&body.kind).ok_or_else(|| ApiError::field("kind", "invalid", "must be nps, csat or text"))?;
-    if body.channels.is_empty() {
-        return Err(ApiError::field("channels", "required", "must name at least one channel"));
-    }
-    let channels: Vec<&str> = body
-        .channels
-        .iter()
-        .enumerate()
-        .map(|(i, c)| channel_field(&format!("channels[{i}]"), c).map(Channel::as_str))
-        .collect::<ApiResult<_>>()?;
-    let row = SurveyRow {
-        id: cdp_store::new_id(),
-        name,
-        kind: kind.as_str().into(),
-        question,
-        channels: json!(channels).to_string(),
-        created_by: who.actor(),
-        created_at: cdp_store::now_micros(),
-    };
-    let (db, saved) = (state.db.clone(), row.clone());
-    web::block(move || db.write(|c| store::add_survey(c, &saved))).await??;
+    let input = cdp_app::interaction::SurveyInput { name: body.name, kind: body.kind, question: body.question, channels: body.channels };
+    let row = crate::blocking(&state, move |app| app.create_survey(&who, input)).await?;
     Ok(HttpResponse::Created().json(SurveyOut::from(row)))
 }
 
@@ -76,7 +55,6 @@ pub async fn create_survey(state: web::Data<AppState>, who: Auth, req: HttpReque
 #[get("/surveys")]
 pub async fn list_surveys(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<List<SurveyOut>>> {
     who.require(Scope::ProfilesRead)?;
-    let db = state.db.clone();
-    let rows = web::block(move || db.read(store::surveys)).await??;
+    let rows = crate::blocking(&state, |app| app.surveys()).await?;
     Ok(web::Json(List { items: rows.into_iter().map(SurveyOut::from).collect() }))
 }

@@ -2,7 +2,7 @@
 //! system after a job that allocated a lot at once.
 //!
 //! Rust's allocations go to jemalloc (set here, so every binary that links
-//! the API — `cdp`, the bench server, the test suite — runs the same one):
+//! the application — `cdp`, the bench server, the test suite — runs the same one):
 //! less CPU per request than glibc's malloc, without the page purging that
 //! made mimalloc stall reads (docs/benchmarks.md). SQLite's own page caches
 //! stay on the C library's malloc.

@@ -1,0 +1,195 @@
+//! Segments and audiences: rules stored with versions, evaluated in the
+//! database, membership kept with entry and exit times, members exported
+//! with keyset paging and an optional consent filter.
+
+use crate::value::parse_day;
+use crate::{App, AppError, AppResult, Principal};
+use cdp_domain::commerce::minor_digits;
+use cdp_domain::event::parse_time;
+use cdp_domain::segment::{self, Rule};
+use cdp_store::repo::segments::{self as store, EvalContext, RefreshOutcome};
+pub use cdp_store::repo::segments::{MemberFilter, MemberRow, SegmentRow};
+use cdp_store::repo::{loyalty, profiles, Page};
+use cdp_store::{AnyConnection, StoreResult};
+use serde_json::Value;
+
+/// A segment to create or replace: its rule is a new version.
+#[derive(Debug, Clone)]
+pub struct SegmentInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub rule: Value,
+    /// A time or a date (its end) that event windows end at; default now.
+    pub as_of: Option<String>,
+}
+
+impl App {
+    /// Creates a segment and evaluates it at once.
+    pub fn create_segment(&self, who: &Principal, input: SegmentInput) -> AppResult<SegmentRow> {
+        let (name, description) = check_text(&input.name, input.description.as_deref())?;
+        let rule = self.parse_rule(&input.rule)?;
+        let ctx = self.eval_context(parse_as_of("as_of", input.as_of.as_deref())?);
+        let (actor, text) = (who.actor(), input.rule.to_string());
+        Ok(self.db.write(|c| {
+            let now = cdp_store::now_micros();
+            let row = SegmentRow {
+                id: cdp_store::new_id(),
+                name: name.clone(),
+                description: description.clone(),
+                rule: text.clone(),
+                version: 1,
+                size: 0,
+                entered: 0,
+                exited: 0,
+                refreshed_at: None,
+                as_of: None,
+                created_by: actor.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            store::create(c, &row)?;
+            refresh_locked(c, &row, &rule, ctx)?;
+            store::get(c, &row.id)
+        })?)
+    }
+
+    pub fn segments(&self) -> AppResult<Vec<SegmentRow>> {
+        Ok(self.db.read(store::list)?)
+    }
+
+    pub fn segment(&self, id: &str) -> AppResult<SegmentRow> {
+        self.db.read(|c| store::get(c, id)).map_err(AppError::or_missing("segment"))
+    }
+
+    /// Replaces a segment's name, description and rule (a new version) and evaluates it.
+    pub fn update_segment(&self, who: &Principal, id: &str, input: SegmentInput) -> AppResult<SegmentRow> {
+        let (name, description) = check_text(&input.name, input.description.as_deref())?;
+        let rule = self.parse_rule(&input.rule)?;
+        let ctx = self.eval_context(parse_as_of("as_of", input.as_of.as_deref())?);
+        let (actor, text) = (who.actor(), input.rule.to_string());
+        self.db
+            .write(|c| {
+                let seg = store::update(c, id, &name, &description, &text, &actor, cdp_store::now_micros())?;
+                refresh_locked(c, &seg, &rule, ctx)?;
+                store::get(c, id)
+            })
+            .map_err(AppError::or_missing("segment"))
+    }
+
+    pub fn delete_segment(&self, id: &str) -> AppResult<()> {
+        self.db.write(|c| store::delete(c, id)).map_err(AppError::or_missing("segment"))
+    }
+
+    /// Evaluates a segment again (as of a time or date; default now),
+    /// recording who entered and who left.
+    pub fn refresh_segment(&self, id: &str, as_of: Option<&str>) -> AppResult<SegmentRow> {
+        let ctx = self.eval_context(parse_as_of("as_of", as_of)?);
+        self.db
+            .write(|c| {
+                let seg = store::lock(c, id)?;
+                // A stored rule was valid when saved; a tier removed since matches nobody.
+                let rule = serde_json::from_str::<Value>(&seg.rule)
+                    .ok()
+                    .and_then(|v| segment::parse(&v).ok())
+                    .ok_or_else(|| cdp_store::StoreError::Corrupt(format!("segment {id} holds an invalid rule")))?;
+                refresh_locked(c, &seg, &rule, ctx)?;
+                store::get(c, id)
+            })
+            .map_err(AppError::or_missing("segment"))
+    }
+
+    /// How many profiles a rule matches, without saving anything.
+    pub fn preview_segment(&self, rule: &Value, as_of: Option<&str>) -> AppResult<i64> {
+        let rule = self.parse_rule(rule)?;
+        let ctx = self.eval_context(parse_as_of("as_of", as_of)?);
+        Ok(self.db.read(|c| store::count(c, &rule, ctx))?)
+    }
+
+    /// A page of members with their profiles, by profile id; with a consent
+    /// channel only those whose consent there is granted now.
+    pub fn segment_members(
+        &self,
+        id: &str,
+        filter: MemberFilter,
+        limit: i64,
+    ) -> AppResult<Page<(profiles::ProfileView, MemberRow), String>> {
+        if let Some(ch) = filter.consent.as_deref().filter(|c| !cdp_domain::consent::is_consent_channel(c)) {
+            return Err(AppError::field(
+                "consent",
+                "invalid",
+                format!("`{ch}` must be one of {}", cdp_domain::consent::CONSENT_CHANNELS.join(", ")),
+            ));
+        }
+        self.db
+            .read(|c| {
+                store::get(c, id)?;
+                let (rows, next) = store::members(c, id, &filter, limit)?;
+                let ids: Vec<String> = rows.iter().map(|r| r.profile_id.clone()).collect();
+                Ok((profiles::get_many(c, &ids)?.into_iter().zip(rows).collect(), next))
+            })
+            .map_err(AppError::or_missing("segment"))
+    }
+
+    /// Membership periods that began or ended after `since`.
+    pub fn segment_changes(
+        &self,
+        id: &str,
+        since: i64,
+        after: Option<(String, i64)>,
+        limit: i64,
+    ) -> AppResult<Page<MemberRow, (String, i64)>> {
+        self.db
+            .read(|c| {
+                store::get(c, id)?;
+                store::changes(c, id, since, after.clone(), limit)
+            })
+            .map_err(AppError::or_missing("segment"))
+    }
+
+    /// Every version of a segment's rule: (version, rule JSON, created_by, created_at).
+    pub fn segment_versions(&self, id: &str) -> AppResult<Vec<(i32, String, String, i64)>> {
+        self.db
+            .read(|c| {
+                store::get(c, id)?;
+                store::versions(c, id)
+            })
+            .map_err(AppError::or_missing("segment"))
+    }
+
+    /// A rule checked against the language and the programme's tiers.
+    fn parse_rule(&self, rule: &Value) -> AppResult<Rule> {
+        let program = self.db.read(loyalty::program)?;
+        let tiers: Vec<String> = program.tiers.iter().map(|t| t.code.clone()).collect();
+        Ok(segment::parse_with_tiers(rule, Some(&tiers))?)
+    }
+
+    fn eval_context(&self, as_of: i64) -> EvalContext {
+        EvalContext { as_of, money_scale: 10f64.powi(minor_digits(&self.config.currency) as i32) }
+    }
+}
+
+/// A time, or a date meaning its last microsecond; now when absent.
+fn parse_as_of(field: &str, v: Option<&str>) -> AppResult<i64> {
+    let Some(s) = v.filter(|s| !s.is_empty()) else { return Ok(cdp_store::now_micros()) };
+    if let Some(day) = parse_day(s) {
+        return Ok((day + 1) * 86_400_000_000 - 1);
+    }
+    parse_time(s).map(|t| t.timestamp_micros()).ok_or_else(|| AppError::field(field, "invalid", "must be an RFC 3339 time or a date"))
+}
+
+fn check_text(name: &str, description: Option<&str>) -> AppResult<(String, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::field("name", "invalid", "must be 1 to 200 characters"));
+    }
+    let description = description.unwrap_or_default().trim();
+    if description.chars().count() > 2000 {
+        return Err(AppError::field("description", "too_long", "must be at most 2000 characters"));
+    }
+    Ok((name.to_string(), description.to_string()))
+}
+
+fn refresh_locked(c: &mut AnyConnection, seg: &SegmentRow, rule: &Rule, ctx: EvalContext) -> StoreResult<RefreshOutcome> {
+    let now = cdp_store::now_micros().max(seg.refreshed_at.map_or(0, |t| t + 1));
+    store::refresh(c, &seg.id, rule, ctx, now)
+}
