@@ -154,3 +154,40 @@ fn deep_wide_or_long_json_is_refused_with_its_code() {
         assert_eq!((f["field"].as_str(), f["code"].as_str()), (Some(field), Some(code)));
     }
 }
+
+/// The codes an error body may carry, as the OpenAPI document lists them and
+/// the guide documents them. A new code fails here until it is listed in
+/// both.
+#[test]
+fn every_error_code_is_in_the_spec_and_documented() {
+    const CODES: [&str; 18] = [
+        "invalid_json",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "conflict",
+        "identity_erased",
+        "insufficient_points",
+        "invalid_transition",
+        "out_of_stock",
+        "reward_inactive",
+        "payload_too_large",
+        "unsupported_media_type",
+        "validation_failed",
+        "too_many",
+        "rate_limited",
+        "contention",
+        "service_unavailable",
+        "internal_error",
+    ];
+    let spec = serde_json::to_value(cdp_api::openapi()).unwrap();
+    let listed: Vec<&str> =
+        spec["components"]["schemas"]["ErrorCode"]["enum"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(listed, CODES, "the spec's ErrorCode enum");
+    let served: Vec<&str> = cdp_api::error::ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(served, CODES, "ErrorCode::ALL");
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guide.md")).unwrap();
+    for code in CODES {
+        assert!(guide.contains(&format!("| `{code}` |")), "docs/guide.md documents `{code}`");
+    }
+}

@@ -9,10 +9,106 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+/// Every code an error body can carry: stable, snake_case, documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not JSON (or could not be read).
+    InvalidJson,
+    /// 401: missing or invalid credentials.
+    Unauthorized,
+    /// 403: valid credentials without the scope.
+    Forbidden,
+    /// 404: no such resource (or route).
+    NotFound,
+    /// 409: something of that name or key is already there.
+    Conflict,
+    /// 409: the identities belong to a person erased after the event happened.
+    IdentityErased,
+    /// 409: the points balance does not cover a redemption.
+    InsufficientPoints,
+    /// 409: a case may not move from its status to the one asked.
+    InvalidTransition,
+    /// 409: the reward has no stock left.
+    OutOfStock,
+    /// 409: the reward is outside its active window.
+    RewardInactive,
+    /// 413 (400 on the tracking API): the body or a message is too large.
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 422 (400 on the tracking API): fields break a rule; `details.fields` names them.
+    ValidationFailed,
+    /// 400 on the tracking API: more messages than a batch may hold.
+    TooMany,
+    /// 429: over the key's rate; `Retry-After` says when to retry.
+    RateLimited,
+    /// 503: too many concurrent writers on the same profiles; retry.
+    Contention,
+    /// 503: the database is unavailable.
+    ServiceUnavailable,
+    /// 500: an internal error, logged with its detail.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// Every code, in the order above.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::IdentityErased,
+        ErrorCode::InsufficientPoints,
+        ErrorCode::InvalidTransition,
+        ErrorCode::OutOfStock,
+        ErrorCode::RewardInactive,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ValidationFailed,
+        ErrorCode::TooMany,
+        ErrorCode::RateLimited,
+        ErrorCode::Contention,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::InternalError,
+    ];
+
+    /// The code as the body writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::IdentityErased => "identity_erased",
+            ErrorCode::InsufficientPoints => "insufficient_points",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::RewardInactive => "reward_inactive",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::TooMany => "too_many",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Contention => "contention",
+            ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::InternalError => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub details: Option<Value>,
     /// Seconds to wait, sent as `Retry-After` (429).
@@ -29,10 +125,7 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, snake_case: unauthorized, forbidden, not_found, invalid_json,
-    /// validation_failed, payload_too_large, conflict, rate_limited,
-    /// service_unavailable, internal_error…
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -40,7 +133,7 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into(), details: None, retry_after: None }
     }
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -55,40 +148,40 @@ impl ApiError {
     pub fn rate_limited(retry_after: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this key; retry later")
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, "too many requests for this key; retry later")
         }
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("{what} not found"))
     }
     pub fn invalid_json(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, message)
     }
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {limit} bytes"))
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, format!("the body exceeds {limit} bytes"))
             .with_details(json!({ "limit_bytes": limit }))
     }
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error; it has been logged")
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, "internal error; it has been logged")
     }
     pub fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the database is unavailable; try again")
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable, "the database is unavailable; try again")
     }
     /// 422 for one field.
     pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         FieldErrors::from(cdp_domain::FieldError::new(field, code, message)).into()
     }
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message.clone(), details: self.details.clone() } }
+        ErrorBody { error: ErrorDetail { code: self.code, message: self.message.clone(), details: self.details.clone() } }
     }
 }
 
@@ -116,7 +209,7 @@ impl ResponseError for ApiError {
 
 impl From<FieldErrors> for ApiError {
     fn from(e: FieldErrors) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.summary()).with_details(json!({ "fields": e.0 }))
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, e.summary()).with_details(json!({ "fields": e.0 }))
     }
 }
 
@@ -131,7 +224,11 @@ impl From<StoreError> for ApiError {
             }
             StoreError::GaveUp(m) | StoreError::Contention(m) => {
                 log::warn!("gave up on a contended write: {m}");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contention", "too many concurrent writers on the same profiles; retry")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Contention,
+                    "too many concurrent writers on the same profiles; retry",
+                )
             }
             other => {
                 log::error!("store error: {other}");
@@ -150,15 +247,15 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(m) => ApiError::forbidden(m),
             AppError::Refused { refusal, message } => {
                 let code = match refusal {
-                    Refusal::Conflict => "conflict",
-                    Refusal::IdentityErased => "identity_erased",
+                    Refusal::Conflict => ErrorCode::Conflict,
+                    Refusal::IdentityErased => ErrorCode::IdentityErased,
                     Refusal::InsufficientPoints { balance } => {
-                        return ApiError::new(StatusCode::CONFLICT, "insufficient_points", message)
+                        return ApiError::new(StatusCode::CONFLICT, ErrorCode::InsufficientPoints, message)
                             .with_details(json!({ "points_balance": balance }))
                     }
-                    Refusal::InvalidTransition => "invalid_transition",
-                    Refusal::OutOfStock => "out_of_stock",
-                    Refusal::RewardInactive => "reward_inactive",
+                    Refusal::InvalidTransition => ErrorCode::InvalidTransition,
+                    Refusal::OutOfStock => ErrorCode::OutOfStock,
+                    Refusal::RewardInactive => ErrorCode::RewardInactive,
                 };
                 ApiError::new(StatusCode::CONFLICT, code, message)
             }

@@ -7,7 +7,7 @@ pub mod map;
 use crate::auth::{authenticate_jwt, authenticate_key};
 use crate::body::off_worker;
 use crate::body::read_limited;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::routes::events::defaults_for;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -156,7 +156,7 @@ async fn track_messages(
     let who = authenticate(&state, &req, &body).await?;
     who.require(Scope::EventsWrite)?;
     if !body.is_object() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "the body must be a JSON object"));
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, "the body must be a JSON object"));
     }
 
     let received = chrono::Utc::now();
@@ -171,11 +171,11 @@ async fn track_messages(
                 Some(Value::Array(_)) => {
                     return Err(ApiError::new(
                         StatusCode::BAD_REQUEST,
-                        "too_many",
+                        ErrorCode::TooMany,
                         format!("at most {MAX_BATCH_MESSAGES} messages per batch"),
                     ))
                 }
-                _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "batch must be an array of messages")),
+                _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, "batch must be an array of messages")),
             }
         }
     };
@@ -190,7 +190,9 @@ async fn track_messages(
     .await?;
     if valid.is_empty() {
         let first = rejected.first().and_then(|r| r["error"]["message"].as_str()).unwrap_or("no messages").to_string();
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", first).with_details(json!({ "rejected": rejected })));
+        return Err(
+            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, first).with_details(json!({ "rejected": rejected }))
+        );
     }
     let outcomes = state.app.ingest(&who.origin(), valid, received.timestamp_micros()).await?;
     let accepted = outcomes.iter().filter(|o| matches!(o, Outcome::Accepted { .. })).count();
@@ -220,11 +222,11 @@ fn validate(
     for (index, msg) in messages.into_iter().enumerate() {
         let too_big = kind.is_none() && serde_json::to_vec(&msg).map(|v| v.len()).unwrap_or(0) > MAX_MESSAGE_BYTES;
         let parsed = match msg {
-            _ if too_big => Err(ApiError::new(StatusCode::BAD_REQUEST, "payload_too_large", "a message exceeds 32 KB")),
+            _ if too_big => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::PayloadTooLarge, "a message exceeds 32 KB")),
             Value::Object(m) => map::to_raw(m, kind, env, source_channel, received)
                 .and_then(|raw| NewEvent::parse(raw, defaults))
                 .map_err(|e| ApiError::from(e).with_status(StatusCode::BAD_REQUEST)),
-            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "a message must be an object")),
+            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, "a message must be an object")),
         };
         match parsed {
             Ok(e) => valid.push(e),
