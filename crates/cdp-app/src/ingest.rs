@@ -26,7 +26,7 @@ impl App {
     /// committed. The caller waits without holding a thread.
     pub async fn ingest(&self, origin: &Origin, events: Vec<Prepared>, received_at: i64) -> AppResult<Vec<Outcome>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.db.ingest(
+        self.ingestor.ingest(
             origin,
             events,
             &self.config.currency,

@@ -26,6 +26,7 @@ pub use cdp_store::StoreError;
 pub use error::{AppError, AppResult, Refusal};
 
 use cdp_domain::identity::NormalizeOptions;
+use cdp_store::group::Ingestor;
 use cdp_store::Db;
 use std::sync::Arc;
 
@@ -38,12 +39,15 @@ pub struct Config {
     /// Seconds a looked-up API key is trusted without asking the database
     /// again (0: ask every time).
     pub key_cache_seconds: u64,
+    /// SQLite: niceness (0–19) of the thread that writes ingested events.
+    pub writer_nice: i32,
 }
 
 /// The application: the database and the settings of the use cases. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     db: Db,
+    ingestor: Ingestor,
     config: Arc<Config>,
     keys: Arc<keys::KeyCache>,
 }
@@ -51,7 +55,8 @@ pub struct App {
 impl App {
     pub fn new(db: Db, config: Config) -> App {
         let keys = Arc::new(keys::KeyCache::new(config.key_cache_seconds));
-        App { db, config: Arc::new(config), keys }
+        let ingestor = Ingestor::new(db.clone(), config.writer_nice);
+        App { db, ingestor, config: Arc::new(config), keys }
     }
 
     pub fn config(&self) -> &Config {

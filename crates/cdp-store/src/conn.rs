@@ -229,25 +229,17 @@ pub struct Db {
     writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Whether such a look is under way (one at a time, holding one connection).
     analyzing: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Single events waiting to be stored together (see `group`).
-    pub(crate) group: std::sync::Arc<crate::group::Group>,
-    /// The threads group-commit leaders run on, started with the first one.
-    pub(crate) leaders: std::sync::Arc<std::sync::OnceLock<Option<crate::writer::Writer>>>,
-    /// Niceness of SQLite's leader thread (see `writer`).
-    pub(crate) writer_nice: i32,
 }
 
 #[derive(Debug, Clone)]
 pub struct DbOptions {
     pub max_connections: u32,
     pub connect_timeout: Duration,
-    /// SQLite: niceness (0–19) of the thread that writes ingested events.
-    pub writer_nice: i32,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        DbOptions { max_connections: 16, connect_timeout: Duration::from_secs(10), writer_nice: crate::writer::DEFAULT_NICE }
+        DbOptions { max_connections: 16, connect_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -279,18 +271,7 @@ impl Db {
         let sqlite_writer: Option<WriterTurn> = (backend == Backend::Sqlite).then(Default::default);
         let manager = Manager::new(url.clone());
         let checkpoints = sqlite_writer.as_ref().map(|turn| spawn_checkpointer(manager.clone(), turn.clone()));
-        let db = Db {
-            pool,
-            backend,
-            sqlite_writer,
-            manager,
-            checkpoints,
-            writes: Default::default(),
-            analyzing: Default::default(),
-            group: Default::default(),
-            leaders: Default::default(),
-            writer_nice: opts.writer_nice,
-        };
+        let db = Db { pool, backend, sqlite_writer, manager, checkpoints, writes: Default::default(), analyzing: Default::default() };
         Ok(db)
     }
 

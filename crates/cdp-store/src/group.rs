@@ -23,9 +23,9 @@
 //! stored again one transaction each, so that one bad request cannot fail the
 //! others.
 
+use crate::conn::{Backend, Db};
 use crate::error::{StoreError, StoreResult};
 use crate::repo::ingest::{self, Origin, Outcome, Prepared};
-use crate::{Backend, Db};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -59,10 +59,23 @@ struct State {
     writing: HashSet<i64>,
 }
 
-/// The queue and its leaders; one per `Db` (shared by its clones).
+/// The queue and its leaders.
 #[derive(Default)]
-pub struct Group {
+struct Group {
     state: Mutex<State>,
+}
+
+/// Group commit over a database: requests' events queued, stored by
+/// leaders on writer threads of its own. Cheap to clone (clones share the
+/// queue and the threads).
+#[derive(Clone)]
+pub struct Ingestor {
+    db: Db,
+    group: std::sync::Arc<Group>,
+    /// The threads leaders run on, started with the first one.
+    leaders: std::sync::Arc<std::sync::OnceLock<Option<crate::writer::Writer>>>,
+    /// Niceness of SQLite's leader thread (see `writer`).
+    writer_nice: i32,
 }
 
 impl Group {
@@ -76,7 +89,12 @@ impl Group {
 #[must_use = "a leader must be run, or the queued events are never stored"]
 struct MustLead(());
 
-impl Db {
+impl Ingestor {
+    /// Group commit over `db`; on SQLite its writer thread runs at `writer_nice` (0–19).
+    pub fn new(db: Db, writer_nice: i32) -> Ingestor {
+        Ingestor { db, group: Default::default(), leaders: Default::default(), writer_nice }
+    }
+
     /// Stores a request's events (prepared with `currency`) in a transaction
     /// shared with whatever other requests arrive meanwhile; `reply` gets
     /// their outcomes, in order, after the commit, on a leader's thread. The
@@ -87,10 +105,10 @@ impl Db {
             return reply(Ok(Vec::new()));
         }
         if let Some(turn) = self.enqueue(origin, events, currency, received_at, reply) {
-            let db = self.clone();
-            let lead: crate::writer::Job = Box::new(move || db.lead(turn));
+            let this = self.clone();
+            let lead: crate::writer::Job = Box::new(move || this.lead(turn));
             let threads = self.leaders.get_or_init(|| {
-                let nice = if self.backend == Backend::Sqlite { self.writer_nice } else { 0 };
+                let nice = if self.db.backend == Backend::Sqlite { self.writer_nice } else { 0 };
                 crate::writer::Writer::start(self.leader_limit(), nice)
                     .map_err(|e| log::error!("no writer thread ({e}); leaders run on threads of their own"))
                     .ok()
@@ -153,7 +171,7 @@ impl Db {
     /// size, so more leaders mean smaller groups for the same work: more than
     /// two were slower (docs/benchmarks.md).
     fn leader_limit(&self) -> usize {
-        match self.backend {
+        match self.db.backend {
             Backend::Sqlite => 1,
             Backend::Postgres => 2,
         }
@@ -164,7 +182,7 @@ impl Db {
         let mut keys: Vec<i64> = jobs.iter().flat_map(|j| j.keys.iter().copied()).collect();
         keys.sort_unstable();
         keys.dedup();
-        match self.write_locked(&keys, |c| {
+        match self.db.write_locked(&keys, |c| {
             let mut outcomes = Vec::with_capacity(jobs.len());
             // Consecutive requests of the same origin and currency go in as one batch.
             let mut start = 0;
@@ -192,7 +210,7 @@ impl Db {
                     spent.push(job.events);
                 }
                 // Freed off this leader's turn: the next group is waiting.
-                crate::drop_later(spent);
+                crate::dropper::drop_later(spent);
             }
             Err(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {
@@ -204,6 +222,7 @@ impl Db {
                 for job in jobs {
                     let events: Vec<&Prepared> = job.events.iter().collect();
                     let outcome = self
+                        .db
                         .write_locked(&job.keys, |c| ingest::ingest_keyed(c, &job.origin, &events, &[], &job.currency, job.received_at));
                     (job.reply)(outcome);
                 }

@@ -2,7 +2,7 @@
 
 pub mod cached;
 pub mod conn;
-mod dropper;
+pub(crate) mod dropper;
 pub mod error;
 pub mod group;
 pub mod in_list;
@@ -14,7 +14,6 @@ mod sqlite_lib;
 pub mod writer;
 
 pub use conn::{AnyConnection, Backend, Db, DbOptions, DbUrl};
-pub(crate) use dropper::drop_later;
 pub use error::{StoreError, StoreResult, TxError};
 
 /// A new time-ordered id (UUIDv7, text).

@@ -120,6 +120,7 @@ impl Settings {
             normalize: NormalizeOptions::with_region(&self.default_region)?,
             currency: self.currency()?,
             key_cache_seconds: self.limits.key_cache_seconds,
+            writer_nice: self.writer_nice,
         };
         Ok(cdp_app::App::new(self.open_db()?, config))
     }
@@ -139,7 +140,7 @@ impl Settings {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         });
-        let opts = DbOptions { max_connections: size, connect_timeout: Duration::from_secs(10), writer_nice: self.writer_nice };
+        let opts = DbOptions { max_connections: size, connect_timeout: Duration::from_secs(10) };
         Ok(Db::connect(&self.database_url, &opts)?)
     }
 }

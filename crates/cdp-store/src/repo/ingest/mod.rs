@@ -251,7 +251,7 @@ pub fn ingest_keyed(
         })
         .collect();
     // The batch's working state is freed elsewhere, not before this transaction's commit.
-    crate::drop_later(b);
+    crate::dropper::drop_later(b);
     Ok(outcomes)
 }
 
