@@ -188,6 +188,21 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl NewEvent {
+    /// The consent decisions the event carries in `context.consent`
+    /// (`{"email": "granted", "zalo": "denied"}`), taken at the event's time.
+    /// Parsing refused any unknown channel or status, so every entry counts.
+    pub fn consents(&self) -> Vec<(String, crate::consent::ConsentStatus)> {
+        match self.context.get("consent") {
+            Some(Value::Object(m)) => m
+                .iter()
+                .filter_map(|(channel, status)| {
+                    status.as_str().and_then(crate::consent::ConsentStatus::parse).map(|s| (channel.clone(), s))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Checks and normalises an event. Every problem is reported, each under
     /// the JSON path of its field.
     pub fn parse(raw: RawEvent, defaults: &EventDefaults) -> Result<NewEvent, FieldErrors> {
@@ -374,6 +389,27 @@ mod tests {
         assert_eq!(kinds, vec![IdentityType::Email, IdentityType::Phone, IdentityType::LoyaltyCard]);
         assert_eq!(e.identities[1].value, "+84912345678");
         assert_eq!(e.traits["email"], "an.nguyen@example.vn");
+    }
+
+    #[test]
+    fn consent_in_the_context_is_read_per_channel() {
+        let e = parse(
+            json!({"event": "Signed Up", "identities": {"email": "lan@example.vn"},
+                             "context": {"consent": {"email": "granted", "zalo": "denied"}}}),
+            Some(Channel::Web),
+        )
+        .unwrap();
+        use crate::consent::ConsentStatus::{Denied, Granted};
+        assert_eq!(e.consents(), vec![("email".to_string(), Granted), ("zalo".to_string(), Denied)]);
+        let none =
+            parse(json!({"event": "x", "identities": {"email": "lan@example.vn"}, "context": {"ip": "1.2.3.4"}}), Some(Channel::Web))
+                .unwrap();
+        assert!(none.consents().is_empty());
+        assert!(parse(
+            json!({"event": "x", "identities": {"email": "lan@example.vn"}, "context": {"consent": {"email": "maybe"}}}),
+            Some(Channel::Web)
+        )
+        .is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod identity;
 pub mod interaction;
 pub mod kpis;
 pub mod loyalty;
+pub mod profile;
 pub mod resolution;
 pub mod rfm;
 pub mod segment;

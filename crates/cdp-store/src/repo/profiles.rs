@@ -3,6 +3,7 @@
 use crate::error::{StoreError, StoreResult};
 use crate::schema::{account_members, erased_profiles, events, identities, loyalty_accounts, merges, profiles};
 use crate::AnyConnection;
+use cdp_domain::profile::Totals;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
@@ -29,6 +30,33 @@ pub struct ProfileRow {
 }
 
 impl ProfileRow {
+    /// The running totals the row holds.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            channels: self.channels,
+            first_seen_at: self.first_seen_at,
+            last_seen_at: self.last_seen_at,
+            event_count: self.event_count,
+            orders_count: self.orders_count,
+            revenue_total: self.revenue_total,
+            margin_total: self.margin_total,
+            first_order_at: self.first_order_at,
+            last_order_at: self.last_order_at,
+        }
+    }
+
+    pub fn set_totals(&mut self, t: Totals) {
+        self.channels = t.channels;
+        self.first_seen_at = t.first_seen_at;
+        self.last_seen_at = t.last_seen_at;
+        self.event_count = t.event_count;
+        self.orders_count = t.orders_count;
+        self.revenue_total = t.revenue_total;
+        self.margin_total = t.margin_total;
+        self.first_order_at = t.first_order_at;
+        self.last_order_at = t.last_order_at;
+    }
+
     /// A fresh profile first seen at `at`, created at `now`.
     pub fn new(id: String, at: i64, now: i64) -> ProfileRow {
         ProfileRow {

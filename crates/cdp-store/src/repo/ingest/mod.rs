@@ -115,14 +115,6 @@ struct Batch {
     program: Option<Option<String>>,
 }
 
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
 /// The live profile an id stands for, following the batch's merges.
 fn live_in(redirect: &HashMap<String, String>, id: &str) -> String {
     let mut id = id;
@@ -313,16 +305,10 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         merged.dirty = true;
         let t = b.work(&target)?;
         t.traits.absorb(&theirs);
+        let mut totals = t.row.totals();
+        totals.absorb(&snapshot.totals());
         t.row.user_id = t.row.user_id.take().or(snapshot.user_id);
-        t.row.channels |= snapshot.channels;
-        t.row.first_seen_at = t.row.first_seen_at.min(snapshot.first_seen_at);
-        t.row.last_seen_at = t.row.last_seen_at.max(snapshot.last_seen_at);
-        t.row.event_count += snapshot.event_count;
-        t.row.orders_count += snapshot.orders_count;
-        t.row.revenue_total += snapshot.revenue_total;
-        t.row.margin_total += snapshot.margin_total;
-        t.row.first_order_at = min_opt(t.row.first_order_at, snapshot.first_order_at);
-        t.row.last_order_at = t.row.last_order_at.max(snapshot.last_order_at);
+        t.row.set_totals(totals);
         t.dirty = true;
         b.redirect.insert(step.merged.clone(), target.clone());
         if !was_new {
@@ -348,10 +334,9 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         t.row.user_id = Some(uid.value.clone());
     }
     t.traits.apply(&e.traits, at);
-    t.row.channels |= e.channel.bit();
-    t.row.first_seen_at = t.row.first_seen_at.min(at);
-    t.row.last_seen_at = t.row.last_seen_at.max(at);
-    t.row.event_count += 1;
+    let mut totals = t.row.totals();
+    totals.record_event(e.channel, at);
+    t.row.set_totals(totals);
     t.row.updated_at = received_at;
     t.dirty = true;
 
@@ -377,12 +362,8 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
     if let Some(account) = &e.group_id {
         b.groups.push((account.clone(), e.properties.clone(), target.clone()));
     }
-    if let Some(Value::Object(m)) = e.context.get("consent") {
-        for (channel, status) in m {
-            if let Some(s) = status.as_str() {
-                b.consents.push((target.clone(), channel.clone(), s.to_string(), at));
-            }
-        }
+    for (channel, status) in e.consents() {
+        b.consents.push((target.clone(), channel, status.as_str().to_string(), at));
     }
     if let Some(order) = order {
         let at = orders::At { profile: &target, event_id: &event_id, channel: e.channel.as_str(), occurred_at: at, now: received_at };
@@ -390,13 +371,9 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         let live = |id: &str| live_in(&redirect, id);
         if let Some((owner, d)) = b.orders.apply(order, &at, &b.currency, live) {
             let w = b.work(&owner)?;
-            w.row.orders_count += d.orders;
-            w.row.revenue_total += d.revenue;
-            w.row.margin_total += d.margin;
-            if let Some(t) = d.at {
-                w.row.first_order_at = min_opt(w.row.first_order_at, Some(t));
-                w.row.last_order_at = w.row.last_order_at.max(Some(t));
-            }
+            let mut totals = w.row.totals();
+            totals.record_order(d.orders, d.revenue, d.margin, d.at);
+            w.row.set_totals(totals);
             w.dirty = true;
         }
     }
