@@ -9,7 +9,7 @@ use crate::routes::interaction::FeedbackOut;
 use crate::routes::profiles::{MergeOut, ProfileOut};
 use crate::state::AppState;
 use actix_web::{delete, get, web};
-use cdp_app::privacy::{AuditFilter, Erased};
+use cdp_app::privacy::{AuditFilter, Erased, Export};
 use cdp_domain::auth::Scope;
 use cdp_domain::commerce::to_major;
 use serde::{Deserialize, Serialize};
@@ -55,58 +55,64 @@ pub struct ExportOut {
 #[get("/profiles/{id}/export")]
 pub async fn export_profile(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ExportOut>> {
     who.require(Scope::Admin)?;
-    let x = crate::blocking(&state, move |app| app.export_profile(&who, &id)).await?;
-    let j = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-    let events = x
-        .events
-        .into_iter()
-        .map(|(id, kind, name, channel, at, identities, traits, properties, context)| {
-            json!({"id": id, "type": kind, "event": name, "channel": channel, "occurred_at": ts(at), "identities": j(&identities),
-                   "traits": j(&traits), "properties": j(&properties), "context": j(&context)})
-        })
-        .collect();
-    let orders = x
-        .orders
-        .into_iter()
-        .map(|(order_id, channel, currency, revenue, refunded, at, products)| {
-            json!({"order_id": order_id, "channel": channel, "currency": currency, "revenue": to_major(revenue, &currency),
-                   "refunded": to_major(refunded, &currency), "occurred_at": ts(at), "products": j(&products)})
-        })
-        .collect();
-    let ledger = x
-        .loyalty_ledger
-        .into_iter()
-        .map(|(kind, points, balance, order_id, at)| {
-            json!({"kind": kind, "points": points, "balance_after": balance, "order_id": order_id, "created_at": ts(at)})
-        })
-        .collect();
-    let cases = x
-        .cases
-        .into_iter()
-        .map(|r| {
-            json!({"id": r.id, "category": r.category, "priority": r.priority, "channel": r.channel, "subject": r.subject,
-                   "description": r.description, "status": r.status, "resolution": r.resolution, "created_at": ts(r.created_at)})
-        })
-        .collect();
-    let memberships = x
-        .segment_memberships
-        .into_iter()
-        .map(|(s, entered, exited)| json!({"segment_id": s, "entered_at": ts(entered), "exited_at": exited.map(ts)}))
-        .collect();
-    Ok(web::Json(ExportOut {
-        exported_at: ts(x.exported_at),
-        merged_profiles: x.merged_profiles,
-        events,
-        orders,
-        consents: serde_json::to_value(ConsentsOut::from(x.consents)).unwrap_or_default(),
-        preferences: serde_json::to_value(PreferencesOut::from(x.preferences)).unwrap_or_default(),
-        loyalty_ledger: ledger,
-        merge_log: x.merge_log.into_iter().map(MergeOut::from).collect(),
-        feedback: x.feedback.into_iter().map(FeedbackOut::from).collect(),
-        cases,
-        segment_memberships: memberships,
-        profile: x.profile.into(),
-    }))
+    let export = crate::blocking(&state, move |app| app.export_profile(&who, &id)).await?;
+    Ok(web::Json(export.into()))
+}
+
+impl From<Export> for ExportOut {
+    fn from(x: Export) -> Self {
+        let j = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+        let events = x
+            .events
+            .into_iter()
+            .map(|(id, kind, name, channel, at, identities, traits, properties, context)| {
+                json!({"id": id, "type": kind, "event": name, "channel": channel, "occurred_at": ts(at), "identities": j(&identities),
+                       "traits": j(&traits), "properties": j(&properties), "context": j(&context)})
+            })
+            .collect();
+        let orders = x
+            .orders
+            .into_iter()
+            .map(|(order_id, channel, currency, revenue, refunded, at, products)| {
+                json!({"order_id": order_id, "channel": channel, "currency": currency, "revenue": to_major(revenue, &currency),
+                       "refunded": to_major(refunded, &currency), "occurred_at": ts(at), "products": j(&products)})
+            })
+            .collect();
+        let ledger = x
+            .loyalty_ledger
+            .into_iter()
+            .map(|(kind, points, balance, order_id, at)| {
+                json!({"kind": kind, "points": points, "balance_after": balance, "order_id": order_id, "created_at": ts(at)})
+            })
+            .collect();
+        let cases = x
+            .cases
+            .into_iter()
+            .map(|r| {
+                json!({"id": r.id, "category": r.category, "priority": r.priority, "channel": r.channel, "subject": r.subject,
+                       "description": r.description, "status": r.status, "resolution": r.resolution, "created_at": ts(r.created_at)})
+            })
+            .collect();
+        let memberships = x
+            .segment_memberships
+            .into_iter()
+            .map(|(s, entered, exited)| json!({"segment_id": s, "entered_at": ts(entered), "exited_at": exited.map(ts)}))
+            .collect();
+        ExportOut {
+            exported_at: ts(x.exported_at),
+            merged_profiles: x.merged_profiles,
+            events,
+            orders,
+            consents: serde_json::to_value(ConsentsOut::from(x.consents)).unwrap_or_default(),
+            preferences: serde_json::to_value(PreferencesOut::from(x.preferences)).unwrap_or_default(),
+            loyalty_ledger: ledger,
+            merge_log: x.merge_log.into_iter().map(MergeOut::from).collect(),
+            feedback: x.feedback.into_iter().map(FeedbackOut::from).collect(),
+            cases,
+            segment_memberships: memberships,
+            profile: x.profile.into(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -149,7 +149,7 @@ async fn track_messages(
     let limit = if kind.is_none() { MAX_BATCH_BYTES } else { MAX_MESSAGE_BYTES };
     let bytes = read_limited(&req, payload, limit).await.map_err(bad_request)?;
     let size = bytes.len();
-    let mut body: Value = off_worker(size, move || {
+    let body: Value = off_worker(size, move || {
         serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))
     })
     .await?;
@@ -160,26 +160,7 @@ async fn track_messages(
     }
 
     let received = chrono::Utc::now();
-    let mut env = Envelope::default();
-    let messages: Vec<Value> = match kind {
-        Some(_) => vec![body],
-        None => {
-            env.context = body.get("context").and_then(Value::as_object).cloned().unwrap_or_default();
-            env.sent_at = body.get("sentAt").and_then(Value::as_str).and_then(parse_time);
-            match body.get_mut("batch").map(Value::take) {
-                Some(Value::Array(items)) if items.len() <= MAX_BATCH_MESSAGES => items,
-                Some(Value::Array(_)) => {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        ErrorCode::TooMany,
-                        format!("at most {MAX_BATCH_MESSAGES} messages per batch"),
-                    ))
-                }
-                _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, "batch must be an array of messages")),
-            }
-        }
-    };
-
+    let (env, messages) = messages_of(body, kind)?;
     let defaults = defaults_for(&state, &who);
     let source_channel = who.source_channel();
     let app = state.app.clone();
@@ -195,16 +176,40 @@ async fn track_messages(
         );
     }
     let outcomes = state.app.ingest(&who.origin(), valid, received.timestamp_micros()).await?;
+    let ack = acknowledge(rejected, outcomes);
+    state.metrics.count_events(ack.accepted as u64, ack.duplicates as u64, ack.rejected.len() as u64);
+    Ok(HttpResponse::Ok().json(ack))
+}
+
+/// The messages of a body: the body itself for a single call (`kind`), the
+/// items of `batch` for a batch, with the batch's envelope (its `context` and `sentAt`).
+fn messages_of(mut body: Value, kind: Option<&str>) -> ApiResult<(Envelope, Vec<Value>)> {
+    let mut env = Envelope::default();
+    if kind.is_some() {
+        return Ok((env, vec![body]));
+    }
+    env.context = body.get("context").and_then(Value::as_object).cloned().unwrap_or_default();
+    env.sent_at = body.get("sentAt").and_then(Value::as_str).and_then(parse_time);
+    match body.get_mut("batch").map(Value::take) {
+        Some(Value::Array(items)) if items.len() <= MAX_BATCH_MESSAGES => Ok((env, items)),
+        Some(Value::Array(_)) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::TooMany, format!("at most {MAX_BATCH_MESSAGES} messages per batch")))
+        }
+        _ => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, "batch must be an array of messages")),
+    }
+}
+
+/// Segment's answer: what was stored, what was a duplicate, and every message
+/// refused (before ingestion or by it), by index.
+fn acknowledge(mut rejected: Vec<Value>, outcomes: Vec<Outcome>) -> SegmentAck {
     let accepted = outcomes.iter().filter(|o| matches!(o, Outcome::Accepted { .. })).count();
     let duplicates = outcomes.iter().filter(|o| matches!(o, Outcome::Duplicate { .. })).count();
-    let mut rejected = rejected;
     for (index, o) in outcomes.into_iter().enumerate() {
         if let Err(e) = cdp_app::ingest::accepted(o) {
             rejected.push(json!({"index": index, "error": ApiError::from(e).body().error}));
         }
     }
-    state.metrics.count_events(accepted as u64, duplicates as u64, rejected.len() as u64);
-    Ok(HttpResponse::Ok().json(SegmentAck { success: true, accepted, duplicates, rejected }))
+    SegmentAck { success: true, accepted, duplicates, rejected }
 }
 
 /// Messages checked and turned into events: the rejected ones as
