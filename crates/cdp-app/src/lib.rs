@@ -39,8 +39,6 @@ pub struct Config {
     /// Seconds a looked-up API key is trusted without asking the database
     /// again (0: ask every time).
     pub key_cache_seconds: u64,
-    /// SQLite: niceness (0–19) of the thread that writes ingested events.
-    pub writer_nice: i32,
 }
 
 /// The application: the database and the settings of the use cases. Cheap to clone.
@@ -55,7 +53,7 @@ pub struct App {
 impl App {
     pub fn new(db: Db, config: Config) -> App {
         let keys = Arc::new(keys::KeyCache::new(config.key_cache_seconds));
-        let ingestor = Ingestor::new(db.clone(), config.writer_nice);
+        let ingestor = Ingestor::new(db.clone());
         App { db, ingestor, config: Arc::new(config), keys }
     }
 

@@ -22,9 +22,8 @@ pub fn serve(url: &str) {
         database_url: url.to_string(),
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
-        // As `cdp` reads them: HTTP worker threads (default: one per core), the writer's niceness.
+        // As `cdp` reads it: HTTP worker threads (default: one per core).
         workers: std::env::var("CDP_WORKERS").ok().and_then(|w| w.parse().ok()),
-        writer_nice: std::env::var("CDP_WRITER_NICE").ok().and_then(|n| n.parse().ok()).unwrap_or(Settings::default().writer_nice),
         ..Settings::default()
     };
     // The load comes from one key: the per-key limit would measure itself.

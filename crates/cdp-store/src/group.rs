@@ -74,8 +74,6 @@ pub struct Ingestor {
     group: std::sync::Arc<Group>,
     /// The threads leaders run on, started with the first one.
     leaders: std::sync::Arc<std::sync::OnceLock<Option<crate::writer::Writer>>>,
-    /// Niceness of SQLite's leader thread (see `writer`).
-    writer_nice: i32,
 }
 
 impl Group {
@@ -90,9 +88,9 @@ impl Group {
 struct MustLead(());
 
 impl Ingestor {
-    /// Group commit over `db`; on SQLite its writer thread runs at `writer_nice` (0–19).
-    pub fn new(db: Db, writer_nice: i32) -> Ingestor {
-        Ingestor { db, group: Default::default(), leaders: Default::default(), writer_nice }
+    /// Group commit over `db`.
+    pub fn new(db: Db) -> Ingestor {
+        Ingestor { db, group: Default::default(), leaders: Default::default() }
     }
 
     /// Stores a request's events (prepared with `currency`) in a transaction
@@ -108,8 +106,7 @@ impl Ingestor {
             let this = self.clone();
             let lead: crate::writer::Job = Box::new(move || this.lead(turn));
             let threads = self.leaders.get_or_init(|| {
-                let nice = if self.db.backend == Backend::Sqlite { self.writer_nice } else { 0 };
-                crate::writer::Writer::start(self.leader_limit(), nice)
+                crate::writer::Writer::start(self.leader_limit())
                     .map_err(|e| log::error!("no writer thread ({e}); leaders run on threads of their own"))
                     .ok()
             });
@@ -203,14 +200,10 @@ impl Ingestor {
         }) {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
-                let mut spent = Vec::with_capacity(jobs.len());
                 for job in jobs {
                     let mine: Vec<Outcome> = outcomes.by_ref().take(job.events.len()).collect();
                     (job.reply)(Ok(mine));
-                    spent.push(job.events);
                 }
-                // Freed off this leader's turn: the next group is waiting.
-                crate::dropper::drop_later(spent);
             }
             Err(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {

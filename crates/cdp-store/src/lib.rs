@@ -2,7 +2,6 @@
 
 pub mod cached;
 pub mod conn;
-pub(crate) mod dropper;
 pub mod error;
 pub mod group;
 pub mod in_list;

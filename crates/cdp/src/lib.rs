@@ -27,8 +27,6 @@ pub struct Settings {
     pub default_currency: String,
     pub db_pool_size: Option<u32>,
     pub workers: Option<usize>,
-    /// Niceness of SQLite's writer thread (0–19; see `cdp_store::writer`).
-    pub writer_nice: i32,
     pub limits: Limits,
 }
 
@@ -43,7 +41,6 @@ impl Default for Settings {
             default_currency: "VND".into(),
             db_pool_size: None,
             workers: None,
-            writer_nice: cdp_store::writer::DEFAULT_NICE,
             limits: Limits::default(),
         }
     }
@@ -80,7 +77,6 @@ impl Settings {
             default_currency: env("CDP_DEFAULT_CURRENCY").unwrap_or(d.default_currency),
             db_pool_size: env_parse("CDP_DB_POOL_SIZE")?,
             workers: env_parse("CDP_WORKERS")?,
-            writer_nice: env_parse("CDP_WRITER_NICE")?.unwrap_or(d.writer_nice),
             limits,
         })
     }
@@ -120,7 +116,6 @@ impl Settings {
             normalize: NormalizeOptions::with_region(&self.default_region)?,
             currency: self.currency()?,
             key_cache_seconds: self.limits.key_cache_seconds,
-            writer_nice: self.writer_nice,
         };
         Ok(cdp_app::App::new(self.open_db()?, config))
     }
@@ -164,9 +159,6 @@ impl Application {
     /// one). Must be called inside an actix (tokio) runtime.
     pub fn build(settings: &Settings) -> Result<Application, BoxError> {
         let secret = settings.resolve_jwt_secret()?;
-        if !(0..=19).contains(&settings.writer_nice) {
-            return Err(format!("CDP_WRITER_NICE must be 0 to 19, not {}", settings.writer_nice).into());
-        }
         let app = settings.app()?;
         log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), app.backend());
         let jwt = JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds };
@@ -220,16 +212,5 @@ mod tests {
         let d = Settings::default();
         assert_eq!((d.database_url.as_str(), d.bind.as_str(), d.default_region.as_str()), ("cdp.sqlite3", "127.0.0.1:8080", "VN"));
         assert_eq!(d.limits.batch_events, 1000);
-        assert_eq!(d.writer_nice, 10);
-    }
-
-    #[test]
-    fn a_writer_niceness_outside_0_to_19_refuses_to_start() {
-        for nice in [-1, 20] {
-            let s = Settings { writer_nice: nice, ..settings("sqlite:///nonexistent-dir/never-opened.db", None) };
-            let built = actix_web::rt::System::new().block_on(async { Application::build(&s).map(|_| ()) });
-            let err = built.expect_err("must refuse").to_string();
-            assert!(err.contains("CDP_WRITER_NICE"), "{err}");
-        }
     }
 }

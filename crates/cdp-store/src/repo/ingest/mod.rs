@@ -242,8 +242,6 @@ pub fn ingest_keyed(
             erased @ Outcome::Erased { .. } => erased,
         })
         .collect();
-    // The batch's working state is freed elsewhere, not before this transaction's commit.
-    crate::dropper::drop_later(b);
     Ok(outcomes)
 }
 
