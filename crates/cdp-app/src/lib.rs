@@ -61,8 +61,7 @@ impl App {
         &self.config
     }
 
-    /// The database, for capabilities whose use cases are still written
-    /// against it directly, and for tests that set data up.
+    /// The database, for tests and benchmarks that set data up directly.
     pub fn db(&self) -> &Db {
         &self.db
     }

@@ -6,16 +6,16 @@
 //! tombstone lookups, ~10 round trips on PostgreSQL, the commit's page writes
 //! on SQLite). Here a request queues its events — one, or a whole batch —
 //! with a callback for their outcomes, and if fewer than the backend's leader
-//! limit are writing, the caller is told to run a *leader* on a thread that
-//! may block. A leader takes what is queued (whole requests, up to
+//! limit are writing, a *leader* starts on one of the `Ingestor`'s own
+//! threads (`writer`). A leader takes what is queued (whole requests, up to
 //! `MAX_GROUP` events unless one request alone is bigger), stores it in one
 //! write transaction, in arrival order, exactly as one batch of those events
 //! would be stored (each event sees the ones before it), answers every
 //! request of the group after the commit, and goes on while requests are
 //! queued. Nobody is answered before their events are durable; nothing
-//! waits on a timer, and a waiting request holds no thread (the API awaits
-//! its answer): an earlier version parked a blocking-pool thread per waiting
-//! request, and the hand-offs between them led the server's profile.
+//! waits on a timer, and a waiting request holds no thread (the caller awaits
+//! its answer): parking a thread per waiting request made the hand-offs
+//! between them lead the server's profile.
 //!
 //! A request's events are never split between transactions: a batch is
 //! stored entirely or not at all, as when each batch had a transaction of its
@@ -82,7 +82,7 @@ impl Group {
     }
 }
 
-/// Whoever queued events must start a leader (`Db::lead`) on a thread that may block.
+/// Whoever queued events must start a leader (`Ingestor::lead`) on a thread that may block.
 /// Only `enqueue` makes one: it counted the leader that `lead` will uncount.
 #[must_use = "a leader must be run, or the queued events are never stored"]
 struct MustLead(());
