@@ -138,6 +138,27 @@ fn export_then_erase_leaves_nothing_personal_and_refuses_replays() {
     );
     assert_eq!((batch.body["accepted"].as_u64(), batch.body["rejected"].as_u64()), (Some(1), Some(1)), "{}", batch.body);
     assert_eq!(batch.body["results"][0]["error"]["code"], "identity_erased");
+    // Through Segment's batch: refused ones answer with their index in the request.
+    let basic = {
+        use base64::Engine;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{pos}:")))
+    };
+    let segment = send(
+        ureq::post(&app.url("/v1/batch")).set("Authorization", &basic),
+        Some(json!({"batch": [
+            "not a message",
+            {"type": "track", "event": "Store Visit", "timestamp": old, "userId": "someone-new"},
+            {"type": "track", "event": "Store Visit", "timestamp": old, "anonymousId": "a-1",
+             "context": {"traits": {"email": "Quynh.Tran@example.vn"}}}]})),
+    );
+    assert_eq!(segment.status, 200, "{}", segment.body);
+    let refused: Vec<(u64, &str)> = segment.body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["error"]["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(refused, [(0, "validation_failed"), (2, "identity_erased")], "{}", segment.body);
     let late = app.post(
         "/api/v1/feedback",
         &web,

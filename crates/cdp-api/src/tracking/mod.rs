@@ -164,9 +164,10 @@ async fn track_messages(
     let defaults = defaults_for(&state, &who);
     let source_channel = who.source_channel();
     let app = state.app.clone();
-    let (rejected, valid) = off_worker(size, move || {
+    let (rejected, indexes, valid) = off_worker(size, move || {
         let (rejected, valid) = validate(messages, kind, &env, source_channel, received, &defaults);
-        Ok((rejected, app.prepare(valid)?))
+        let (indexes, events): (Vec<usize>, Vec<NewEvent>) = valid.into_iter().unzip();
+        Ok((rejected, indexes, app.prepare(events)?))
     })
     .await?;
     if valid.is_empty() {
@@ -176,7 +177,7 @@ async fn track_messages(
         );
     }
     let outcomes = state.app.ingest(&who.origin(), valid, received.timestamp_micros()).await?;
-    let ack = acknowledge(rejected, outcomes);
+    let ack = acknowledge(rejected, indexes, outcomes);
     state.metrics.count_events(ack.accepted as u64, ack.duplicates as u64, ack.rejected.len() as u64);
     Ok(HttpResponse::Ok().json(ack))
 }
@@ -200,20 +201,22 @@ fn messages_of(mut body: Value, kind: Option<&str>) -> ApiResult<(Envelope, Vec<
 }
 
 /// Segment's answer: what was stored, what was a duplicate, and every message
-/// refused (before ingestion or by it), by index.
-fn acknowledge(mut rejected: Vec<Value>, outcomes: Vec<Outcome>) -> SegmentAck {
+/// refused (before ingestion or by it) by its index in the request, in order.
+/// `indexes` are those of the messages `outcomes` answer.
+fn acknowledge(mut rejected: Vec<Value>, indexes: Vec<usize>, outcomes: Vec<Outcome>) -> SegmentAck {
     let accepted = outcomes.iter().filter(|o| matches!(o, Outcome::Accepted { .. })).count();
     let duplicates = outcomes.iter().filter(|o| matches!(o, Outcome::Duplicate { .. })).count();
-    for (index, o) in outcomes.into_iter().enumerate() {
+    for (index, o) in indexes.into_iter().zip(outcomes) {
         if let Err(e) = cdp_app::ingest::accepted(o) {
             rejected.push(json!({"index": index, "error": ApiError::from(e).body().error}));
         }
     }
+    rejected.sort_by_key(|r| r["index"].as_u64());
     SegmentAck { success: true, accepted, duplicates, rejected }
 }
 
 /// Messages checked and turned into events: the rejected ones as
-/// `{index, error}`, and the events of the others in order.
+/// `{index, error}`, and the others' events with their index, in order.
 fn validate(
     messages: Vec<Value>,
     kind: Option<&str>,
@@ -221,9 +224,9 @@ fn validate(
     source_channel: Option<Channel>,
     received: chrono::DateTime<chrono::Utc>,
     defaults: &EventDefaults,
-) -> (Vec<Value>, Vec<NewEvent>) {
+) -> (Vec<Value>, Vec<(usize, NewEvent)>) {
     let mut rejected = Vec::new();
-    let mut valid: Vec<NewEvent> = Vec::with_capacity(messages.len());
+    let mut valid: Vec<(usize, NewEvent)> = Vec::with_capacity(messages.len());
     for (index, msg) in messages.into_iter().enumerate() {
         let too_big = kind.is_none() && serde_json::to_vec(&msg).map(|v| v.len()).unwrap_or(0) > MAX_MESSAGE_BYTES;
         let parsed = match msg {
@@ -234,7 +237,7 @@ fn validate(
             _ => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, "a message must be an object")),
         };
         match parsed {
-            Ok(e) => valid.push(e),
+            Ok(e) => valid.push((index, e)),
             Err(e) => rejected.push(json!({"index": index, "error": e.body().error})),
         }
     }
