@@ -41,20 +41,31 @@ pub struct Config {
     pub key_cache_seconds: u64,
 }
 
-/// The application: the database and the settings of the use cases. Cheap to clone.
+/// The application: the database and the settings of the use cases. A
+/// clone is one reference count (the API clones it for every use case it runs).
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<Parts>);
+
+/// What an `App` holds; its use cases reach the parts as `self.db`….
+pub struct Parts {
     db: Db,
     ingestor: Ingestor,
-    config: Arc<Config>,
-    keys: Arc<keys::KeyCache>,
+    config: Config,
+    keys: keys::KeyCache,
+}
+
+impl std::ops::Deref for App {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl App {
     pub fn new(db: Db, config: Config) -> App {
-        let keys = Arc::new(keys::KeyCache::new(config.key_cache_seconds));
+        let keys = keys::KeyCache::new(config.key_cache_seconds);
         let ingestor = Ingestor::new(db.clone());
-        App { db, ingestor, config: Arc::new(config), keys }
+        App(Arc::new(Parts { db, ingestor, config, keys }))
     }
 
     pub fn config(&self) -> &Config {
