@@ -106,7 +106,7 @@ impl TestApp {
             actix_web::rt::System::new().block_on(async move {
                 match Application::build(&settings) {
                     Ok(app) => {
-                        tx.send(Ok((app.port(), app.handle(), app.state.app.db().clone()))).unwrap();
+                        tx.send(Ok((app.port(), app.handle(), app.db.clone()))).unwrap();
                         let _ = app.run_until_stopped().await;
                     }
                     Err(e) => tx.send(Err(e.to_string())).unwrap(),

@@ -1,9 +1,9 @@
 //! Who is asking: an API key, an operator or a customer, and what they may do.
 
 use crate::error::{AppError, AppResult};
+use crate::store::Origin;
 use cdp_domain::auth::{Grants, Role, Scope};
 use cdp_domain::Channel;
-use cdp_store::repo::ingest::Origin;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {

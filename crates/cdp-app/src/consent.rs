@@ -1,11 +1,9 @@
 //! Consent per contact channel, with its history, and the customer's preferences.
 
+pub use crate::store::ConsentRow;
+use crate::store::{ConsentStore, ProfileStore, StoreResult, Tx};
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::consent::{self, ConsentStatus, Preferences};
-use cdp_store::repo::consent as store;
-pub use cdp_store::repo::consent::ConsentRow;
-use cdp_store::repo::profiles;
-use cdp_store::{AnyConnection, StoreResult};
 
 /// A profile's consents: the decision in force per channel and every record.
 #[derive(Debug, Clone)]
@@ -47,7 +45,7 @@ impl App {
         if source.is_empty() || source.chars().count() > 200 {
             return Err(AppError::field("source", "invalid", "must be 1 to 200 characters"));
         }
-        let now = cdp_store::now_micros();
+        let now = crate::store::now_micros();
         let recorded_at = match input.recorded_at {
             None => now,
             Some(t) if t.timestamp_micros() <= now + 86_400_000_000 => t.timestamp_micros(),
@@ -56,9 +54,9 @@ impl App {
         let actor = who.actor();
         self.db
             .write(|c| {
-                let p = profiles::resolve(c, id)?;
+                let p = ProfileStore::resolve(c, id)?;
                 let row = ConsentRow {
-                    id: cdp_store::new_id(),
+                    id: crate::store::new_id(),
                     profile_id: p.id.clone(),
                     channel: input.channel.clone(),
                     status: status.as_str().into(),
@@ -67,7 +65,7 @@ impl App {
                     received_at: now,
                     actor: actor.clone(),
                 };
-                store::record(c, &row)?;
+                ConsentStore::record(c, &row)?;
                 consents_of(c, &p.id)
             })
             .map_err(AppError::or_missing("profile"))
@@ -76,7 +74,7 @@ impl App {
     pub fn consents(&self, id: &str) -> AppResult<Consents> {
         self.db
             .read(|c| {
-                let p = profiles::resolve(c, id)?;
+                let p = ProfileStore::resolve(c, id)?;
                 consents_of(c, &p.id)
             })
             .map_err(AppError::or_missing("profile"))
@@ -85,7 +83,7 @@ impl App {
     pub fn preferences(&self, id: &str) -> AppResult<PreferenceHistory> {
         self.db
             .read(|c| {
-                let p = profiles::resolve(c, id)?;
+                let p = ProfileStore::resolve(c, id)?;
                 preferences_of(c, &p.id)
             })
             .map_err(AppError::or_missing("profile"))
@@ -94,22 +92,22 @@ impl App {
     /// Replaces the preferences (validated; earlier versions stay in the history).
     pub fn save_preferences(&self, who: &Principal, id: &str, prefs: Preferences) -> AppResult<PreferenceHistory> {
         let prefs = prefs.validate()?;
-        let body = serde_json::to_string(&prefs).map_err(cdp_store::StoreError::from)?;
+        let body = serde_json::to_string(&prefs).map_err(crate::store::StoreError::from)?;
         let actor = who.actor();
         self.db
             .write(|c| {
-                let p = profiles::resolve(c, id)?;
-                store::save_preferences(c, &p.id, &body, cdp_store::now_micros(), &actor)?;
+                let p = ProfileStore::resolve(c, id)?;
+                ConsentStore::save_preferences(c, &p.id, &body, crate::store::now_micros(), &actor)?;
                 preferences_of(c, &p.id)
             })
             .map_err(AppError::or_missing("profile"))
     }
 }
 
-pub fn consents_of(c: &mut AnyConnection, profile: &str) -> StoreResult<Consents> {
-    Ok(Consents { profile_id: profile.to_string(), state: store::state(c, profile)?, history: store::history(c, profile)? })
+pub fn consents_of(c: &mut dyn Tx, profile: &str) -> StoreResult<Consents> {
+    Ok(Consents { profile_id: profile.to_string(), state: ConsentStore::state(c, profile)?, history: ConsentStore::history(c, profile)? })
 }
 
-pub fn preferences_of(c: &mut AnyConnection, profile: &str) -> StoreResult<PreferenceHistory> {
-    Ok(PreferenceHistory { profile_id: profile.to_string(), versions: store::preference_history(c, profile)? })
+pub fn preferences_of(c: &mut dyn Tx, profile: &str) -> StoreResult<PreferenceHistory> {
+    Ok(PreferenceHistory { profile_id: profile.to_string(), versions: ConsentStore::preference_history(c, profile)? })
 }

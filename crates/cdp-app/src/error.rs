@@ -1,7 +1,7 @@
 //! The one error of the use cases.
 
+use crate::store::{StoreError, TxError};
 use cdp_domain::{FieldError, FieldErrors};
-use cdp_store::{StoreError, TxError};
 
 /// Why a use case did not do what it was asked.
 #[derive(Debug, thiserror::Error)]

@@ -2,10 +2,10 @@
 //! answer. One call; the group commit, its leaders and their threads are
 //! the store's.
 
+pub use crate::store::{Origin, Outcome, Prepared};
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::event::EventDefaults;
 use cdp_domain::NewEvent;
-pub use cdp_store::repo::ingest::{Origin, Outcome, Prepared};
 
 impl App {
     /// What a caller's credentials add to its events (the source's channel),
@@ -26,7 +26,7 @@ impl App {
     /// committed. The caller waits without holding a thread.
     pub async fn ingest(&self, origin: &Origin, events: Vec<Prepared>, received_at: i64) -> AppResult<Vec<Outcome>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.ingestor.ingest(
+        self.db.ingest(
             origin,
             events,
             &self.config.currency,
@@ -35,7 +35,7 @@ impl App {
                 let _ = tx.send(outcomes);
             }),
         );
-        let outcomes = rx.await.unwrap_or_else(|_| Err(cdp_store::StoreError::Unavailable("the group writer stopped".into())))?;
+        let outcomes = rx.await.unwrap_or_else(|_| Err(crate::store::StoreError::Unavailable("the group writer stopped".into())))?;
         Ok(outcomes)
     }
 }

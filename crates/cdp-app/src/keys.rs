@@ -1,11 +1,10 @@
 //! API keys: issued (shown once, stored hashed), listed, revoked, and
 //! recognised on each request.
 
+pub use crate::store::{ActiveKey, KeyRow};
+use crate::store::{KeyStore, SourceStore, Tx};
 use crate::{secrets, App, AppError, AppResult, Caller, Principal};
 use cdp_domain::auth::Grants;
-pub use cdp_store::repo::keys::{ActiveKey, KeyRow};
-use cdp_store::repo::{keys, sources};
-use cdp_store::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -23,13 +22,13 @@ impl App {
 
     /// Every key, never the secrets.
     pub fn list_keys(&self) -> AppResult<Vec<KeyRow>> {
-        Ok(self.db.read(keys::list)?)
+        Ok(self.db.read(|c| KeyStore::list(c))?)
     }
 
     /// Revokes a key: it stops at once in this process, in others within
     /// the key cache's seconds.
     pub fn revoke_key(&self, id: &str) -> AppResult<KeyRow> {
-        let row = self.db.write(|c| keys::revoke(c, id, cdp_store::now_micros())).map_err(AppError::or_missing("key"))?;
+        let row = self.db.write(|c| KeyStore::revoke(c, id, crate::store::now_micros())).map_err(AppError::or_missing("key"))?;
         self.keys.forget(&row.id);
         Ok(row)
     }
@@ -54,8 +53,8 @@ impl App {
         if let Some(known) = self.keys.get(&hash) {
             return principal(known);
         }
-        let found = self.db.read(|c| keys::find_active_by_hash(c, &hash))?.ok_or_else(invalid_key)?;
-        self.db.write(|c| keys::touch(c, &found.key.id, cdp_store::now_micros()))?;
+        let found = self.db.read(|c| KeyStore::find_active_by_hash(c, &hash))?.ok_or_else(invalid_key)?;
+        self.db.write(|c| KeyStore::touch(c, &found.key.id, crate::store::now_micros()))?;
         self.keys.put(hash, found.clone());
         principal(found)
     }
@@ -67,30 +66,30 @@ fn invalid_key() -> AppError {
 
 fn principal(active: ActiveKey) -> AppResult<Principal> {
     let grants = Grants::from_text(&active.key.scopes)
-        .map_err(|e| cdp_store::StoreError::Corrupt(format!("key {} has invalid scopes: {e}", active.key.id)))?;
+        .map_err(|e| crate::store::StoreError::Corrupt(format!("key {} has invalid scopes: {e}", active.key.id)))?;
     let source_channel = active.source_channel.as_deref().and_then(|c| c.parse().ok());
     Ok(Principal { caller: Caller::Key { id: active.key.id, source_id: active.key.source_id, source_channel }, grants })
 }
 
 /// Issues a key inside the caller's transaction (a source's write key is
 /// issued with the source).
-pub fn issue(conn: &mut AnyConnection, name: &str, grants: &Grants, source_id: Option<&str>) -> cdp_store::StoreResult<(KeyRow, String)> {
+pub fn issue(conn: &mut dyn Tx, name: &str, grants: &Grants, source_id: Option<&str>) -> crate::store::StoreResult<(KeyRow, String)> {
     if let Some(s) = source_id {
-        sources::find(conn, s)?;
+        SourceStore::find(conn, s)?;
     }
     let secret = secrets::generate_key();
     let row = KeyRow {
-        id: cdp_store::new_id(),
+        id: crate::store::new_id(),
         name: name.to_string(),
         prefix: secrets::key_prefix(&secret),
         key_hash: secrets::hash_key(&secret),
         scopes: grants.to_text(),
         source_id: source_id.map(str::to_string),
-        created_at: cdp_store::now_micros(),
+        created_at: crate::store::now_micros(),
         last_used_at: None,
         revoked_at: None,
     };
-    keys::insert(conn, &row)?;
+    KeyStore::insert(conn, &row)?;
     Ok((row, secret))
 }
 

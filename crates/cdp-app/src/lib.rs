@@ -1,6 +1,6 @@
 //! The use cases of the CDP, one module per capability. Each takes domain
 //! inputs and the caller, opens and retries its own transactions through
-//! `cdp-store`, applies the domain's rules, and answers domain or
+//! the store's ports (`store`), applies the domain's rules, and answers domain or
 //! application types or one [`AppError`]. The functions block (the store
 //! does): callers on an async runtime run them on a blocking pool.
 //! Ingestion alone is `async`: it waits for its group commit without a thread.
@@ -18,17 +18,17 @@ pub mod profiles;
 pub mod secrets;
 pub mod segments;
 pub mod sources;
+pub mod store;
 pub mod users;
 pub mod value;
 
+pub use crate::store::StoreError;
 pub use caller::{Caller, Principal};
-pub use cdp_store::StoreError;
 pub use error::{AppError, AppResult, Refusal};
 
 use cdp_domain::identity::NormalizeOptions;
-use cdp_store::group::Ingestor;
-use cdp_store::Db;
 use std::sync::Arc;
+use store::Db;
 
 /// What the use cases need to know besides the data.
 #[derive(Debug, Clone)]
@@ -49,7 +49,6 @@ pub struct App(Arc<Parts>);
 /// What an `App` holds; its use cases reach the parts as `self.db`….
 pub struct Parts {
     db: Db,
-    ingestor: Ingestor,
     config: Config,
     keys: keys::KeyCache,
 }
@@ -62,24 +61,19 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    pub fn new(db: Db, config: Config) -> App {
+    /// The use cases over a store (`cdp-store` implements one).
+    pub fn new(store: Arc<dyn store::Store>, config: Config) -> App {
         let keys = keys::KeyCache::new(config.key_cache_seconds);
-        let ingestor = Ingestor::new(db.clone());
-        App(Arc::new(Parts { db, ingestor, config, keys }))
+        App(Arc::new(Parts { db: Db::new(store), config, keys }))
     }
 
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// The database, for tests and benchmarks that set data up directly.
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
-        self.db.backend.as_str()
+        self.db.backend()
     }
 
     /// Whether the database answers.
@@ -90,10 +84,10 @@ impl App {
 
 /// A stored time (UTC microseconds) as the wire writes it: RFC 3339 with `Z`.
 pub fn rfc3339(us: i64) -> String {
-    cdp_store::from_micros(us).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    crate::store::from_micros(us).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Microseconds since the Unix epoch, now.
 pub fn now_micros() -> i64 {
-    cdp_store::now_micros()
+    crate::store::now_micros()
 }

@@ -1,13 +1,12 @@
 //! The loyalty programme: its settings, members' points and tiers, the
 //! ledger, redemptions and adjustments, rewards, and the expiry run.
 
+pub use crate::store::{LedgerRow, RewardRow};
+use crate::store::{LoyaltyStore, Page, ProfileStore, RedeemRefusal};
 use crate::value::parse_day;
 use crate::{App, AppError, AppResult, Refusal};
 use cdp_domain::commerce::to_major;
 use cdp_domain::loyalty::{Program, Tier};
-use cdp_store::repo::loyalty as ledger;
-pub use cdp_store::repo::loyalty::{LedgerRow, RewardRow};
-use cdp_store::repo::{profiles, Page};
 
 /// A member's standing: points, tier, spend in the tier window and what the next tier needs.
 #[derive(Debug, Clone)]
@@ -41,26 +40,26 @@ pub struct ExpiryRun {
 
 impl App {
     pub fn loyalty_program(&self) -> AppResult<Program> {
-        Ok(self.db.read(ledger::program)?)
+        Ok(self.db.read(|c| LoyaltyStore::program(c))?)
     }
 
     /// Replaces the programme (validated).
     pub fn save_loyalty_program(&self, mut program: Program) -> AppResult<Program> {
         program.currency = program.currency.trim().to_ascii_uppercase();
         program.validate()?;
-        self.db.write(|c| ledger::save_program(c, &program, cdp_store::now_micros()))?;
+        self.db.write(|c| LoyaltyStore::save_program(c, &program, crate::store::now_micros()))?;
         Ok(program)
     }
 
     pub fn standing(&self, id: &str) -> AppResult<Standing> {
         self.db
             .read(|c| {
-                let p = profiles::resolve(c, id)?;
-                let program = ledger::program(c)?;
-                let now = cdp_store::now_micros();
-                let (balance, tier) = ledger::account(c, &p.id)?.unwrap_or((0, program.tiers[0].code.clone()));
-                let balance = balance - ledger::lapsed(c, &p.id, now)?;
-                let spend = ledger::window_spend(c, &p.id, &program, now)?;
+                let p = ProfileStore::resolve(c, id)?;
+                let program = LoyaltyStore::program(c)?;
+                let now = crate::store::now_micros();
+                let (balance, tier) = LoyaltyStore::account(c, &p.id)?.unwrap_or((0, program.tiers[0].code.clone()));
+                let balance = balance - LoyaltyStore::lapsed(c, &p.id, now)?;
+                let spend = LoyaltyStore::window_spend(c, &p.id, &program, now)?;
                 let t = program.tiers.iter().find(|t| t.code == tier).unwrap_or(&program.tiers[0]);
                 let rank = program.tiers.iter().position(|x| x.code == t.code).unwrap_or(0);
                 let next = program
@@ -81,8 +80,8 @@ impl App {
     pub fn loyalty_ledger(&self, id: &str, after: Option<(i64, String)>, limit: i64) -> AppResult<Page<LedgerRow>> {
         self.db
             .read(|c| {
-                let p = profiles::resolve(c, id)?;
-                ledger::ledger(c, &p.id, after.clone(), limit)
+                let p = ProfileStore::resolve(c, id)?;
+                LoyaltyStore::ledger(c, &p.id, after.clone(), limit)
             })
             .map_err(AppError::or_missing("profile"))
     }
@@ -101,15 +100,15 @@ impl App {
             return Err(AppError::field("points", "required", "points or reward_id is required"));
         }
         let outcome = self.db.write(|c| {
-            let p = profiles::resolve(c, id).map_err(AppError::or_missing("profile"))?;
+            let p = ProfileStore::resolve(c, id).map_err(AppError::or_missing("profile"))?;
             let points = match (points, reward_id) {
                 (Some(n), _) => n,
                 (None, Some(r)) => {
-                    ledger::rewards(c)?.into_iter().find(|x| x.id == r).map(|x| x.points_cost).ok_or(AppError::NotFound("reward"))?
+                    LoyaltyStore::rewards(c)?.into_iter().find(|x| x.id == r).map(|x| x.points_cost).ok_or(AppError::NotFound("reward"))?
                 }
                 (None, None) => 0,
             };
-            Ok::<_, AppError>(ledger::redeem(c, &p.id, points, reward_id, key, cdp_store::now_micros())?)
+            Ok::<_, AppError>(LoyaltyStore::redeem(c, &p.id, points, reward_id, key, crate::store::now_micros())?)
         })?;
         outcome.map(|(row, _)| row).map_err(refused)
     }
@@ -126,15 +125,15 @@ impl App {
         let outcome = self
             .db
             .write(|c| {
-                let p = profiles::resolve(c, id)?;
-                ledger::adjust(c, &p.id, points, reason, cdp_store::now_micros())
+                let p = ProfileStore::resolve(c, id)?;
+                LoyaltyStore::adjust(c, &p.id, points, reason, crate::store::now_micros())
             })
             .map_err(AppError::or_missing("profile"))?;
         outcome.map_err(refused)
     }
 
     pub fn rewards(&self) -> AppResult<Vec<RewardRow>> {
-        Ok(self.db.read(ledger::rewards)?)
+        Ok(self.db.read(|c| LoyaltyStore::rewards(c))?)
     }
 
     pub fn create_reward(&self, r: RewardInput) -> AppResult<RewardRow> {
@@ -149,15 +148,15 @@ impl App {
             return Err(AppError::field("stock", "invalid", "must be 0 or more"));
         }
         let row = RewardRow {
-            id: cdp_store::new_id(),
+            id: crate::store::new_id(),
             name: name.to_string(),
             points_cost: r.points_cost,
             stock: r.stock,
             active_from: crate::interaction::time_field("active_from", r.active_from.as_deref())?,
             active_to: crate::interaction::time_field("active_to", r.active_to.as_deref())?,
-            created_at: cdp_store::now_micros(),
+            created_at: crate::store::now_micros(),
         };
-        self.db.write(|c| ledger::add_reward(c, &row))?;
+        self.db.write(|c| LoyaltyStore::add_reward(c, &row))?;
         Ok(row)
     }
 
@@ -168,22 +167,22 @@ impl App {
         let day = parse_day(&as_of).ok_or_else(|| AppError::field("as_of", "invalid", "must be a date such as 2027-12-31"))?;
         let end = (day + 1) * 86_400_000_000 - 1;
         let (members, expired_points, tier_changes) = self.db.write(|c| {
-            let now = cdp_store::now_micros();
-            let (m, p) = ledger::expire(c, end, now)?;
-            let changes = ledger::evaluate_tiers(c, end, now)?;
+            let now = crate::store::now_micros();
+            let (m, p) = LoyaltyStore::expire(c, end, now)?;
+            let changes = LoyaltyStore::evaluate_tiers(c, end, now)?;
             Ok::<_, AppError>((m, p, changes))
         })?;
         Ok(ExpiryRun { as_of, members, expired_points, tier_changes })
     }
 }
 
-fn refused(r: ledger::Refusal) -> AppError {
+fn refused(r: RedeemRefusal) -> AppError {
     match r {
-        ledger::Refusal::InsufficientPoints { balance } => {
+        RedeemRefusal::InsufficientPoints { balance } => {
             AppError::refused(Refusal::InsufficientPoints { balance }, "the balance does not cover these points")
         }
-        ledger::Refusal::OutOfStock => AppError::refused(Refusal::OutOfStock, "the reward is out of stock"),
-        ledger::Refusal::RewardInactive => AppError::refused(Refusal::RewardInactive, "the reward is not active now"),
-        ledger::Refusal::NoSuchReward => AppError::NotFound("reward"),
+        RedeemRefusal::OutOfStock => AppError::refused(Refusal::OutOfStock, "the reward is out of stock"),
+        RedeemRefusal::RewardInactive => AppError::refused(Refusal::RewardInactive, "the reward is not active now"),
+        RedeemRefusal::NoSuchReward => AppError::NotFound("reward"),
     }
 }

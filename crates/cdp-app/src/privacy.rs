@@ -2,12 +2,12 @@
 //! audit log of who read, exported or erased whom.
 
 use crate::consent::{consents_of, preferences_of, Consents, PreferenceHistory};
+pub use crate::store::{AuditFilter, AuditRow, Erased, StoredEvent, StoredOrder};
+use crate::store::{
+    CaseFilter, CaseRow, FeedbackFilter, FeedbackRow, InteractionStore, LedgerEntry, MergeRow, Page, PrivacyStore, ProfileStore,
+    ProfileView,
+};
 use crate::{App, AppError, AppResult, Principal};
-use cdp_store::repo::interaction::{self, CaseFilter, CaseRow, FeedbackFilter, FeedbackRow};
-use cdp_store::repo::privacy::{self as store, LedgerEntry};
-pub use cdp_store::repo::privacy::{AuditFilter, AuditRow, Erased, StoredEvent, StoredOrder};
-use cdp_store::repo::profiles::{self, MergeRow, ProfileView};
-use cdp_store::repo::Page;
 use serde_json::json;
 
 /// Everything held about a person, as stored.
@@ -34,30 +34,31 @@ impl App {
     /// Everything held about a person, read in one transaction that also
     /// records the export in the audit log.
     pub fn export_profile(&self, who: &Principal, id: &str) -> AppResult<Export> {
-        let (actor, now) = (who.actor(), cdp_store::now_micros());
+        let (actor, now) = (who.actor(), crate::store::now_micros());
         self.db
             .write(|c| {
-                let profile = profiles::get(c, id)?;
+                let profile = ProfileStore::get(c, id)?;
                 let pid = profile.profile.id.clone();
-                let ids = store::person_ids(c, &pid)?;
+                let ids = PrivacyStore::person_ids(c, &pid)?;
                 let (feedback, _) =
-                    interaction::list_feedback(c, &FeedbackFilter { profile_id: Some(pid.clone()), ..Default::default() }, 10_000)?;
-                let (cases, _) = interaction::list_cases(c, &CaseFilter { profile_id: Some(pid.clone()), ..Default::default() }, 10_000)?;
+                    InteractionStore::list_feedback(c, &FeedbackFilter { profile_id: Some(pid.clone()), ..Default::default() }, 10_000)?;
+                let (cases, _) =
+                    InteractionStore::list_cases(c, &CaseFilter { profile_id: Some(pid.clone()), ..Default::default() }, 10_000)?;
                 let export = Export {
                     exported_at: now,
                     merged_profiles: ids[1..].to_vec(),
-                    events: store::events_of(c, &ids)?,
-                    orders: store::orders_of(c, &pid)?,
+                    events: PrivacyStore::events_of(c, &ids)?,
+                    orders: PrivacyStore::orders_of(c, &pid)?,
                     consents: consents_of(c, &pid)?,
                     preferences: preferences_of(c, &pid)?,
-                    loyalty_ledger: store::ledger_of(c, &pid)?,
-                    merge_log: profiles::merge_log(c, &pid)?,
+                    loyalty_ledger: PrivacyStore::ledger_of(c, &pid)?,
+                    merge_log: ProfileStore::merge_log(c, &pid)?,
                     feedback,
                     cases,
-                    segment_memberships: store::memberships_of(c, &pid)?,
+                    segment_memberships: PrivacyStore::memberships_of(c, &pid)?,
                     profile,
                 };
-                store::audit(c, &actor, "profile.export", Some(&pid), &json!({}), now)?;
+                PrivacyStore::audit(c, &actor, "profile.export", Some(&pid), &json!({}), now)?;
                 Ok(export)
             })
             .map_err(AppError::or_missing("profile"))
@@ -66,18 +67,18 @@ impl App {
     /// Erases a person and every profile merged into them; answers the
     /// survivor's id, the time and what was erased per table.
     pub fn erase_profile(&self, who: &Principal, id: &str) -> AppResult<(String, i64, Erased)> {
-        let (actor, now) = (who.actor(), cdp_store::now_micros());
+        let (actor, now) = (who.actor(), crate::store::now_micros());
         self.db
             .write(|c| {
-                let p = profiles::resolve(c, id)?;
-                let erased = store::erase(c, &p.id, &actor, now)?;
-                store::audit(c, &actor, "profile.erase", Some(&p.id), &serde_json::to_value(&erased).unwrap_or_default(), now)?;
+                let p = ProfileStore::resolve(c, id)?;
+                let erased = PrivacyStore::erase(c, &p.id, &actor, now)?;
+                PrivacyStore::audit(c, &actor, "profile.erase", Some(&p.id), &serde_json::to_value(&erased).unwrap_or_default(), now)?;
                 Ok((p.id, now, erased))
             })
             .map_err(AppError::or_missing("profile"))
     }
 
     pub fn audit_log(&self, filter: &AuditFilter, limit: i64) -> AppResult<Page<AuditRow>> {
-        Ok(self.db.read(|c| store::list_audit(c, filter, limit))?)
+        Ok(self.db.read(|c| PrivacyStore::list_audit(c, filter, limit))?)
     }
 }

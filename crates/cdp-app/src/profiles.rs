@@ -1,18 +1,17 @@
 //! Unified profiles: read by id or by any identity, their timelines,
 //! identities and merge log. Operators' reads are audited.
 
+pub use crate::store::{EventRow, IdentityRow, MergeRow, Page, ProfileRow, ProfileView, TimelineCursor};
+use crate::store::{PrivacyStore, ProfileStore};
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::{Channel, Identity, IdentityType};
-pub use cdp_store::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow, ProfileView, TimelineCursor};
-pub use cdp_store::repo::Page;
-use cdp_store::repo::{privacy, profiles};
 use serde_json::json;
 
 impl App {
     /// A profile by id; a merged-away id answers with its survivor.
     pub fn profile(&self, who: &Principal, id: &str) -> AppResult<ProfileView> {
         // One statement: no read transaction needed around it.
-        let view = self.db.read_statement(|c| profiles::get(c, id)).map_err(AppError::or_missing("profile"))?;
+        let view = self.db.read_statement(|c| ProfileStore::get(c, id)).map_err(AppError::or_missing("profile"))?;
         self.audit_read(who, &view.profile.id, "profile.read")?;
         Ok(view)
     }
@@ -25,7 +24,7 @@ impl App {
         })?;
         let view = self
             .db
-            .read_statement(|c| profiles::lookup(c, identity.kind.as_str(), &identity.value))
+            .read_statement(|c| ProfileStore::lookup(c, identity.kind.as_str(), &identity.value))
             .map_err(AppError::or_missing("profile"))?;
         self.audit_read(who, &view.profile.id, "profile.read")?;
         Ok(view)
@@ -41,23 +40,23 @@ impl App {
     ) -> AppResult<Page<EventRow, TimelineCursor>> {
         self.db
             .read(|c| {
-                let p = profiles::resolve(c, id)?;
-                profiles::timeline(c, &p.id, channel.map(Channel::as_str), after, limit)
+                let p = ProfileStore::resolve(c, id)?;
+                ProfileStore::timeline(c, &p.id, channel.map(Channel::as_str), after, limit)
             })
             .map_err(AppError::or_missing("profile"))
     }
 
     /// The profile with its identities (oldest first).
     pub fn profile_identities(&self, id: &str) -> AppResult<ProfileView> {
-        self.db.read(|c| profiles::get(c, id)).map_err(AppError::or_missing("profile"))
+        self.db.read(|c| ProfileStore::get(c, id)).map_err(AppError::or_missing("profile"))
     }
 
     /// The survivor's id and the merge log that built it.
     pub fn merge_log(&self, id: &str) -> AppResult<(String, Vec<MergeRow>)> {
         self.db
             .read(|c| {
-                let p = profiles::resolve(c, id)?;
-                let log = profiles::merge_log(c, &p.id)?;
+                let p = ProfileStore::resolve(c, id)?;
+                let log = ProfileStore::merge_log(c, &p.id)?;
                 Ok((p.id, log))
             })
             .map_err(AppError::or_missing("profile"))
@@ -70,6 +69,6 @@ impl App {
             return Ok(());
         }
         let actor = who.actor();
-        Ok(self.db.write(|c| privacy::audit(c, &actor, action, Some(profile_id), &json!({}), cdp_store::now_micros()))?)
+        Ok(self.db.write(|c| PrivacyStore::audit(c, &actor, action, Some(profile_id), &json!({}), crate::store::now_micros()))?)
     }
 }

@@ -19,7 +19,7 @@ pub fn generate_key() -> String {
 /// secret is never compared byte by byte with a stored one.
 pub fn hash_key(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    cdp_store::hex(&digest)
+    crate::store::hex(&digest)
 }
 
 /// The first characters of a key, shown in lists so operators can tell keys apart.

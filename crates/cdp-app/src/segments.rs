@@ -2,15 +2,13 @@
 //! database, membership kept with entry and exit times, members exported
 //! with keyset paging and an optional consent filter.
 
+use crate::store::{EvalContext, LoyaltyStore, Page, ProfileStore, RefreshOutcome, SegmentStore, StoreResult, Tx};
+pub use crate::store::{MemberFilter, MemberRow, SegmentRow};
 use crate::value::parse_day;
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::commerce::minor_digits;
 use cdp_domain::event::parse_time;
 use cdp_domain::segment::{self, Rule};
-use cdp_store::repo::segments::{self as store, EvalContext, RefreshOutcome};
-pub use cdp_store::repo::segments::{MemberFilter, MemberRow, SegmentRow};
-use cdp_store::repo::{loyalty, profiles, Page};
-use cdp_store::{AnyConnection, StoreResult};
 use serde_json::Value;
 
 /// A segment to create or replace: its rule is a new version.
@@ -31,9 +29,9 @@ impl App {
         let ctx = self.eval_context(parse_as_of("as_of", input.as_of.as_deref())?);
         let (actor, text) = (who.actor(), input.rule.to_string());
         Ok(self.db.write(|c| {
-            let now = cdp_store::now_micros();
+            let now = crate::store::now_micros();
             let row = SegmentRow {
-                id: cdp_store::new_id(),
+                id: crate::store::new_id(),
                 name: name.clone(),
                 description: description.clone(),
                 rule: text.clone(),
@@ -47,18 +45,18 @@ impl App {
                 created_at: now,
                 updated_at: now,
             };
-            store::create(c, &row)?;
+            SegmentStore::create(c, &row)?;
             refresh_locked(c, &row, &rule, ctx)?;
-            store::get(c, &row.id)
+            SegmentStore::get(c, &row.id)
         })?)
     }
 
     pub fn segments(&self) -> AppResult<Vec<SegmentRow>> {
-        Ok(self.db.read(store::list)?)
+        Ok(self.db.read(|c| SegmentStore::list(c))?)
     }
 
     pub fn segment(&self, id: &str) -> AppResult<SegmentRow> {
-        self.db.read(|c| store::get(c, id)).map_err(AppError::or_missing("segment"))
+        self.db.read(|c| SegmentStore::get(c, id)).map_err(AppError::or_missing("segment"))
     }
 
     /// Replaces a segment's name, description and rule (a new version) and evaluates it.
@@ -69,15 +67,15 @@ impl App {
         let (actor, text) = (who.actor(), input.rule.to_string());
         self.db
             .write(|c| {
-                let seg = store::update(c, id, &name, &description, &text, &actor, cdp_store::now_micros())?;
+                let seg = SegmentStore::update(c, id, &name, &description, &text, &actor, crate::store::now_micros())?;
                 refresh_locked(c, &seg, &rule, ctx)?;
-                store::get(c, id)
+                SegmentStore::get(c, id)
             })
             .map_err(AppError::or_missing("segment"))
     }
 
     pub fn delete_segment(&self, id: &str) -> AppResult<()> {
-        self.db.write(|c| store::delete(c, id)).map_err(AppError::or_missing("segment"))
+        self.db.write(|c| SegmentStore::delete(c, id)).map_err(AppError::or_missing("segment"))
     }
 
     /// Evaluates a segment again (as of a time or date; default now),
@@ -86,14 +84,14 @@ impl App {
         let ctx = self.eval_context(parse_as_of("as_of", as_of)?);
         self.db
             .write(|c| {
-                let seg = store::lock(c, id)?;
+                let seg = SegmentStore::lock(c, id)?;
                 // A stored rule was valid when saved; a tier removed since matches nobody.
                 let rule = serde_json::from_str::<Value>(&seg.rule)
                     .ok()
                     .and_then(|v| segment::parse(&v).ok())
-                    .ok_or_else(|| cdp_store::StoreError::Corrupt(format!("segment {id} holds an invalid rule")))?;
+                    .ok_or_else(|| crate::store::StoreError::Corrupt(format!("segment {id} holds an invalid rule")))?;
                 refresh_locked(c, &seg, &rule, ctx)?;
-                store::get(c, id)
+                SegmentStore::get(c, id)
             })
             .map_err(AppError::or_missing("segment"))
     }
@@ -102,7 +100,7 @@ impl App {
     pub fn preview_segment(&self, rule: &Value, as_of: Option<&str>) -> AppResult<i64> {
         let rule = self.parse_rule(rule)?;
         let ctx = self.eval_context(parse_as_of("as_of", as_of)?);
-        Ok(self.db.read(|c| store::count(c, &rule, ctx))?)
+        Ok(self.db.read(|c| SegmentStore::count(c, &rule, ctx))?)
     }
 
     /// A page of members with their profiles, by profile id; with a consent
@@ -112,7 +110,7 @@ impl App {
         id: &str,
         filter: MemberFilter,
         limit: i64,
-    ) -> AppResult<Page<(profiles::ProfileView, MemberRow), String>> {
+    ) -> AppResult<Page<(crate::store::ProfileView, MemberRow), String>> {
         if let Some(ch) = filter.consent.as_deref().filter(|c| !cdp_domain::consent::is_consent_channel(c)) {
             return Err(AppError::field(
                 "consent",
@@ -122,10 +120,10 @@ impl App {
         }
         self.db
             .read(|c| {
-                store::get(c, id)?;
-                let (rows, next) = store::members(c, id, &filter, limit)?;
+                SegmentStore::get(c, id)?;
+                let (rows, next) = SegmentStore::members(c, id, &filter, limit)?;
                 let ids: Vec<String> = rows.iter().map(|r| r.profile_id.clone()).collect();
-                Ok((profiles::get_many(c, &ids)?.into_iter().zip(rows).collect(), next))
+                Ok((ProfileStore::get_many(c, &ids)?.into_iter().zip(rows).collect(), next))
             })
             .map_err(AppError::or_missing("segment"))
     }
@@ -140,8 +138,8 @@ impl App {
     ) -> AppResult<Page<MemberRow, (String, i64)>> {
         self.db
             .read(|c| {
-                store::get(c, id)?;
-                store::changes(c, id, since, after.clone(), limit)
+                SegmentStore::get(c, id)?;
+                SegmentStore::changes(c, id, since, after.clone(), limit)
             })
             .map_err(AppError::or_missing("segment"))
     }
@@ -150,15 +148,15 @@ impl App {
     pub fn segment_versions(&self, id: &str) -> AppResult<Vec<(i32, String, String, i64)>> {
         self.db
             .read(|c| {
-                store::get(c, id)?;
-                store::versions(c, id)
+                SegmentStore::get(c, id)?;
+                SegmentStore::versions(c, id)
             })
             .map_err(AppError::or_missing("segment"))
     }
 
     /// A rule checked against the language and the programme's tiers.
     fn parse_rule(&self, rule: &Value) -> AppResult<Rule> {
-        let program = self.db.read(loyalty::program)?;
+        let program = self.db.read(|c| LoyaltyStore::program(c))?;
         let tiers: Vec<String> = program.tiers.iter().map(|t| t.code.clone()).collect();
         Ok(segment::parse_with_tiers(rule, Some(&tiers))?)
     }
@@ -170,7 +168,7 @@ impl App {
 
 /// A time, or a date meaning its last microsecond; now when absent.
 fn parse_as_of(field: &str, v: Option<&str>) -> AppResult<i64> {
-    let Some(s) = v.filter(|s| !s.is_empty()) else { return Ok(cdp_store::now_micros()) };
+    let Some(s) = v.filter(|s| !s.is_empty()) else { return Ok(crate::store::now_micros()) };
     if let Some(day) = parse_day(s) {
         return Ok((day + 1) * 86_400_000_000 - 1);
     }
@@ -189,7 +187,7 @@ fn check_text(name: &str, description: Option<&str>) -> AppResult<(String, Strin
     Ok((name.to_string(), description.to_string()))
 }
 
-fn refresh_locked(c: &mut AnyConnection, seg: &SegmentRow, rule: &Rule, ctx: EvalContext) -> StoreResult<RefreshOutcome> {
-    let now = cdp_store::now_micros().max(seg.refreshed_at.map_or(0, |t| t + 1));
-    store::refresh(c, &seg.id, rule, ctx, now)
+fn refresh_locked(c: &mut dyn Tx, seg: &SegmentRow, rule: &Rule, ctx: EvalContext) -> StoreResult<RefreshOutcome> {
+    let now = crate::store::now_micros().max(seg.refreshed_at.map_or(0, |t| t + 1));
+    SegmentStore::refresh(c, &seg.id, rule, ctx, now)
 }

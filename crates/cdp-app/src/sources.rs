@@ -1,10 +1,10 @@
 //! Sources: the touchpoints events come from, each with its write key.
 
+pub use crate::store::SourceRow;
+use crate::store::SourceStore;
 use crate::{keys, App, AppError, AppResult};
 use cdp_domain::auth::{Grants, Scope};
 use cdp_domain::Channel;
-use cdp_store::repo::sources;
-pub use cdp_store::repo::sources::SourceRow;
 
 impl App {
     /// Registers a source and issues its write key (an `events:write` key
@@ -16,18 +16,18 @@ impl App {
         }
         self.db.write(|c| {
             let row = SourceRow {
-                id: cdp_store::new_id(),
+                id: crate::store::new_id(),
                 name: name.to_string(),
                 channel: channel.as_str().into(),
-                created_at: cdp_store::now_micros(),
+                created_at: crate::store::now_micros(),
             };
-            sources::insert(c, &row)?;
+            SourceStore::insert(c, &row)?;
             let (_, key) = keys::issue(c, &format!("write key of {}", row.name), &Grants::new(vec![Scope::EventsWrite]), Some(&row.id))?;
             Ok::<_, AppError>((row, key))
         })
     }
 
     pub fn list_sources(&self) -> AppResult<Vec<SourceRow>> {
-        Ok(self.db.read(sources::list)?)
+        Ok(self.db.read(|c| SourceStore::list(c))?)
     }
 }

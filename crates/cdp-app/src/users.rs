@@ -1,11 +1,11 @@
 //! Operators: their accounts, their logins, and whether a token's account
 //! is still active.
 
+use crate::store::StoreError;
+pub use crate::store::UserRow;
+use crate::store::UserStore;
 use crate::{secrets, App, AppError, AppResult, Caller, Principal};
 use cdp_domain::auth::{Grants, Role};
-use cdp_store::repo::users;
-pub use cdp_store::repo::users::UserRow;
-use cdp_store::StoreError;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -18,7 +18,7 @@ impl App {
         if username.is_empty() || username.len() > 100 || password.len() > 1024 {
             return Err(invalid());
         }
-        let user = self.db.read(|c| users::find_active_by_username(c, username))?;
+        let user = self.db.read(|c| UserStore::find_active_by_username(c, username))?;
         let phc = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(secrets::dummy_hash());
         let ok = secrets::verify_password(password, phc);
         user.filter(|_| ok).ok_or_else(invalid)
@@ -27,7 +27,7 @@ impl App {
     /// The caller an operator token names, if the account is still active:
     /// disabling an operator stops the tokens already issued.
     pub fn operator(&self, user_id: &str, role: Role) -> AppResult<Principal> {
-        let user = self.db.read_statement(|c| users::find(c, user_id)).map_err(|e| match e {
+        let user = self.db.read_statement(|c| UserStore::find(c, user_id)).map_err(|e| match e {
             StoreError::NotFound => AppError::Unauthorized("invalid token user".into()),
             e => e.into(),
         })?;
@@ -49,30 +49,30 @@ impl App {
             return Err(AppError::field("username", "invalid", "must be 1 to 100 characters"));
         }
         let row = UserRow {
-            id: cdp_store::new_id(),
+            id: crate::store::new_id(),
             username: username.to_string(),
             password_hash: password_hash(password)?,
             role: role.as_str().into(),
-            created_at: cdp_store::now_micros(),
+            created_at: crate::store::now_micros(),
             disabled_at: None,
         };
-        self.db.write(|c| users::insert(c, &row))?;
+        self.db.write(|c| UserStore::insert(c, &row))?;
         Ok(row)
     }
 
     pub fn list_users(&self) -> AppResult<Vec<UserRow>> {
-        Ok(self.db.read(users::list)?)
+        Ok(self.db.read(|c| UserStore::list(c))?)
     }
 
     /// Disables (`true`) or enables an operator; answers the account as it is now.
     pub fn set_user_disabled(&self, username: &str, disabled: bool) -> AppResult<UserRow> {
-        let at = disabled.then(cdp_store::now_micros);
-        self.db.write(|c| users::set_disabled(c, username, at)).map_err(AppError::or_missing("user"))
+        let at = disabled.then(crate::store::now_micros);
+        self.db.write(|c| UserStore::set_disabled(c, username, at)).map_err(AppError::or_missing("user"))
     }
 
     pub fn reset_password(&self, username: &str, password: &str) -> AppResult<()> {
         let hash = password_hash(password)?;
-        self.db.write(|c| users::set_password(c, username, &hash)).map_err(AppError::or_missing("user"))
+        self.db.write(|c| UserStore::set_password(c, username, &hash)).map_err(AppError::or_missing("user"))
     }
 }
 

@@ -1,15 +1,14 @@
 //! Customer value: each profile's orders and scores, RFM runs, the CLV model
 //! (BG/NBD + Gamma-Gamma) and the customer metrics of a period.
 
+use crate::store::{ProfileRow, ProfileStore, PurchaseSummary, Tx, ValueStore};
+pub use crate::store::{RfmRow, ScoreRow};
 use crate::{App, AppError, AppResult};
 use cdp_domain::clv::{fit_models, score_all, Customer, ScoreSettings, Spender};
 use cdp_domain::commerce::to_major;
 use cdp_domain::event::parse_time;
 use cdp_domain::kpis::{self, CustomerFacts, Kpis, OrderFact};
 use cdp_domain::rfm::{self, RfmInput, SEGMENTS};
-use cdp_store::repo::profiles::{self, ProfileRow};
-use cdp_store::repo::value::{self, PurchaseSummary};
-pub use cdp_store::repo::value::{RfmRow, ScoreRow};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -130,7 +129,7 @@ impl App {
         let currency = self.config.currency.clone();
         self.db
             .read(|c| {
-                let p = profiles::resolve(c, id)?;
+                let p = ProfileStore::resolve(c, id)?;
                 value_of(c, p, &currency)
             })
             .map_err(AppError::or_missing("profile"))
@@ -163,7 +162,7 @@ impl App {
         let started = std::time::Instant::now();
         let (mut ids, mut customers, mut spenders) = (Vec::new(), Vec::new(), Vec::new());
         self.db.read(|c| {
-            value::for_each_summary(c, as_of_day, |h| {
+            ValueStore::for_each_summary(c, as_of_day, &mut |h| {
                 let (cust, spender) = summarise(&h, as_of_day, unit_days, &currency);
                 ids.push(h.profile_id);
                 customers.push(cust);
@@ -178,7 +177,7 @@ impl App {
             .filter(|_| customers.len() >= 2)
             .ok_or_else(|| AppError::field("as_of", "too_few_customers", "at least two customers with purchases up to as_of are needed"))?;
         let settings = ScoreSettings { horizon, months: clv_months, month: 365.25 / 12.0 / unit_days, monthly_discount: discount };
-        let model_id = cdp_store::new_id();
+        let model_id = crate::store::new_id();
         let scores: Vec<ScoreRow> = score_all(&bg.model, gg.as_ref().map(|g| &g.model), &customers, &spenders, &settings)
             .into_iter()
             .zip(ids)
@@ -204,14 +203,14 @@ impl App {
             monthly_discount_rate: discount,
             currency,
             duration_ms: started.elapsed().as_millis() as u64,
-            created_at: crate::rfc3339(cdp_store::now_micros()),
+            created_at: crate::rfc3339(crate::store::now_micros()),
         };
-        let body = serde_json::to_string(&fit).map_err(cdp_store::StoreError::from)?;
+        let body = serde_json::to_string(&fit).map_err(crate::store::StoreError::from)?;
         // Gone before the write, which holds the scores and its own buffers:
         // the peak memory need not hold a million customers' inputs too.
         drop((customers, spenders, repeat));
         let scored = started.elapsed();
-        self.db.write(|c| value::save_fit(c, &model_id, &body, cdp_store::now_micros(), &scores))?;
+        self.db.write(|c| ValueStore::save_fit(c, &model_id, &body, crate::store::now_micros(), &scores))?;
         log::info!(
             "clv fit: {} customers read in {read:.2?}, fitted by {fitted:.2?}, scored by {scored:.2?}, saved by {:.2?}",
             scores.len(),
@@ -224,8 +223,8 @@ impl App {
 
     /// The last fit, if any.
     pub fn clv_model(&self) -> AppResult<Option<ClvFit>> {
-        let body = self.db.read(value::latest_model)?;
-        Ok(body.map(|b| serde_json::from_str(&b).map_err(cdp_store::StoreError::from)).transpose()?)
+        let body = self.db.read(|c| ValueStore::latest_model(c))?;
+        Ok(body.map(|b| serde_json::from_str(&b).map_err(crate::store::StoreError::from)).transpose()?)
     }
 
     /// Scores every customer with purchases up to `as_of` (today when `None`):
@@ -238,7 +237,7 @@ impl App {
         let started = std::time::Instant::now();
         let mut inputs = Vec::new();
         self.db.read(|c| {
-            value::for_each_summary(c, day, |h| {
+            ValueStore::for_each_summary(c, day, &mut |h: PurchaseSummary| {
                 inputs.push(RfmInput {
                     first_day: h.first_day,
                     last_day: h.last_day,
@@ -286,7 +285,7 @@ impl App {
                 })
                 .collect();
             let scored = started.elapsed();
-            self.db.write(|c| value::save_rfm(c, &rows))?;
+            self.db.write(|c| ValueStore::save_rfm(c, &rows))?;
             log::info!("rfm run: {customers} customers read in {read:.2?}, scored by {scored:.2?}, saved by {:.2?}", started.elapsed());
             drop(rows);
             crate::memory::release_freed();
@@ -304,7 +303,7 @@ impl App {
             return Err(AppError::field("from", "invalid", "must not be after `to`"));
         }
         let currency = self.config.currency.clone();
-        let data = self.db.read(|c| value::kpi_data(c, from, to, as_of, &currency))?;
+        let data = self.db.read(|c| ValueStore::kpi_data(c, from, to, as_of, &currency))?;
         let index: HashMap<&str, usize> = data.customers.iter().enumerate().map(|(i, (p, _))| (p.as_str(), i)).collect();
         let facts: Vec<CustomerFacts> = data
             .customers
@@ -357,11 +356,11 @@ impl App {
 }
 
 /// A profile's value inside the caller's read.
-pub(crate) fn value_of(c: &mut cdp_store::AnyConnection, p: ProfileRow, currency: &str) -> cdp_store::StoreResult<ProfileValue> {
-    let score = value::score_of(c, &p.id)?;
-    let model = if score.is_some() { value::latest_model(c)? } else { None };
+pub(crate) fn value_of(c: &mut dyn Tx, p: ProfileRow, currency: &str) -> crate::store::StoreResult<ProfileValue> {
+    let score = ValueStore::score_of(c, &p.id)?;
+    let model = if score.is_some() { ValueStore::latest_model(c)? } else { None };
     let model: Option<ClvFit> = model.and_then(|m| serde_json::from_str(&m).ok());
-    let rfm = value::rfm_of(c, &p.id)?;
+    let rfm = ValueStore::rfm_of(c, &p.id)?;
     Ok(ProfileValue { clv: score.zip(model), rfm, currency: currency.to_string(), profile: p })
 }
 

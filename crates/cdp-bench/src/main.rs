@@ -296,7 +296,7 @@ fn start_server(url: &str) -> (u16, cdp_store::Db) {
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(&settings).expect("server starts");
-            tx.send((app.port(), app.state.app.db().clone())).unwrap();
+            tx.send((app.port(), app.db.clone())).unwrap();
             let _ = app.run_until_stopped().await;
         })
     });

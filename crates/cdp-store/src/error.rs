@@ -92,6 +92,66 @@ impl From<serde_json::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The application's view of a store error: the same variants, the
+/// driver's error as its text.
+impl From<StoreError> for cdp_app::store::StoreError {
+    fn from(e: StoreError) -> Self {
+        use cdp_app::store::StoreError as App;
+        match e {
+            StoreError::NotFound => App::NotFound,
+            StoreError::Conflict(m) => App::Conflict(m),
+            StoreError::Unavailable(m) => App::Unavailable(m),
+            StoreError::Contention(m) => App::Contention(m),
+            StoreError::GaveUp(m) => App::GaveUp(m),
+            StoreError::Database(e) => App::Database(e.to_string()),
+            StoreError::Corrupt(m) => App::Corrupt(m),
+        }
+    }
+}
+
+impl From<cdp_app::store::StoreError> for StoreError {
+    fn from(e: cdp_app::store::StoreError) -> Self {
+        use cdp_app::store::StoreError as App;
+        match e {
+            App::NotFound => StoreError::NotFound,
+            App::Conflict(m) => StoreError::Conflict(m),
+            App::Unavailable(m) => StoreError::Unavailable(m),
+            App::Contention(m) => StoreError::Contention(m),
+            App::GaveUp(m) => StoreError::GaveUp(m),
+            App::Database(m) => StoreError::Database(DieselError::QueryBuilderError(m.into())),
+            App::Corrupt(m) => StoreError::Corrupt(m),
+        }
+    }
+}
+
+/// Application code may run on a connection of this crate's (tests and
+/// benchmarks set data up so).
+impl TxError for cdp_app::store::StoreError {
+    fn retryable(&self) -> bool {
+        self.is_retryable()
+    }
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A use case's transaction ends with an `Abort` when it fails; the store
+/// retries it as it would its own work.
+impl TxError for cdp_app::store::Abort {
+    fn retryable(&self) -> bool {
+        cdp_app::store::Abort::retryable(self)
+    }
+    fn describe(&self) -> String {
+        cdp_app::store::Abort::describe(self)
+    }
+}
+
+impl From<StoreError> for cdp_app::store::Abort {
+    fn from(e: StoreError) -> Self {
+        cdp_app::store::Abort::Store(e.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpServer};
 use cdp_api::jwt::JwtConfig;
 use cdp_api::{AppState, Limits};
 use cdp_domain::identity::NormalizeOptions;
-use cdp_store::{Backend, Db, DbOptions, DbUrl};
+use cdp_store::{Backend, Db, DbOptions, DbUrl, SqlStore};
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -112,12 +112,17 @@ impl Settings {
 
     /// The application over `database_url` (migrated), as the server runs it.
     pub fn app(&self) -> Result<cdp_app::App, BoxError> {
+        self.app_over(self.open_db()?)
+    }
+
+    /// The application over an open database.
+    pub fn app_over(&self, db: Db) -> Result<cdp_app::App, BoxError> {
         let config = cdp_app::Config {
             normalize: NormalizeOptions::with_region(&self.default_region)?,
             currency: self.currency()?,
             key_cache_seconds: self.limits.key_cache_seconds,
         };
-        Ok(cdp_app::App::new(self.open_db()?, config))
+        Ok(cdp_app::App::new(std::sync::Arc::new(SqlStore::new(db)), config))
     }
 
     /// `default_currency` checked and in capitals.
@@ -152,6 +157,9 @@ pub struct Application {
     server: actix_web::dev::Server,
     port: u16,
     pub state: web::Data<AppState>,
+    /// The database under the application, for tests and benchmarks that
+    /// set data up or look at it directly.
+    pub db: Db,
 }
 
 impl Application {
@@ -159,7 +167,8 @@ impl Application {
     /// one). Must be called inside an actix (tokio) runtime.
     pub fn build(settings: &Settings) -> Result<Application, BoxError> {
         let secret = settings.resolve_jwt_secret()?;
-        let app = settings.app()?;
+        let db = settings.open_db()?;
+        let app = settings.app_over(db.clone())?;
         log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), app.backend());
         let jwt = JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds };
         let state = web::Data::new(AppState::new(app, jwt, settings.limits.clone()));
@@ -171,7 +180,7 @@ impl Application {
             server = server.workers(w);
         }
         log::info!("listening on http://{}", listener_addr(&settings.bind, port));
-        Ok(Application { server: server.run(), port, state })
+        Ok(Application { server: server.run(), port, state, db })
     }
 
     pub fn port(&self) -> u16 {

@@ -2,12 +2,9 @@
 //! with a history, listed, and their figures over a period.
 
 use super::{category_field, channel_field, period, text_field, HOUR_US};
+use crate::store::{CaseFilter, CaseHistoryRow, CaseRow, IngestStore, InteractionStore, Outcome, Page, ProfileStore, StoreResult, Tx};
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::interaction::{self, CaseStatus, Priority};
-use cdp_store::repo::ingest::{self, Outcome};
-use cdp_store::repo::interaction::{self as store, CaseFilter, CaseHistoryRow, CaseRow};
-use cdp_store::repo::{profiles, Page};
-use cdp_store::{AnyConnection, StoreResult};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -79,9 +76,9 @@ impl App {
         let subject = text_field("subject", Some(&input.subject), 300, true)?.unwrap_or_default();
         let description = text_field("description", input.description.as_deref(), 5000, false)?.unwrap_or_default();
         let assignee = text_field("assignee", input.assignee.as_deref(), 200, false)?;
-        let now = cdp_store::now_micros();
+        let now = crate::store::now_micros();
         let mut row = CaseRow {
-            id: cdp_store::new_id(),
+            id: crate::store::new_id(),
             profile_id: String::new(),
             category,
             priority: priority.as_str().into(),
@@ -104,7 +101,7 @@ impl App {
             (Some(ids), _) => Some(self.event_from(
                 who,
                 json!({"type": "track", "event": "Case Opened", "channel": channel.as_str(), "identities": ids,
-                       "properties": store::case_opened_properties(&row)}),
+                       "properties": row.opened_properties()}),
             )?),
             (None, Some(_)) => None,
             (None, None) => return Err(AppError::field("profile_id", "required", "give profile_id or identities")),
@@ -112,19 +109,21 @@ impl App {
         let origin = who.origin();
         self.db.write(|c| {
             row.profile_id = match &event {
-                Some(e) => match ingest::ingest_one(c, &origin, e, &self.config.currency, now)? {
+                Some(e) => match IngestStore::ingest_one(c, &origin, e, &self.config.currency, now)? {
                     Outcome::Accepted { profile_id, .. } | Outcome::Duplicate { profile_id, .. } => profile_id,
                     Outcome::Erased { .. } => return Err(AppError::identity_erased("the identities")),
                 },
-                None => profiles::resolve(c, input.profile_id.as_deref().unwrap_or_default()).map_err(AppError::or_missing("profile"))?.id,
+                None => {
+                    ProfileStore::resolve(c, input.profile_id.as_deref().unwrap_or_default()).map_err(AppError::or_missing("profile"))?.id
+                }
             };
-            store::open_case(c, &row, event.is_none())?;
+            InteractionStore::open_case(c, &row, event.is_none())?;
             Ok(with_history(c, row.clone())?)
         })
     }
 
     pub fn case(&self, id: &str) -> AppResult<CaseView> {
-        self.db.read(|c| store::case(c, id).and_then(|r| with_history(c, r))).map_err(AppError::or_missing("case"))
+        self.db.read(|c| InteractionStore::case(c, id).and_then(|r| with_history(c, r))).map_err(AppError::or_missing("case"))
     }
 
     /// Changes a case's status, priority (and so its due time), assignee or
@@ -143,9 +142,9 @@ impl App {
         let assignee = text_field("assignee", change.assignee.as_deref(), 200, false)?;
         let resolution = text_field("resolution", change.resolution.as_deref(), 5000, false)?;
         let note = text_field("note", change.note.as_deref(), 2000, false)?;
-        let (actor, now) = (who.actor(), cdp_store::now_micros());
+        let (actor, now) = (who.actor(), crate::store::now_micros());
         self.db.write(|c| {
-            let before = store::lock_case(c, id).map_err(AppError::or_missing("case"))?;
+            let before = InteractionStore::lock_case(c, id).map_err(AppError::or_missing("case"))?;
             let from = CaseStatus::parse(&before.status).unwrap_or(CaseStatus::Open);
             let to = status.unwrap_or(from);
             if !from.can_become(to) {
@@ -175,7 +174,7 @@ impl App {
                 after.resolved_by = None;
             }
             after.updated_at = now;
-            store::save_case(c, &before, &after, note.as_deref(), &actor, now)?;
+            InteractionStore::save_case(c, &before, &after, note.as_deref(), &actor, now)?;
             Ok(with_history(c, after)?)
         })
     }
@@ -192,15 +191,15 @@ impl App {
             statuses,
             profile_id: None,
             assignee: q.assignee,
-            overdue_at: q.overdue.then(cdp_store::now_micros),
+            overdue_at: q.overdue.then(crate::store::now_micros),
             after: q.after,
         };
         self.db
             .read(|c| {
                 if let Some(p) = &q.profile_id {
-                    f.profile_id = Some(profiles::resolve(c, p)?.id);
+                    f.profile_id = Some(ProfileStore::resolve(c, p)?.id);
                 }
-                store::list_cases(c, &f, limit)
+                InteractionStore::list_cases(c, &f, limit)
             })
             .map_err(AppError::or_missing("profile"))
     }
@@ -208,9 +207,10 @@ impl App {
     /// Cases opened between two days (default: the last 30).
     pub fn case_stats(&self, from: Option<&str>, to: Option<&str>) -> AppResult<CaseStats> {
         let (from, to) = period(from, to, 30)?;
-        let now = cdp_store::now_micros();
-        let (rows, (active_now, overdue_now)) =
-            self.db.read(|c| Ok::<_, AppError>((store::cases_opened_between(c, from, to)?, store::active_counts(c, now)?)))?;
+        let now = crate::store::now_micros();
+        let (rows, (active_now, overdue_now)) = self.db.read(|c| {
+            Ok::<_, AppError>((InteractionStore::cases_opened_between(c, from, to)?, InteractionStore::active_counts(c, now)?))
+        })?;
         let mut hours = Vec::new();
         let mut by_cat: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut breaches = 0;
@@ -243,8 +243,8 @@ impl App {
     }
 }
 
-fn with_history(c: &mut AnyConnection, case: CaseRow) -> StoreResult<CaseView> {
-    let history = store::case_history(c, &case.id)?;
+fn with_history(c: &mut dyn Tx, case: CaseRow) -> StoreResult<CaseView> {
+    let history = InteractionStore::case_history(c, &case.id)?;
     Ok(CaseView { case, history })
 }
 

@@ -1,11 +1,9 @@
 //! The agent's context view: a person and everything an agent needs, in one read.
 
 use crate::consent::{consents_of, preferences_of, Consents, PreferenceHistory};
+use crate::store::{CaseFilter, CaseRow, EventRow, InteractionStore, LoyaltyStore, ProfileStore, ProfileView};
 use crate::value::{value_of, ProfileValue};
 use crate::{App, AppError, AppResult, Principal};
-use cdp_store::repo::interaction::{self as store, CaseFilter, CaseRow};
-use cdp_store::repo::loyalty;
-use cdp_store::repo::profiles::{self, EventRow, ProfileView};
 
 /// The agent's view of a person, read in one transaction.
 #[derive(Debug, Clone)]
@@ -34,18 +32,18 @@ impl App {
         let context = self
             .db
             .read(|c| {
-                let view = profiles::get(c, id)?;
+                let view = ProfileStore::get(c, id)?;
                 let pid = view.profile.id.clone();
                 let open =
                     CaseFilter { statuses: vec!["open".into(), "pending".into()], profile_id: Some(pid.clone()), ..Default::default() };
-                let (open_cases, _) = store::list_cases(c, &open, 50)?;
-                let (recent_interactions, _) = profiles::timeline(c, &pid, None, None, interactions)?;
-                let last_order = store::last_order(c, &pid)?.map(|(order_id, channel, revenue, refunded, cur, at, products)| {
+                let (open_cases, _) = InteractionStore::list_cases(c, &open, 50)?;
+                let (recent_interactions, _) = ProfileStore::timeline(c, &pid, None, None, interactions)?;
+                let last_order = InteractionStore::last_order(c, &pid)?.map(|(order_id, channel, revenue, refunded, cur, at, products)| {
                     (order_id, channel, revenue - refunded, cur, at, products)
                 });
                 let loyalty = match &view.loyalty {
                     Some((points, tier)) => {
-                        let program = loyalty::program(c)?;
+                        let program = LoyaltyStore::program(c)?;
                         let name = program.tiers.iter().find(|t| &t.code == tier).map(|t| t.name.clone()).unwrap_or_default();
                         Some((*points, tier.clone(), name))
                     }

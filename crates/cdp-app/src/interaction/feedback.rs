@@ -1,12 +1,10 @@
 //! Surveys, feedback answers with their sentiment, and NPS / CSAT.
 
 use super::{category_field, channel_field, period, text_field, time_field};
+use crate::store::{FeedbackFilter, FeedbackRow, IngestStore, InteractionStore, Outcome, Page, ProfileStore, SurveyRow};
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::interaction::{self, FeedbackKind, Satisfaction};
 use cdp_domain::Channel;
-use cdp_store::repo::ingest::{self, Outcome};
-use cdp_store::repo::interaction::{self as store, FeedbackFilter, FeedbackRow, SurveyRow};
-use cdp_store::repo::{profiles, Page};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -74,20 +72,20 @@ impl App {
             .map(|(i, c)| channel_field(&format!("channels[{i}]"), c).map(Channel::as_str))
             .collect::<AppResult<_>>()?;
         let row = SurveyRow {
-            id: cdp_store::new_id(),
+            id: crate::store::new_id(),
             name,
             kind: kind.as_str().into(),
             question,
             channels: json!(channels).to_string(),
             created_by: who.actor(),
-            created_at: cdp_store::now_micros(),
+            created_at: crate::store::now_micros(),
         };
-        self.db.write(|c| store::add_survey(c, &row))?;
+        self.db.write(|c| InteractionStore::add_survey(c, &row))?;
         Ok(row)
     }
 
     pub fn surveys(&self) -> AppResult<Vec<SurveyRow>> {
-        Ok(self.db.read(store::surveys)?)
+        Ok(self.db.read(|c| InteractionStore::surveys(c))?)
     }
 
     /// Records an answer, with its sentiment, as a `Feedback Submitted` event
@@ -110,16 +108,16 @@ impl App {
         let category = category_field("category", input.category.as_deref(), false)?;
         let channel = channel_field("channel", &input.channel)?;
         let sentiment = text.as_deref().and_then(interaction::sentiment);
-        let now = cdp_store::now_micros();
+        let now = crate::store::now_micros();
         let occurred_at = time_field("occurred_at", input.occurred_at.as_deref())?.unwrap_or(now);
-        let id = cdp_store::new_id();
+        let id = crate::store::new_id();
         let properties = json!({"feedback_id": id, "kind": kind.as_str(), "score": score, "text": text, "category": category,
             "sentiment": sentiment.map(|s| s.label), "survey_id": input.survey_id, "order_id": input.order_id, "case_id": input.case_id});
         let event = match (&input.identities, &input.profile_id) {
             (Some(ids), _) => Some(self.event_from(
                 who,
                 json!({"type": "track", "event": "Feedback Submitted", "channel": channel.as_str(), "identities": ids,
-                       "occurred_at": cdp_store::from_micros(occurred_at).to_rfc3339(), "properties": properties,
+                       "occurred_at": crate::store::from_micros(occurred_at).to_rfc3339(), "properties": properties,
                        "message_id": input.message_id}),
             )?),
             (None, Some(_)) => None,
@@ -128,8 +126,8 @@ impl App {
         let (origin, actor) = (who.origin(), who.actor());
         self.db.write(|c| {
             if let Some(sid) = &input.survey_id {
-                let s = store::survey(c, sid).map_err(|e| match e {
-                    cdp_store::StoreError::NotFound => AppError::field("survey_id", "not_found", "names no survey"),
+                let s = InteractionStore::survey(c, sid).map_err(|e| match e {
+                    crate::store::StoreError::NotFound => AppError::field("survey_id", "not_found", "names no survey"),
                     e => e.into(),
                 })?;
                 if s.kind != kind.as_str() {
@@ -137,15 +135,24 @@ impl App {
                 }
             }
             let (event_id, profile_id) = match &event {
-                Some(e) => match ingest::ingest_one(c, &origin, e, &self.config.currency, now)? {
+                Some(e) => match IngestStore::ingest_one(c, &origin, e, &self.config.currency, now)? {
                     Outcome::Accepted { id, profile_id } => (id, profile_id),
-                    Outcome::Duplicate { id, .. } => return Ok((store::feedback_by_event(c, &id)?, false)),
+                    Outcome::Duplicate { id, .. } => return Ok((InteractionStore::feedback_by_event(c, &id)?, false)),
                     Outcome::Erased { .. } => return Err(AppError::identity_erased("the identities")),
                 },
                 None => {
-                    let p =
-                        profiles::resolve(c, input.profile_id.as_deref().unwrap_or_default()).map_err(AppError::or_missing("profile"))?;
-                    let eid = store::append_event(c, &p.id, &actor, "Feedback Submitted", channel.as_str(), &properties, occurred_at, now)?;
+                    let p = ProfileStore::resolve(c, input.profile_id.as_deref().unwrap_or_default())
+                        .map_err(AppError::or_missing("profile"))?;
+                    let eid = InteractionStore::append_event(
+                        c,
+                        &p.id,
+                        &actor,
+                        "Feedback Submitted",
+                        channel.as_str(),
+                        &properties,
+                        occurred_at,
+                        now,
+                    )?;
                     (eid, p.id)
                 }
             };
@@ -166,7 +173,7 @@ impl App {
                 occurred_at,
                 received_at: now,
             };
-            store::add_feedback(c, &row)?;
+            InteractionStore::add_feedback(c, &row)?;
             Ok((row, true))
         })
     }
@@ -184,9 +191,9 @@ impl App {
         self.db
             .read(|c| {
                 if let Some(p) = &q.profile_id {
-                    f.profile_id = Some(profiles::resolve(c, p)?.id);
+                    f.profile_id = Some(ProfileStore::resolve(c, p)?.id);
                 }
-                store::list_feedback(c, &f, limit)
+                InteractionStore::list_feedback(c, &f, limit)
             })
             .map_err(AppError::or_missing("profile"))
     }
@@ -195,7 +202,7 @@ impl App {
     pub fn nps(&self, from: Option<&str>, to: Option<&str>, channel: Option<&str>, city: Option<&str>) -> AppResult<NpsReport> {
         let (from, to) = period(from, to, 90)?;
         let channel = channel.map(|c| channel_field("channel", c)).transpose()?;
-        let rows = self.db.read(|c| store::scores_between(c, from, to, channel.map(Channel::as_str)))?;
+        let rows = self.db.read(|c| InteractionStore::scores_between(c, from, to, channel.map(Channel::as_str)))?;
         let mut report = NpsReport {
             from,
             to,
@@ -213,7 +220,7 @@ impl App {
             report.total.add(kind, score);
             report.by_channel.entry(ch).or_default().add(kind, score);
             report.by_city.entry(place.unwrap_or_else(|| "unknown".into())).or_default().add(kind, score);
-            report.by_month.entry(cdp_store::from_micros(at).format("%Y-%m").to_string()).or_default().add(kind, score);
+            report.by_month.entry(crate::store::from_micros(at).format("%Y-%m").to_string()).or_default().add(kind, score);
         }
         Ok(report)
     }

@@ -1,10 +1,8 @@
 //! "You spoke, we listened": improvements and who to tell about them.
 
 use super::{category_field, text_field, time_field};
+use crate::store::{ImprovementRow, InteractionStore, Page, ProfileStore, ProfileView};
 use crate::{App, AppError, AppResult, Principal};
-use cdp_store::repo::interaction::{self as store, ImprovementRow};
-use cdp_store::repo::profiles::{self, ProfileView};
-use cdp_store::repo::Page;
 use serde_json::json;
 
 /// An improvement to publish.
@@ -46,9 +44,9 @@ impl App {
                 format!("must be one of {}", cdp_domain::consent::CONSENT_CHANNELS.join(", ")),
             ));
         }
-        let now = cdp_store::now_micros();
+        let now = crate::store::now_micros();
         let row = ImprovementRow {
-            id: cdp_store::new_id(),
+            id: crate::store::new_id(),
             title,
             description,
             categories: json!(categories).to_string(),
@@ -57,12 +55,12 @@ impl App {
             created_by: who.actor(),
             created_at: now,
         };
-        self.db.write(|c| store::add_improvement(c, &row))?;
+        self.db.write(|c| InteractionStore::add_improvement(c, &row))?;
         Ok(row)
     }
 
     pub fn improvements(&self) -> AppResult<Vec<ImprovementRow>> {
-        Ok(self.db.read(store::improvements)?)
+        Ok(self.db.read(|c| InteractionStore::improvements(c))?)
     }
 
     /// Everyone who gave negative feedback in the improvement's categories up
@@ -70,12 +68,12 @@ impl App {
     pub fn improvement_audience(&self, id: &str, after: Option<&str>, limit: i64) -> AppResult<Page<AudienceMember, String>> {
         self.db
             .read(|c| {
-                let imp = store::improvement(c, id)?;
+                let imp = InteractionStore::improvement(c, id)?;
                 let cats: Vec<String> = serde_json::from_str(&imp.categories).unwrap_or_default();
-                let (rows, next) = store::audience(c, &cats, imp.published_at, &imp.channel, after, limit)?;
+                let (rows, next) = InteractionStore::audience(c, &cats, imp.published_at, &imp.channel, after, limit)?;
                 let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
                 let mut views: std::collections::HashMap<String, ProfileView> =
-                    profiles::get_many(c, &ids)?.into_iter().map(|v| (v.profile.id.clone(), v)).collect();
+                    ProfileStore::get_many(c, &ids)?.into_iter().map(|v| (v.profile.id.clone(), v)).collect();
                 let members = rows
                     .into_iter()
                     .filter_map(|(p, complaints, last)| {

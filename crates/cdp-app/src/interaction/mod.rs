@@ -6,8 +6,8 @@ mod context;
 mod feedback;
 mod improvements;
 
+pub use crate::store::{CaseFilter, CaseHistoryRow, CaseRow, FeedbackFilter, FeedbackRow, ImprovementRow, SurveyRow};
 pub use cases::*;
-pub use cdp_store::repo::interaction::{CaseFilter, CaseHistoryRow, CaseRow, FeedbackFilter, FeedbackRow, ImprovementRow, SurveyRow};
 pub use context::*;
 pub use feedback::*;
 pub use improvements::*;

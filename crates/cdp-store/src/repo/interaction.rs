@@ -96,17 +96,7 @@ pub fn feedback_by_event(conn: &mut AnyConnection, event_id: &str) -> StoreResul
     Ok(feedback::table.filter(feedback::event_id.eq(event_id)).select(FeedbackRow::as_select()).first(conn)?)
 }
 
-/// Which feedback to list.
-#[derive(Debug, Clone, Default)]
-pub struct FeedbackFilter {
-    pub sentiment: Option<String>,
-    pub category: Option<String>,
-    pub profile_id: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-    /// (occurred_at, id) of the last row of the previous page.
-    pub after: Option<(i64, String)>,
-}
+pub use cdp_app::store::FeedbackFilter;
 
 /// A page of feedback, newest first.
 pub fn list_feedback(conn: &mut AnyConnection, f: &FeedbackFilter, limit: i64) -> StoreResult<super::Page<FeedbackRow>> {
@@ -135,8 +125,7 @@ pub fn list_feedback(conn: &mut AnyConnection, f: &FeedbackFilter, limit: i64) -
     Ok((rows, next))
 }
 
-/// A scored answer: (kind, score, channel, occurred_at, the profile's traits JSON).
-pub type ScoredAnswer = (String, Option<i64>, String, i64, String);
+pub use cdp_app::store::ScoredAnswer;
 
 /// Scored answers in a period, with the profile's traits (for the city).
 pub fn scores_between(conn: &mut AnyConnection, from: i64, to: i64, channel: Option<&str>) -> StoreResult<Vec<ScoredAnswer>> {
@@ -200,9 +189,9 @@ fn add_history(conn: &mut AnyConnection, c: &CaseRow, note: Option<&str>, actor:
     Ok(())
 }
 
-/// What a `Case Opened` event carries.
-pub fn case_opened_properties(row: &CaseRow) -> serde_json::Value {
-    serde_json::json!({"case_id": row.id, "category": row.category, "priority": row.priority, "subject": row.subject, "status": row.status})
+/// What a `Case Opened` event carries (the application says).
+fn case_opened_properties(row: &CaseRow) -> serde_json::Value {
+    cdp_app::store::CaseRow::from(row.clone()).opened_properties()
 }
 
 /// Opens a case: the row, its first history entry and, unless ingestion
@@ -267,16 +256,7 @@ pub fn case_history(conn: &mut AnyConnection, id: &str) -> StoreResult<Vec<CaseH
         .load(conn)?)
 }
 
-/// Which cases to list.
-#[derive(Debug, Clone, Default)]
-pub struct CaseFilter {
-    pub statuses: Vec<String>,
-    pub profile_id: Option<String>,
-    pub assignee: Option<String>,
-    /// Only active cases past their due time at this instant.
-    pub overdue_at: Option<i64>,
-    pub after: Option<(i64, String)>,
-}
+pub use cdp_app::store::CaseFilter;
 
 /// A page of cases, newest first.
 pub fn list_cases(conn: &mut AnyConnection, f: &CaseFilter, limit: i64) -> StoreResult<super::Page<CaseRow>> {

@@ -14,9 +14,7 @@ pub mod sources;
 pub mod users;
 pub mod value;
 
-/// A page of rows, and the keyset cursor of the next page (a creation time
-/// and an id unless the listing says otherwise) when there is one.
-pub type Page<T, K = (i64, String)> = (Vec<T>, Option<K>);
+pub use cdp_app::store::Page;
 
 /// Cuts a page fetched with `limit + 1` rows down to `limit`, and answers the
 /// key of its last row when there is a next page.

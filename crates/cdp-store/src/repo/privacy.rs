@@ -9,18 +9,9 @@ use crate::schema::{
 };
 use crate::{new_id, AnyConnection};
 use diesel::prelude::*;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-/// The tombstone key of a (normalised) identity: hex SHA-256 of `type:value`.
-pub fn identity_hash(kind: &str, value: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(kind.as_bytes());
-    h.update(b":");
-    h.update(value.as_bytes());
-    crate::hex(&h.finalize())
-}
+pub use cdp_app::store::identity_hash;
 
 /// Tombstones among some hashes: hash → when the person was erased.
 pub fn tombstones<S: AsRef<str>>(conn: &mut AnyConnection, hashes: &[S]) -> StoreResult<HashMap<String, i64>> {
@@ -39,25 +30,7 @@ pub fn tombstones<S: AsRef<str>>(conn: &mut AnyConnection, hashes: &[S]) -> Stor
     Ok(out)
 }
 
-/// What an erasure removed, table by table.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Erased {
-    /// The profile and the profiles merged into it.
-    pub profiles: usize,
-    /// Identities deleted (their hashes kept as tombstones).
-    pub identities: usize,
-    /// Events whose identities, traits, properties and context were emptied.
-    pub events: usize,
-    pub consents: usize,
-    pub preferences: usize,
-    /// Feedback whose text was removed (scores stay, anonymous).
-    pub feedback: usize,
-    /// Cases whose subject, description, resolution and notes were removed.
-    pub cases: usize,
-    pub merge_log_entries: usize,
-    pub segment_memberships: usize,
-    pub account_memberships: usize,
-}
+pub use cdp_app::store::Erased;
 
 /// The ids that make up one person: the live profile and every profile merged into it.
 pub fn person_ids(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<String>> {
@@ -118,11 +91,7 @@ pub fn erase(conn: &mut AnyConnection, profile: &str, actor: &str, now: i64) -> 
     Ok(e)
 }
 
-/// An event as stored: (id, type, name, channel, occurred_at, identities, traits, properties, context).
-pub type StoredEvent = (String, String, Option<String>, String, i64, String, String, String, String);
-
-/// An order as stored: (order_id, channel, currency, revenue, refunded, occurred_at, products).
-pub type StoredOrder = (String, String, String, i64, i64, i64, String);
+pub use cdp_app::store::{LedgerEntry, StoredEvent, StoredOrder};
 
 /// Every event of a person, oldest first.
 pub fn events_of(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<StoredEvent>> {
@@ -159,9 +128,6 @@ pub fn orders_of(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<Sto
         ))
         .load(conn)?)
 }
-
-/// A ledger entry as exported: (kind, points, balance_after, order_id, created_at).
-pub type LedgerEntry = (String, i64, i64, Option<String>, i64);
 
 /// The whole loyalty ledger.
 pub fn ledger_of(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<LedgerEntry>> {
@@ -219,15 +185,7 @@ pub fn audit(
     Ok(())
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub profile_id: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-    pub after: Option<(i64, String)>,
-}
+pub use cdp_app::store::AuditFilter;
 
 /// A page of the audit log, newest first.
 pub fn list_audit(conn: &mut AnyConnection, f: &AuditFilter, limit: i64) -> StoreResult<super::Page<AuditRow>> {

@@ -132,8 +132,7 @@ pub struct ProfileView {
     pub loyalty: Option<Loyalty>,
 }
 
-/// A loyalty account as a profile shows it: (points balance, tier code).
-pub type Loyalty = (i64, String);
+pub use cdp_app::store::Loyalty;
 
 /// A profile row, whether the person was erased, and their loyalty account (one query).
 fn row(conn: &mut AnyConnection, id: &str) -> StoreResult<(ProfileRow, bool, Option<Loyalty>)> {
@@ -347,12 +346,7 @@ pub fn lookup(conn: &mut AnyConnection, kind: &str, value: &str) -> StoreResult<
     get(conn, &owner)
 }
 
-/// A position in a timeline: events strictly older than it come next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimelineCursor {
-    pub occurred_at: i64,
-    pub id: String,
-}
+pub use cdp_app::store::TimelineCursor;
 
 /// A page of a profile's events, newest first, and the cursor to the next.
 pub fn timeline(

@@ -349,24 +349,7 @@ pub fn rfm_of(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Option<
     Ok(profile_rfm::table.find(profile_id).select(RfmRow::as_select()).first(conn).optional()?)
 }
 
-/// An order of a period, net of refunds.
-pub struct PeriodOrder {
-    pub profile_id: String,
-    pub channel: String,
-    pub net: i64,
-    pub margin: Option<i64>,
-    pub products: String,
-}
-
-/// What customer metrics read: the customer base up to `as_of_day` with its
-/// purchase occasions, the period's orders in `currency` (fully refunded ones
-/// left out), the latest scores, and each customer's traits.
-pub struct KpiData {
-    pub customers: Vec<(String, i64)>,
-    pub orders: Vec<PeriodOrder>,
-    pub scores: std::collections::HashMap<String, (f64, f64)>,
-    pub traits: std::collections::HashMap<String, String>,
-}
+pub use cdp_app::store::{KpiData, PeriodOrder};
 
 pub fn kpi_data(conn: &mut AnyConnection, from_day: i64, to_day: i64, as_of_day: i64, currency: &str) -> StoreResult<KpiData> {
     use crate::schema::{orders, profiles};

@@ -26,60 +26,7 @@ pub use locks::lock_keys_of;
 use locks::{load_profiles, lock_keys};
 use lookup::{lookup, Found, Keys};
 
-/// Where events come from: the dedupe scope and the source, if any.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    /// The source's id, or `key:<id>` for a key bound to no source.
-    pub source_key: String,
-    pub source_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Accepted {
-        id: String,
-        profile_id: String,
-    },
-    /// The (source, message_id) was seen before; nothing was written.
-    Duplicate {
-        id: String,
-        profile_id: String,
-    },
-    /// The event carries an identity of an erased person and happened before
-    /// the erasure (a replay): refused, nothing written.
-    Erased {
-        identity_type: String,
-    },
-}
-
-/// An event made ready to store: what can be worked out before the write
-/// transaction — its JSON columns, the order it makes or refunds, the hashes
-/// its identities have among erasure tombstones — is, so that the writer's
-/// turn (SQLite has one writer) holds only what needs the database. The API
-/// prepares a request's events on its own threads, before they queue.
-pub struct Prepared {
-    pub event: NewEvent,
-    order: Option<OrderEvent>,
-    traits: String,
-    properties: String,
-    context: String,
-    /// `privacy::identity_hash` of each of the event's identities, in order.
-    hashes: Vec<String>,
-}
-
-impl Prepared {
-    /// Prepares an event; orders in `currency` (the deployment's default) count in profile aggregates.
-    pub fn new(event: NewEvent, currency: &str) -> StoreResult<Prepared> {
-        Ok(Prepared {
-            order: OrderEvent::from_event(&event, currency),
-            traits: serde_json::to_string(&event.traits)?,
-            properties: serde_json::to_string(&event.properties)?,
-            context: serde_json::to_string(&event.context)?,
-            hashes: event.identities.iter().map(|i| crate::repo::privacy::identity_hash(i.kind.as_str(), &i.value)).collect(),
-            event,
-        })
-    }
-}
+pub use cdp_app::store::{Origin, Outcome, Prepared};
 
 /// A profile being worked on in this batch.
 struct Work {

@@ -50,14 +50,7 @@ pub enum LoyaltyOp {
     Reverse { order_id: String, refunded_before: i64, refunded_after: i64 },
 }
 
-/// Why a redemption was refused.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refusal {
-    InsufficientPoints { balance: i64 },
-    OutOfStock,
-    RewardInactive,
-    NoSuchReward,
-}
+pub use cdp_app::store::RedeemRefusal as Refusal;
 
 pub fn program(conn: &mut AnyConnection) -> StoreResult<Program> {
     let body: Option<String> = loyalty_program::table.find(1).select(loyalty_program::body).first(conn).optional()?;

@@ -73,14 +73,7 @@ pub fn count(conn: &mut AnyConnection, rule: &Rule, ctx: EvalContext) -> StoreRe
     Ok(load::<Count>(conn, &c.expr, &c.params)?.first().map_or(0, |c| c.n))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshOutcome {
-    pub size: i64,
-    pub entered: i64,
-    pub exited: i64,
-    /// When the membership changes were recorded.
-    pub at: i64,
-}
+pub use cdp_app::store::RefreshOutcome;
 
 /// Re-evaluates a segment in the database and records who entered and who
 /// left. Call inside a write transaction holding the segment's row (`lock`):
@@ -261,16 +254,7 @@ pub fn versions(conn: &mut AnyConnection, id: &str) -> StoreResult<Vec<(i32, Str
         .load(conn)?)
 }
 
-/// Which members to page through.
-#[derive(Debug, Clone, Default)]
-pub struct MemberFilter {
-    /// Only those whose consent in force on this channel is `granted`.
-    pub consent: Option<String>,
-    /// Only those who entered after this time.
-    pub entered_since: Option<i64>,
-    /// Profile ids strictly after this one.
-    pub after: Option<String>,
-}
+pub use cdp_app::store::MemberFilter;
 
 /// A page of current members of a live profile, by profile id; the consent
 /// filter is applied at read time, so a withdrawal counts at once.

@@ -29,14 +29,7 @@ pub enum Param {
     Float(f64),
 }
 
-/// What a rule is evaluated against.
-#[derive(Debug, Clone, Copy)]
-pub struct EvalContext {
-    /// The reference time (µs): event windows end here, later events do not count.
-    pub as_of: i64,
-    /// 10^(minor digits) of the default currency: rule amounts are in major units.
-    pub money_scale: f64,
-}
+pub use cdp_app::store::EvalContext;
 
 /// A rule as SQL: joins, a boolean expression over `profiles p`, and its parameters.
 #[derive(Debug, Clone)]
