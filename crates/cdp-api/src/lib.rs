@@ -15,7 +15,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
-use routes::{analytics, consent, events, health, interaction, keys, kpis, loyalty, privacy, profiles, rfm, segments, sources, token};
+use routes::{
+    analytics, consent, events, health, identity, interaction, keys, kpis, loyalty, privacy, profiles, rfm, segments, sources, token,
+};
 pub use state::{AppState, Limits};
 use std::time::Instant;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -86,6 +88,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(profiles::list_profile_events)
                 .service(profiles::list_profile_identities)
                 .service(profiles::list_profile_merges)
+                .service(identity::get_rules)
+                .service(identity::put_rules)
                 .service(privacy::export_profile)
                 .service(privacy::erase_profile)
                 .service(privacy::list_audit)

@@ -8,6 +8,7 @@
 pub mod caller;
 pub mod consent;
 pub mod error;
+pub mod identity;
 pub mod ingest;
 pub mod interaction;
 pub mod keys;

@@ -180,6 +180,8 @@ pub struct IngestArgs {
     pub seed: u64,
     /// Batch mode: also measure the floor (`crate::floor`).
     pub floor: bool,
+    /// Identity rules off: no limits, no blocked values or placeholders.
+    pub rules_off: bool,
 }
 
 fn issue(db: &cdp_store::Db, scope: Scope) -> String {
@@ -286,6 +288,9 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
     let server = Server::start(&scratch.url);
     let db = bench_db(&scratch.url);
     let key = issue(&db, Scope::EventsWrite);
+    if a.rules_off {
+        db.write(|c| cdp_store::repo::identity::save_rules(c, r#"{"types":{},"blocked":[],"placeholders":false}"#, 0, "bench")).unwrap();
+    }
 
     eprintln!("generating {} events…", a.events);
     let (path, per) = match a.mode {

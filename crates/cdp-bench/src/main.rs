@@ -75,6 +75,25 @@ enum Command {
         /// Skip the floor (batch mode: the run's rows written again with nothing else to do).
         #[arg(long)]
         no_floor: bool,
+        /// Identity rules off (no limits, nothing blocked) instead of the defaults.
+        #[arg(long)]
+        rules_off: bool,
+    },
+    /// Batch ingestion under the default identity rules and with the rules
+    /// off, alternated, in one run: what limits and blocked values cost.
+    Rules {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events per run.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Pairs of runs.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
     },
     /// Profile reads (by id and by e-mail) at a fixed rate while events are
     /// ingested at a fixed rate; latency counted from when each read was due.
@@ -182,10 +201,11 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     match cli.command {
-        Command::Ingest { backend, postgres_url, events, mode, batch, clients, returning, seed, no_floor } => {
+        Command::Ingest { backend, postgres_url, events, mode, batch, clients, returning, seed, no_floor, rules_off } => {
             let floor = !no_floor;
-            load::ingest(load::IngestArgs { backend, postgres_url, events, mode, batch, clients, returning, seed, floor });
+            load::ingest(load::IngestArgs { backend, postgres_url, events, mode, batch, clients, returning, seed, floor, rules_off });
         }
+        Command::Rules { backend, postgres_url, events, rounds, seed } => rules(backend, postgres_url, events, rounds, seed),
         Command::Read { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed } => {
             load::read(load::ReadArgs { backend, postgres_url, preload, ingest_rate, read_rate, readers, seconds, seed });
         }
@@ -198,6 +218,39 @@ fn main() {
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
     }
+}
+
+/// Batch runs with the default identity rules and with the rules off, alternated.
+fn rules(backend: Backend, postgres_url: Option<String>, events: usize, rounds: usize, seed: u64) {
+    let run = |rules_off| {
+        load::ingest(load::IngestArgs {
+            backend,
+            postgres_url: postgres_url.clone(),
+            events,
+            mode: load::Mode::Batch,
+            batch: 100,
+            clients: 4,
+            returning: 0.3,
+            seed,
+            floor: false,
+            rules_off,
+        })
+        .events_per_s
+    };
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        on.push(run(false));
+        off.push(run(true));
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let show = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(",");
+    println!(
+        "backend={} rules=default events_per_s={} rules=off events_per_s={} default_vs_off={:.3}",
+        backend.name(),
+        show(&on),
+        show(&off),
+        mean(&on) / mean(&off)
+    );
 }
 
 struct Scratch {

@@ -42,6 +42,7 @@ fn measure(backend: Backend, a: &ReportArgs) -> Column {
             returning: 0.3,
             seed: a.seed,
             floor: true,
+            rules_off: false,
         })
     };
     let batch = ingest(Mode::Batch, 4, a.events);

@@ -2,7 +2,8 @@
 
 use crate::channel::Channel;
 use crate::error::{FieldError, FieldErrors};
-use crate::identity::{Identity, NormalizeOptions};
+use crate::identity::{Identity, IdentityType, NormalizeOptions};
+use crate::identity_rules::is_placeholder;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -143,6 +144,10 @@ pub struct NewEvent {
     pub occurred_at: DateTime<Utc>,
     /// Deduplicated, highest priority first.
     pub identities: Vec<Identity>,
+    /// Identities written as built-in placeholders (`0000000000`,
+    /// `khachle@…`): kept on the event, resolved only where the identity
+    /// rules do not block placeholders and the value is a valid identity.
+    pub placeholders: Vec<Placeholder>,
     pub traits: Map<String, Value>,
     pub properties: Map<String, Value>,
     pub context: Map<String, Value>,
@@ -150,6 +155,38 @@ pub struct NewEvent {
     pub group_id: Option<String>,
     /// `alias`: the earlier id, matched as a user_id if one exists, else as an anonymous_id.
     pub previous_id: Option<String>,
+}
+
+/// An identity written as a built-in placeholder ([`is_placeholder`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placeholder {
+    #[serde(rename = "type")]
+    pub kind: IdentityType,
+    /// Normalised when `valid`, else as written (trimmed).
+    pub value: String,
+    /// Whether the value is a valid identity of its type.
+    #[serde(skip)]
+    pub valid: bool,
+}
+
+impl Placeholder {
+    /// The placeholder a value as written is, if it is one. Never an error:
+    /// a placeholder that is no valid identity is only set aside.
+    pub fn of(kind: &str, raw: &str, opts: &NormalizeOptions) -> Option<Placeholder> {
+        let t = IdentityType::parse(kind).ok()?;
+        if !is_placeholder(&t, raw) {
+            return None;
+        }
+        Some(match Identity::parse(kind, raw, opts) {
+            Ok(id) => Placeholder { kind: id.kind, value: id.value, valid: true },
+            Err(_) => Placeholder { kind: t, value: raw.trim().chars().take(crate::identity::MAX_IDENTITY_LEN).collect(), valid: false },
+        })
+    }
+
+    /// The identity it stands for, when valid.
+    pub fn identity(&self) -> Option<Identity> {
+        self.valid.then(|| Identity { kind: self.kind.clone(), value: self.value.clone() })
+    }
 }
 
 fn opt_string(v: &Value, field: &str, max: usize, errs: &mut FieldErrors) -> Option<String> {
@@ -289,6 +326,7 @@ impl NewEvent {
         }
 
         let mut identities: Vec<Identity> = Vec::new();
+        let mut placeholders: Vec<Placeholder> = Vec::new();
         let mut add = |field: String, kind: &str, v: &Value, errs: &mut FieldErrors| -> Option<String> {
             let text = match v {
                 Value::String(s) => s.clone(),
@@ -298,6 +336,12 @@ impl NewEvent {
                     return None;
                 }
             };
+            if let Some(p) = Placeholder::of(kind, &text, &defaults.normalize) {
+                if !placeholders.contains(&p) {
+                    placeholders.push(p);
+                }
+                return None;
+            }
             match Identity::parse(kind, &text, &defaults.normalize) {
                 Ok(id) => {
                     let value = id.value.clone();
@@ -326,12 +370,22 @@ impl NewEvent {
         }
         for k in ["email", "phone"] {
             if let Some(v) = traits.get(k).filter(|v| !v.is_null()).cloned() {
-                if let Some(normalized) = add(format!("traits.{k}"), k, &v, &mut errs) {
-                    traits.insert(k.to_string(), Value::String(normalized));
+                match add(format!("traits.{k}"), k, &v, &mut errs) {
+                    Some(normalized) => {
+                        traits.insert(k.to_string(), Value::String(normalized));
+                    }
+                    // A placeholder is no trait of the person.
+                    None if v.as_str().is_some_and(|t| is_placeholder(&IdentityType::parse(k).expect("known type"), t)) => {
+                        traits.remove(k);
+                    }
+                    None => {}
                 }
             }
         }
-        if identities.is_empty() && !errs.0.iter().any(|e| e.field.starts_with("identities") || e.field.starts_with("traits.")) {
+        if identities.is_empty()
+            && placeholders.is_empty()
+            && !errs.0.iter().any(|e| e.field.starts_with("identities") || e.field.starts_with("traits."))
+        {
             errs.push(FieldError::new("identities", "required", "at least one identity is required"));
         }
         if identities.len() > MAX_IDENTITIES {
@@ -349,6 +403,7 @@ impl NewEvent {
             channel: channel.expect("checked"),
             occurred_at: occurred_at.expect("checked"),
             identities,
+            placeholders,
             traits,
             properties,
             context,
@@ -474,5 +529,25 @@ mod tests {
         assert_eq!(e.identities.len(), 1);
         assert_eq!(e.identities[0].value, "+84912345678");
         assert_eq!(e.occurred_at, defaults(None).now);
+    }
+
+    #[test]
+    fn placeholders_are_set_aside_never_refused() {
+        let e = parse(
+            json!({"event": "Order Completed", "channel": "store",
+                   "identities": {"phone": "0000000000", "loyalty_card": "CT-1", "email": "KhachLe@shop.vn"},
+                   "traits": {"phone": "000 000 0000", "first_name": "Lan"}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.identities.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(), ["loyalty_card"]);
+        let set_aside: Vec<(&str, &str, bool)> = e.placeholders.iter().map(|p| (p.kind.as_str(), p.value.as_str(), p.valid)).collect();
+        assert_eq!(set_aside, [("email", "khachle@shop.vn", true), ("phone", "0000000000", false), ("phone", "000 000 0000", false)]);
+        assert!(e.traits.get("phone").is_none(), "a placeholder is no trait");
+        assert_eq!(e.traits["first_name"], "Lan");
+        // Only a placeholder: still an event.
+        let alone = parse(json!({"event": "Visit", "channel": "store", "identities": {"phone": "0123456789"}}), None).unwrap();
+        assert!(alone.identities.is_empty());
+        assert_eq!(alone.placeholders.len(), 1);
     }
 }

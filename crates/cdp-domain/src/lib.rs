@@ -14,6 +14,7 @@ pub mod consent;
 pub mod error;
 pub mod event;
 pub mod identity;
+pub mod identity_rules;
 pub mod interaction;
 pub mod kpis;
 pub mod loyalty;

@@ -1,9 +1,10 @@
 //! Identity resolution: given which profiles an event's identities already
 //! point at, decide whether to create a profile, attach to one, or merge
-//! several — never joining two different values of a protected identity
-//! (`user_id`).
+//! several — never giving one profile more values of a type than the
+//! identity rules allow (one `user_id` by default).
 
-use crate::identity::Identity;
+use crate::identity::{Identity, IdentityType};
+use crate::identity_rules::{Counts, IdentityRules};
 
 /// A live profile that one or more of the event's identities point at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,8 +12,8 @@ pub struct Candidate {
     pub id: String,
     /// Creation time (µs); the oldest profile survives a merge.
     pub created_at: i64,
-    /// The profile's `user_id`, if it holds one.
-    pub user_id: Option<String>,
+    /// How many values of each type the profile holds.
+    pub counts: Counts,
 }
 
 /// A merge of `merged` into the plan's survivor, bridged by `bridge`.
@@ -22,12 +23,30 @@ pub struct MergeStep {
     pub bridge: Identity,
 }
 
-/// An identity of the event that points at a profile which cannot join the
-/// event's profile without holding two different user_ids.
+/// Why an identity of the event did not link its profile to the event's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The profile would hold more values of a type than its limit.
+    Limit,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Limit => "limit",
+        }
+    }
+}
+
+/// An identity of the event that could not join the event's profile: it
+/// points at a profile that may not merge with it, or it is a value the
+/// profile has no room for. `profile_id` is the profile it points at, or
+/// the event's when it points at none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     pub identity: Identity,
     pub profile_id: String,
+    pub reason: Reason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,54 +68,42 @@ pub struct Plan {
 
 /// Plans the resolution of one event.
 ///
-/// `identities` are the event's identities, highest priority first (as
-/// [`crate::NewEvent`] holds them); `owner(i)` tells which candidate the i-th
-/// identity belongs to, if any.
+/// `identities` are the event's identities, strongest first
+/// ([`IdentityRules::sort`]); `owners[i]` is the candidate the i-th identity
+/// belongs to, if any.
 ///
-/// Walking the identities by priority, each matched profile joins the group
-/// unless its user_id differs from the group's; the first identity therefore
-/// decides where the event goes when profiles conflict. The group's oldest
-/// profile survives and absorbs the rest.
-pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>]) -> Plan {
+/// Walking the identities strongest first, each matched profile joins the
+/// group if the group, with it, stays within every type's limit (the first
+/// one always, unless a stronger new value was claimed before it), and a
+/// value that belongs to nobody joins if the group has room for it. Anything else is a conflict and links
+/// nothing: the stronger identities decide where the event goes. The
+/// group's oldest profile survives and absorbs the rest.
+pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>], rules: &IdentityRules) -> Plan {
     debug_assert_eq!(identities.len(), owners.len());
     let mut group: Vec<(&Candidate, &Identity)> = Vec::new();
-    let mut group_user: Option<&str> = None;
+    let mut held = Counts::new();
     let mut attach = Vec::new();
     let mut conflicts = Vec::new();
+    let conflict = |identity: &Identity, profile_id: String| Conflict { identity: identity.clone(), profile_id, reason: Reason::Limit };
 
     for (identity, owner) in identities.iter().zip(owners) {
         match owner {
-            Some(c) => {
-                if group.iter().any(|(g, _)| g.id == c.id) {
-                    continue;
+            Some(c) if group.iter().any(|(g, _)| g.id == c.id) => {}
+            // A first match, before anything was claimed, is the event's home
+            // whatever it holds: limits govern what joins a profile, not the
+            // profiles that exist.
+            Some(c) if (group.is_empty() && held.is_empty()) || rules.fits(&held, &c.counts) => {
+                for (k, n) in &c.counts {
+                    *held.entry(k.clone()).or_default() += n;
                 }
-                let compatible = match (group_user, c.user_id.as_deref()) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
-                };
-                if compatible {
-                    group_user = group_user.or(c.user_id.as_deref());
-                    group.push((c, identity));
-                } else {
-                    conflicts.push(Conflict { identity: identity.clone(), profile_id: c.id.clone() });
-                }
+                group.push((c, identity));
             }
-            None if identity.kind.is_merge_protected() => match group_user {
-                Some(u) if u != identity.value => {
-                    // The group already has another user_id: this value cannot
-                    // join it. Identities are walked by priority, so this
-                    // happens only for a second protected value.
-                    conflicts.push(Conflict {
-                        identity: identity.clone(),
-                        profile_id: group.first().map(|(g, _)| g.id.clone()).unwrap_or_default(),
-                    });
-                }
-                _ => {
-                    group_user = Some(identity.value.as_str());
-                    attach.push(identity.clone());
-                }
-            },
-            None => attach.push(identity.clone()),
+            Some(c) => conflicts.push(conflict(identity, c.id.clone())),
+            None if rules.fits(&held, &one(&identity.kind)) => {
+                *held.entry(identity.kind.clone()).or_default() += 1;
+                attach.push(identity.clone());
+            }
+            None => conflicts.push(conflict(identity, group.first().map(|(g, _)| g.id.clone()).unwrap_or_default())),
         }
     }
 
@@ -111,23 +118,32 @@ pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>]) -> Plan {
     Plan { target: Target::Existing(survivor.id.clone()), merges, attach, conflicts }
 }
 
+fn one(kind: &IdentityType) -> Counts {
+    [(kind.clone(), 1)].into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{IdentityType, NormalizeOptions};
+    use crate::identity::NormalizeOptions;
+    use crate::identity_rules::RulesDoc;
     use proptest::prelude::*;
 
     fn id(kind: &str, v: &str) -> Identity {
         Identity::parse(kind, v, &NormalizeOptions::default()).unwrap()
     }
     fn cand(id: &str, at: i64, user: Option<&str>) -> Candidate {
-        Candidate { id: id.into(), created_at: at, user_id: user.map(str::to_string) }
+        let counts = user.map(|_| (IdentityType::UserId, 1)).into_iter().collect();
+        Candidate { id: id.into(), created_at: at, counts }
+    }
+    fn rules() -> IdentityRules {
+        IdentityRules::default()
     }
 
     #[test]
     fn unknown_identities_create() {
         let ids = [id("email", "a@x.vn"), id("anonymous_id", "anon")];
-        let p = plan(&ids, &[None, None]);
+        let p = plan(&ids, &[None, None], &rules());
         assert_eq!(p.target, Target::New);
         assert_eq!(p.attach, ids.to_vec());
     }
@@ -136,7 +152,7 @@ mod tests {
     fn one_match_attaches_the_rest() {
         let a = cand("A", 1, None);
         let ids = [id("phone", "0912345678"), id("zalo_id", "z1")];
-        let p = plan(&ids, &[Some(&a), None]);
+        let p = plan(&ids, &[Some(&a), None], &rules());
         assert_eq!(p.target, Target::Existing("A".into()));
         assert!(p.merges.is_empty());
         assert_eq!(p.attach, vec![ids[1].clone()]);
@@ -147,7 +163,7 @@ mod tests {
         let a = cand("A", 5, None);
         let b = cand("B", 2, Some("u1"));
         let ids = [id("email", "a@x.vn"), id("phone", "0912345678")];
-        let p = plan(&ids, &[Some(&a), Some(&b)]);
+        let p = plan(&ids, &[Some(&a), Some(&b)], &rules());
         assert_eq!(p.target, Target::Existing("B".into()));
         assert_eq!(p.merges, vec![MergeStep { merged: "A".into(), bridge: ids[0].clone() }]);
     }
@@ -159,55 +175,84 @@ mod tests {
         let c = cand("C", 3, None);
         // email → B (u2), phone → A (u1), anonymous → C.
         let ids = [id("email", "b@x.vn"), id("phone", "0912345678"), id("anonymous_id", "c")];
-        let p = plan(&ids, &[Some(&b), Some(&a), Some(&c)]);
-        assert_eq!(p.target, Target::Existing("B".into()), "highest-priority identity decides");
+        let p = plan(&ids, &[Some(&b), Some(&a), Some(&c)], &rules());
+        assert_eq!(p.target, Target::Existing("B".into()), "the strongest identity decides");
         assert_eq!(p.merges, vec![MergeStep { merged: "C".into(), bridge: ids[2].clone() }]);
-        assert_eq!(p.conflicts, vec![Conflict { identity: ids[1].clone(), profile_id: "A".into() }]);
+        assert_eq!(p.conflicts, vec![Conflict { identity: ids[1].clone(), profile_id: "A".into(), reason: Reason::Limit }]);
     }
 
     #[test]
     fn a_new_user_id_does_not_join_another_users_profile() {
         let a = cand("A", 1, Some("u1"));
         let ids = [id("user_id", "u2"), id("email", "a@x.vn"), id("anonymous_id", "n")];
-        let p = plan(&ids, &[None, Some(&a), None]);
+        let p = plan(&ids, &[None, Some(&a), None], &rules());
         assert_eq!(p.target, Target::New);
         assert_eq!(p.attach, vec![ids[0].clone(), ids[2].clone()]);
         assert_eq!(p.conflicts.len(), 1);
     }
 
     #[test]
-    fn the_same_user_id_is_compatible() {
-        let a = cand("A", 1, Some("u1"));
-        let b = cand("B", 2, None);
-        let ids = [id("user_id", "u1"), id("email", "b@x.vn")];
-        let p = plan(&ids, &[Some(&a), Some(&b)]);
+    fn a_profile_at_its_limit_takes_no_more_values_of_that_type() {
+        let full = Candidate { id: "A".into(), created_at: 1, counts: [(IdentityType::Email, 5)].into() };
+        let ids = [id("phone", "0912345678"), id("email", "sixth@x.vn")];
+        let p = plan(&ids, &[Some(&full), None], &rules());
         assert_eq!(p.target, Target::Existing("A".into()));
+        assert!(p.attach.is_empty());
+        assert_eq!(p.conflicts, vec![Conflict { identity: ids[1].clone(), profile_id: "A".into(), reason: Reason::Limit }]);
+    }
+
+    #[test]
+    fn a_merge_past_a_limit_is_refused_and_the_stronger_match_keeps_the_event() {
+        let cards = |id: &str, at, n| Candidate { id: id.into(), created_at: at, counts: [(IdentityType::LoyaltyCard, n)].into() };
+        let (a, b) = (cards("A", 9, 2), cards("B", 1, 2));
+        let ids = [id("email", "x@x.vn"), id("phone", "0912345678")];
+        let p = plan(&ids, &[Some(&a), Some(&b)], &rules());
+        assert_eq!(p.target, Target::Existing("A".into()), "four cards would pass the limit of three");
+        assert!(p.merges.is_empty());
+        assert_eq!(p.conflicts[0].profile_id, "B");
+    }
+
+    #[test]
+    fn without_limits_everything_bridged_merges() {
+        let open: RulesDoc = serde_json::from_value(serde_json::json!({"types": {}})).unwrap();
+        let open = IdentityRules::from_doc(open, &NormalizeOptions::default()).unwrap();
+        let a = cand("A", 1, Some("u1"));
+        let b = cand("B", 2, Some("u2"));
+        let ids = [id("email", "a@x.vn"), id("phone", "0912345678")];
+        let p = plan(&ids, &[Some(&a), Some(&b)], &open);
         assert_eq!(p.merges.len(), 1);
-        assert!(p.conflicts.is_empty());
     }
 
     proptest! {
-        /// Whatever the matches, the resulting group never holds two user_ids,
-        /// every identity is accounted for exactly once, and the survivor is
-        /// the oldest profile of the group.
+        /// Whatever the matches and limits, every identity is accounted for
+        /// exactly once, the survivor is the oldest of its group, and the
+        /// group with what attaches stays within every limit (a profile may
+        /// already exceed one: then nothing more of that type joins it).
         #[test]
         fn invariants(
-            owners_ix in proptest::collection::vec(proptest::option::of(0usize..4), 1..6),
-            users in proptest::collection::vec(proptest::option::of(0u8..3), 4),
-            event_user in proptest::option::of(0u8..3),
+            owners_ix in proptest::collection::vec(proptest::option::of(0usize..4), 1..8),
+            kinds in proptest::collection::vec(0usize..3, 8),
+            held in proptest::collection::vec(proptest::collection::vec(0u32..3, 3), 4),
+            limits in proptest::collection::vec(1i64..4, 3),
         ) {
-            let cands: Vec<Candidate> = users.iter().enumerate()
-                .map(|(i, u)| cand(&format!("P{i}"), (i as i64 * 7) % 5, u.map(|u| format!("u{u}")).as_deref()))
-                .collect();
-            let mut ids: Vec<Identity> = owners_ix.iter().enumerate().map(|(i, _)| id("loyalty_card", &format!("c{i}"))).collect();
-            let mut owners: Vec<Option<&Candidate>> = owners_ix.iter().map(|o| o.map(|i| &cands[i])).collect();
-            if let Some(u) = event_user {
-                let uid = format!("u{u}");
-                let owner = cands.iter().find(|c| c.user_id.as_deref() == Some(uid.as_str()));
-                ids.insert(0, id("user_id", &uid));
-                owners.insert(0, owner);
-            }
-            let p = plan(&ids, &owners);
+            const KINDS: [&str; 3] = ["user_id", "email", "loyalty_card"];
+            let doc = serde_json::json!({"types": {
+                "user_id": {"limit": limits[0], "priority": 1},
+                "email": {"limit": limits[1], "priority": 2},
+                "loyalty_card": {"limit": limits[2], "priority": 3}}});
+            let rules = IdentityRules::from_doc(serde_json::from_value(doc).unwrap(), &NormalizeOptions::default()).unwrap();
+            let cands: Vec<Candidate> = held.iter().enumerate().map(|(i, h)| Candidate {
+                id: format!("P{i}"),
+                created_at: (i as i64 * 7) % 5,
+                counts: KINDS.iter().zip(h).filter(|(_, n)| **n > 0).map(|(k, n)| (IdentityType::parse(k).unwrap(), *n)).collect(),
+            }).collect();
+            let mut ids: Vec<Identity> = owners_ix.iter().enumerate().map(|(i, _)| id(KINDS[kinds[i]], &format!("v{i}@x.vn"))).collect();
+            let owners: Vec<Option<&Candidate>> = owners_ix.iter().map(|o| o.map(|i| &cands[i])).collect();
+            let mut pairs: Vec<(Identity, Option<&Candidate>)> = ids.drain(..).zip(owners).collect();
+            pairs.sort_by_key(|(i, _)| rules.priority(&i.kind));
+            let (ids, owners): (Vec<Identity>, Vec<Option<&Candidate>>) = pairs.into_iter().unzip();
+            let p = plan(&ids, &owners, &rules);
+
             let mut group: Vec<&Candidate> = p.merges.iter().map(|m| cands.iter().find(|c| c.id == m.merged).unwrap()).collect();
             if let Target::Existing(t) = &p.target {
                 let t = cands.iter().find(|c| &c.id == t).unwrap();
@@ -216,11 +261,22 @@ mod tests {
             } else {
                 prop_assert!(p.merges.is_empty());
             }
-            let mut users_in_group: Vec<&str> = group.iter().filter_map(|c| c.user_id.as_deref()).collect();
-            users_in_group.extend(p.attach.iter().filter(|i| i.kind == IdentityType::UserId).map(|i| i.value.as_str()));
-            users_in_group.sort();
-            users_in_group.dedup();
-            prop_assert!(users_in_group.len() <= 1, "{:?}", users_in_group);
+            if group.len() > 1 || !p.attach.is_empty() {
+                let mut total = Counts::new();
+                for c in &group {
+                    for (k, n) in &c.counts {
+                        *total.entry(k.clone()).or_default() += n;
+                    }
+                }
+                for i in &p.attach {
+                    *total.entry(i.kind.clone()).or_default() += 1;
+                }
+                // Past a limit only where one profile already was, alone in that type.
+                let held_alone = |k: &IdentityType, n: u32| group.iter().any(|c| c.counts.get(k).copied().unwrap_or(0) == n);
+                for (k, n) in &total {
+                    prop_assert!(*n <= rules.limit(k) || held_alone(k, *n), "{k}: {n} > {}", rules.limit(k));
+                }
+            }
             for (i, o) in ids.iter().zip(&owners) {
                 let attached = p.attach.contains(i);
                 let conflicted = p.conflicts.iter().any(|c| &c.identity == i);
@@ -229,7 +285,7 @@ mod tests {
                     Some(c) => {
                         let in_group = group.iter().any(|g| g.id == c.id);
                         prop_assert!(!attached);
-                        prop_assert!(in_group || conflicted);
+                        prop_assert!(in_group ^ conflicted);
                     }
                 }
             }

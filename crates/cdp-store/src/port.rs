@@ -15,7 +15,7 @@ use crate::repo::segments::{MemberRow, SegmentRow};
 use crate::repo::sources::SourceRow;
 use crate::repo::users::UserRow;
 use crate::repo::value::{PurchaseSummary, RfmRow, ScoreRow};
-use crate::repo::{consent, ingest, interaction, keys, loyalty, privacy, profiles, segments, sources, users, value};
+use crate::repo::{consent, identity, ingest, interaction, keys, loyalty, privacy, profiles, segments, sources, users, value};
 use cdp_app::store::{self as app, Abort, Page, Tx, TxKind};
 use cdp_domain::loyalty::Program;
 use cdp_domain::segment::Rule;
@@ -74,10 +74,10 @@ macro_rules! records {
 }
 
 records! {
-    ProfileRow { id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, created_at, updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at }
+    ProfileRow { id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, created_at, updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at, identity_counts }
     IdentityRow { value, identity_type, profile_id, created_at }
-    EventRow { id, profile_id, source_key, source_id, message_id, event_type, name, channel, occurred_at, received_at, identities, traits, properties, context }
-    MergeRow { id, kind, survivor_id, merged_id, identity_type, identity_value, event_id, created_at }
+    EventRow { id, profile_id, source_key, source_id, message_id, event_type, name, channel, occurred_at, received_at, identities, traits, properties, context, blocked_identities }
+    MergeRow { id, kind, survivor_id, merged_id, identity_type, identity_value, event_id, created_at, reason }
     ConsentRow { id, profile_id, channel, status, source, recorded_at, received_at, actor }
     KeyRow { id, name, prefix, key_hash, scopes, source_id, created_at, last_used_at, revoked_at }
     SourceRow { id, name, channel, created_at }
@@ -135,6 +135,15 @@ fn done_opt<A, B: From<A>>(r: crate::StoreResult<Option<A>>) -> Res<Option<B>> {
 impl app::IngestStore for AnyConnection {
     fn ingest_one(&mut self, origin: &app::Origin, event: &NewEvent, currency: &str, received_at: i64) -> Res<app::Outcome> {
         done(ingest::ingest_one(self, origin, event, currency, received_at))
+    }
+}
+
+impl app::IdentityStore for AnyConnection {
+    fn identity_rules(&mut self) -> Res<Option<String>> {
+        done(identity::rules(self))
+    }
+    fn save_identity_rules(&mut self, body: &str, now: i64, actor: &str) -> Res<()> {
+        done(identity::save_rules(self, body, now, actor))
     }
 }
 

@@ -52,6 +52,7 @@ diesel::table! {
         margin_total -> BigInt,
         first_order_at -> Nullable<BigInt>,
         last_order_at -> Nullable<BigInt>,
+        identity_counts -> Text,
     }
 }
 
@@ -80,6 +81,7 @@ diesel::table! {
         traits -> Text,
         properties -> Text,
         context -> Text,
+        blocked_identities -> Nullable<Text>,
     }
 }
 
@@ -93,6 +95,16 @@ diesel::table! {
         identity_value -> Text,
         event_id -> Nullable<Text>,
         created_at -> BigInt,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    identity_rules (id) {
+        id -> Integer,
+        body -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
     }
 }
 
@@ -405,6 +417,7 @@ diesel::joinable!(api_keys -> sources (source_id));
 diesel::joinable!(erased_profiles -> profiles (profile_id));
 diesel::joinable!(loyalty_accounts -> profiles (profile_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    identity_rules,
     sources,
     api_keys,
     users,

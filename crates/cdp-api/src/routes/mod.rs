@@ -2,6 +2,7 @@ pub mod analytics;
 pub mod consent;
 pub mod events;
 pub mod health;
+pub mod identity;
 pub mod interaction;
 pub mod keys;
 pub mod kpis;

@@ -172,7 +172,7 @@ pub struct AuditOut {
     pub at: String,
 }
 
-/// Who did what to whom, newest first: exports, erasures and operators' reads of profiles.
+/// Who did what to whom, newest first: exports, erasures, operators' reads of profiles, changes of the identity rules.
 #[utoipa::path(tag = "privacy", operation_id = "list_audit", params(AuditQuery),
     security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = 200, body = Page<AuditOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -69,8 +69,9 @@ pub struct EventOut {
 }
 
 /// Why a profile is what it is: a merge (`merged_id` folded into `survivor_id`,
-/// bridged by `identity`), or a merge refused (`conflict`) because the two
-/// profiles hold different user_ids.
+/// bridged by `identity`), or an identity that linked nothing (`conflict`,
+/// with its `reason`: `limit` when the profile would hold more values of a
+/// type than the identity rules allow — two user_ids by default).
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": "01936f3e-9999-7000-8000-000000000003", "kind": "merge",
     "survivor_id": "01936f3e-8a40-7000-8000-000000000001", "merged_id": "01936f3e-8a41-7000-8000-000000000002",
@@ -86,6 +87,9 @@ pub struct MergeOut {
     pub identity: IdentityOut,
     /// The event that caused it.
     pub event_id: Option<String>,
+    /// Why a conflict linked nothing: `limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub created_at: String,
 }
 
@@ -163,6 +167,7 @@ impl From<MergeRow> for MergeOut {
             merged_id: m.merged_id,
             identity: IdentityOut { kind: m.identity_type, value: m.identity_value },
             event_id: m.event_id,
+            reason: m.reason,
             created_at: ts(m.created_at),
         }
     }

@@ -28,6 +28,8 @@ pub struct ProfileRow {
     pub margin_total: i64,
     pub first_order_at: Option<i64>,
     pub last_order_at: Option<i64>,
+    /// Values held per identifier type, JSON (`{"email":2}`).
+    pub identity_counts: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +56,8 @@ pub struct EventRow {
     pub traits: String,
     pub properties: String,
     pub context: String,
+    /// Identities carried that never link (blocked, placeholders): JSON array.
+    pub blocked_identities: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +70,8 @@ pub struct MergeRow {
     pub identity_value: String,
     pub event_id: Option<String>,
     pub created_at: i64,
+    /// Why a conflict linked nothing (`limit`…).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -13,6 +13,7 @@ use cdp_domain::NewEvent;
 /// Every kind of data, on one transaction.
 pub trait Tx:
     IngestStore
+    + IdentityStore
     + ProfileStore
     + ConsentStore
     + KeyStore
@@ -28,6 +29,7 @@ pub trait Tx:
 
 impl<T> Tx for T where
     T: IngestStore
+        + IdentityStore
         + ProfileStore
         + ConsentStore
         + KeyStore
@@ -45,6 +47,13 @@ impl<T> Tx for T where
 pub trait IngestStore {
     /// Stores one event (a batch of one), as ingestion would.
     fn ingest_one(&mut self, origin: &Origin, event: &NewEvent, currency: &str, received_at: i64) -> StoreResult<Outcome>;
+}
+
+pub trait IdentityStore {
+    /// The identity rules' saved document, if any.
+    fn identity_rules(&mut self) -> StoreResult<Option<String>>;
+    /// Replaces the identity rules' document; ingestion applies it to later events.
+    fn save_identity_rules(&mut self, body: &str, now: i64, actor: &str) -> StoreResult<()>;
 }
 
 pub trait ProfileStore {

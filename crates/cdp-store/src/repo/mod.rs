@@ -2,6 +2,7 @@
 //! a connection the caller holds (inside a transaction when it writes).
 
 pub mod consent;
+pub mod identity;
 pub mod ingest;
 pub mod interaction;
 pub mod keys;

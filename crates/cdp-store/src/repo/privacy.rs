@@ -56,7 +56,13 @@ pub fn erase(conn: &mut AnyConnection, profile: &str, actor: &str, now: i64) -> 
     }
     e.identities = diesel::delete(identities::table.filter(identities::profile_id.eq_any(&ids))).execute(conn)?;
     e.events = diesel::update(events::table.filter(events::profile_id.eq_any(&ids)))
-        .set((events::identities.eq("[]"), events::traits.eq("{}"), events::properties.eq("{}"), events::context.eq("{}")))
+        .set((
+            events::identities.eq("[]"),
+            events::traits.eq("{}"),
+            events::properties.eq("{}"),
+            events::context.eq("{}"),
+            events::blocked_identities.eq(None::<String>),
+        ))
         .execute(conn)?;
     diesel::update(profiles::table.filter(profiles::id.eq_any(&ids)))
         .set((

@@ -27,6 +27,8 @@ pub struct ProfileRow {
     pub margin_total: i64,
     pub first_order_at: Option<i64>,
     pub last_order_at: Option<i64>,
+    /// Values held per identifier type, JSON (`{"email":2}`).
+    pub identity_counts: String,
 }
 
 impl ProfileRow {
@@ -76,6 +78,7 @@ impl ProfileRow {
             margin_total: 0,
             first_order_at: None,
             last_order_at: None,
+            identity_counts: "{}".into(),
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct EventRow {
     pub traits: String,
     pub properties: String,
     pub context: String,
+    /// Identities carried that never link (blocked, placeholders): JSON array.
+    pub blocked_identities: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -119,6 +124,8 @@ pub struct MergeRow {
     pub identity_value: String,
     pub event_id: Option<String>,
     pub created_at: i64,
+    /// Why a conflict linked nothing (`limit`…).
+    pub reason: Option<String>,
 }
 
 /// A live profile with its identities.
@@ -243,7 +250,7 @@ fn view_sql(postgres: bool, by_identity: bool) -> String {
     format!(
         "SELECT p.id, p.merged_into, p.user_id, p.traits, p.trait_times, p.channels, p.first_seen_at, p.last_seen_at, \
          p.event_count, p.created_at, p.updated_at, p.orders_count, p.revenue_total, p.margin_total, p.first_order_at, \
-         p.last_order_at, e.profile_id IS NOT NULL AS erased, l.balance, l.tier_code, \
+         p.last_order_at, p.identity_counts, e.profile_id IS NOT NULL AS erased, l.balance, l.tier_code, \
          COALESCE((SELECT {list}({pairs}(i.value, i.identity_type, i.created_at)) FROM identities i \
          WHERE i.profile_id = p.id){text}, '[]') AS identity_list, \
          COALESCE((SELECT {list}(a.account_id) FROM account_members a WHERE a.profile_id = p.id){text}, '[]') AS account_list \

@@ -9,6 +9,7 @@ use crate::repo::orders::{self, OrderRow};
 use crate::repo::profiles::{EventRow, IdentityRow, ProfileRow};
 use crate::schema::{account_members, accounts, events, identities, merges, orders as orders_table, profiles};
 use crate::{new_id, AnyConnection};
+use cdp_domain::identity_rules::counts_to_json;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::{Map, Value};
@@ -23,9 +24,12 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
             w.row.merged_into = Some(into);
         }
     }
-    for w in b.work.values_mut().filter(|w| w.dirty && w.row.merged_into.is_none()) {
-        w.row.traits = serde_json::to_string(&w.traits.values)?;
-        w.row.trait_times = serde_json::to_string(&w.traits.times)?;
+    for w in b.work.values_mut().filter(|w| w.dirty) {
+        w.row.identity_counts = counts_to_json(&w.counts);
+        if w.row.merged_into.is_none() {
+            w.row.traits = serde_json::to_string(&w.traits.values)?;
+            w.row.trait_times = serde_json::to_string(&w.traits.times)?;
+        }
     }
     let mut created: Vec<&ProfileRow> = b.work.values().filter(|w| w.new).map(|w| &w.row).collect();
     created.sort_by(|x, y| x.id.cmp(&y.id));
@@ -123,6 +127,7 @@ fn insert_new(
             "margin_total": BigInt = |r| r.margin_total,
             "first_order_at": Nullable<BigInt> = |r| r.first_order_at,
             "last_order_at": Nullable<BigInt> = |r| r.last_order_at,
+            "identity_counts": Text = |r| r.identity_counts.as_str(),
         ]),
         (identities::table, "identities", identities, [
             "value": Text = |r| r.value.as_str(),
@@ -145,6 +150,7 @@ fn insert_new(
             "traits": Text = |r| r.traits.as_str(),
             "properties": Text = |r| r.properties.as_str(),
             "context": Text = |r| r.context.as_str(),
+            "blocked_identities": Nullable<Text> = |r| r.blocked_identities.as_deref(),
         ]),
         (orders_table::table, "orders", placed, [
             "order_id": Text = |r| r.order_id.as_str(),
@@ -181,10 +187,10 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
                  trait_times = v.trait_times, channels = v.channels, first_seen_at = v.first_seen_at, last_seen_at = v.last_seen_at, \
                  event_count = v.event_count, created_at = v.created_at, updated_at = v.updated_at, orders_count = v.orders_count, \
                  revenue_total = v.revenue_total, margin_total = v.margin_total, first_order_at = v.first_order_at, \
-                 last_order_at = v.last_order_at \
-                 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 last_order_at = v.last_order_at, identity_counts = v.identity_counts \
+                 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                  AS v(id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, created_at, \
-                      updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at) \
+                      updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at, identity_counts) \
                  WHERE p.id = v.id",
             )
             .bind::<Array<Text>, _>(text(|r| &r.id))
@@ -203,6 +209,7 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
             .bind::<Array<BigInt>, _>(int(|r| r.margin_total))
             .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.first_order_at))
             .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.last_order_at))
+            .bind::<Array<Text>, _>(text(|r| &r.identity_counts))
             .execute(c)?;
         }
         // One row at a time through a statement prepared once per connection:
@@ -213,8 +220,8 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
                 crate::cached!(
                     "UPDATE profiles SET merged_into = $1, user_id = $2, traits = $3, trait_times = $4, channels = $5, \
                      first_seen_at = $6, last_seen_at = $7, event_count = $8, created_at = $9, updated_at = $10, \
-                     orders_count = $11, revenue_total = $12, margin_total = $13, first_order_at = $14, last_order_at = $15 \
-                     WHERE id = $16",
+                     orders_count = $11, revenue_total = $12, margin_total = $13, first_order_at = $14, last_order_at = $15, \
+                     identity_counts = $16 WHERE id = $17",
                 )
                 .bind::<Nullable<Text>, _>(r.merged_into.as_deref())
                 .bind::<Nullable<Text>, _>(r.user_id.as_deref())
@@ -231,6 +238,7 @@ fn update_profiles(conn: &mut AnyConnection, rows: &[&ProfileRow]) -> StoreResul
                 .bind::<BigInt, _>(r.margin_total)
                 .bind::<Nullable<BigInt>, _>(r.first_order_at)
                 .bind::<Nullable<BigInt>, _>(r.last_order_at)
+                .bind::<Text, _>(r.identity_counts.as_str())
                 .bind::<Text, _>(r.id.as_str())
                 .execute(c)?;
             }

@@ -25,6 +25,10 @@ pub fn lock_keys_of<'a>(origin: &Origin, prepared: impl IntoIterator<Item = &'a 
         for i in &e.identities {
             keys.push(lock_key(&[i.kind.as_str(), &i.value]));
         }
+        // Placeholders resolve where the rules do not block them.
+        for p in e.placeholders.iter().filter(|p| p.valid) {
+            keys.push(lock_key(&[p.kind.as_str(), &p.value]));
+        }
         if let Some(m) = &e.message_id {
             keys.push(lock_key(&["message", &origin.source_key, m]));
         }

@@ -1,8 +1,8 @@
 //! What a batch reads before it resolves, once its keys are locked: the
 //! events its dedupe keys name (and where they live now), the identities it
 //! carries, the tombstones of erased people among them, the orders it
-//! touches and, on PostgreSQL, the loyalty programme and the profiles that
-//! own the identities and orders found (locked).
+//! touches and, on PostgreSQL, the loyalty programme, the identity rules and
+//! the profiles that own the identities and orders found (locked).
 //!
 //! On PostgreSQL that is one statement — every statement is a round trip,
 //! and a round trip costs more of the machine's CPU than these statements'
@@ -30,6 +30,8 @@ pub(super) struct Found {
     pub orders: Vec<OrderRow>,
     /// The loyalty programme's document, when read here (`Some(None)`: none saved).
     pub program: Option<Option<String>>,
+    /// The identity rules' document, when read here (`Some(None)`: none saved).
+    pub rules: Option<Option<String>>,
     /// On PostgreSQL, the profiles that own the identities and orders found,
     /// locked in id order (`load_profiles`, in the same statement).
     pub profiles: Option<Vec<ProfileRow>>,
@@ -92,6 +94,7 @@ const TOMBSTONE: i32 = 2;
 const PROGRAM: i32 = 3;
 const ORDER: i32 = 4;
 const PROFILE: i32 = 5;
+const RULES: i32 = 6;
 
 /// The reads as one statement; every branch is an index lookup over a bound
 /// array. The owners of the identities and orders found are locked in id
@@ -110,7 +113,7 @@ WITH i AS (SELECT value, identity_type, profile_id, created_at FROM identities W
 o AS (SELECT order_id, profile_id, event_id, channel, currency, products, revenue, refunded, margin, day, occurred_at, created_at, \
              updated_at FROM orders WHERE order_id = ANY($5)), \
 owner AS (SELECT id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, created_at, \
-                 updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at \
+                 updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at, identity_counts \
             FROM profiles WHERE id = ANY(ARRAY(SELECT profile_id FROM i UNION SELECT profile_id FROM o)) ORDER BY id FOR UPDATE) \
 SELECT 0 AS k, e.message_id AS a, e.id AS b, e.profile_id AS c, p.merged_into AS d, NULL::text AS e, NULL::text AS f, \
        NULL::bigint AS n1, NULL::bigint AS n2, NULL::bigint AS n3, NULL::bigint AS n4, NULL::bigint AS n5, NULL::bigint AS n6, \
@@ -127,7 +130,9 @@ UNION ALL SELECT 3, body, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
 UNION ALL SELECT 4, order_id, profile_id, event_id, channel, currency, products, revenue, refunded, margin, day, occurred_at, created_at, \
                  updated_at, NULL, NULL, NULL, NULL \
   FROM o \
-UNION ALL SELECT 5, id, merged_into, user_id, traits, trait_times, NULL, channels, first_seen_at, last_seen_at, event_count, created_at, \
+UNION ALL SELECT 6, body, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+  FROM identity_rules WHERE id = 1 \
+UNION ALL SELECT 5, id, merged_into, user_id, traits, trait_times, identity_counts, channels, first_seen_at, last_seen_at, event_count, created_at, \
                  updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at \
   FROM owner";
 
@@ -143,6 +148,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
                 .bind::<Array<Text>, _>(keys.order_ids)
                 .load(c)?;
             found.program = Some(None);
+            found.rules = Some(None);
             let mut owners = Vec::new();
             for r in rows {
                 let text = |v: Option<String>| v.unwrap_or_default();
@@ -159,6 +165,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
                         found.tombstones.insert(text(r.a), n(r.n1));
                     }
                     PROGRAM => found.program = Some(r.a),
+                    RULES => found.rules = Some(r.a),
                     ORDER => found.orders.push(OrderRow {
                         order_id: text(r.a),
                         profile_id: text(r.b),
@@ -191,6 +198,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
                         margin_total: n(r.n9),
                         first_order_at: r.n10,
                         last_order_at: r.n11,
+                        identity_counts: text(r.f),
                     }),
                     _ => {}
                 }

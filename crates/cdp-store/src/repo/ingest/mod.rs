@@ -12,11 +12,14 @@ use crate::repo::orders::{self, OrderBook};
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow};
 use crate::{micros, new_id, AnyConnection};
 use cdp_domain::commerce::OrderEvent;
+use cdp_domain::event::Placeholder;
+use cdp_domain::identity_rules::{counts_from_json, Counts, IdentityRules};
 use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
 use cdp_domain::{Identity, IdentityType, NewEvent};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 mod flush;
 mod locks;
@@ -32,6 +35,8 @@ pub use cdp_app::store::{Origin, Outcome, Prepared};
 struct Work {
     row: ProfileRow,
     traits: TraitState,
+    /// Values held per identifier type (`row.identity_counts`, read).
+    counts: Counts,
     /// Created by this batch (inserted at the end).
     new: bool,
     dirty: bool,
@@ -60,6 +65,8 @@ struct Batch {
     consents: Vec<(String, String, String, i64)>,
     /// The loyalty programme's document, if the lookups read it (`Some(None)`: none saved).
     program: Option<Option<String>>,
+    /// The identity rules in force.
+    rules: Arc<IdentityRules>,
 }
 
 /// The live profile an id stands for, following the batch's merges.
@@ -84,6 +91,25 @@ impl Batch {
 
 fn parse_traits(p: &ProfileRow) -> StoreResult<TraitState> {
     Ok(TraitState { values: serde_json::from_str(&p.traits)?, times: serde_json::from_str(&p.trait_times)? })
+}
+
+/// The identity rules a stored document (or none: the defaults) says. The
+/// last document read is kept parsed: it changes rarely, and its patterns
+/// compile once.
+fn rules_of(body: Option<String>) -> StoreResult<Arc<IdentityRules>> {
+    static DEFAULT: OnceLock<Arc<IdentityRules>> = OnceLock::new();
+    static LAST: Mutex<Option<(String, Arc<IdentityRules>)>> = Mutex::new(None);
+    let Some(body) = body else { return Ok(DEFAULT.get_or_init(|| Arc::new(IdentityRules::default())).clone()) };
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, rules)) = last.as_ref().filter(|(text, _)| *text == body) {
+        return Ok(rules.clone());
+    }
+    let doc = serde_json::from_str(&body)?;
+    let rules = IdentityRules::from_doc(doc, &Default::default())
+        .map_err(|e| StoreError::Corrupt(format!("the stored identity rules are invalid: {}", e.summary())))?;
+    let rules = Arc::new(rules);
+    *last = Some((body, rules.clone()));
+    Ok(rules)
 }
 
 /// Stores a batch of prepared events (prepared with `currency`). Must run
@@ -123,8 +149,16 @@ pub fn ingest_keyed(
     order_ids.sort_unstable();
     order_ids.dedup();
     lock_keys(conn, keys)?;
-    let mut values: Vec<&str> =
-        batch.iter().flat_map(|e| e.identities.iter().map(|i| i.value.as_str()).chain(e.previous_id.as_deref())).collect();
+    let mut values: Vec<&str> = batch
+        .iter()
+        .flat_map(|e| {
+            e.identities
+                .iter()
+                .map(|i| i.value.as_str())
+                .chain(e.placeholders.iter().filter(|p| p.valid).map(|p| p.value.as_str()))
+                .chain(e.previous_id.as_deref())
+        })
+        .collect();
     values.sort_unstable();
     values.dedup();
     let wanted = Keys {
@@ -134,8 +168,12 @@ pub fn ingest_keyed(
         hashes: prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect(),
         order_ids: &order_ids,
     };
-    let Found { seen, identities: found, tombstones, orders, program, profiles } = lookup(conn, &wanted)?;
-    let mut b = Batch { currency: currency.to_string(), orders: OrderBook::from_rows(orders), program, ..Batch::default() };
+    let Found { seen, identities: found, tombstones, orders, program, rules, profiles } = lookup(conn, &wanted)?;
+    let rules = match rules {
+        Some(body) => rules_of(body)?,
+        None => rules_of(crate::repo::identity::rules(conn)?)?,
+    };
+    let mut b = Batch { currency: currency.to_string(), orders: OrderBook::from_rows(orders), program, rules, ..Batch::default() };
     // Dedupe keys seen before, and where their events live now.
     for (mid, id, pid, merged_into) in seen {
         // merged_into always names the final survivor.
@@ -157,7 +195,8 @@ pub fn ingest_keyed(
             return Err(StoreError::Contention("identities moved during resolution".into()));
         }
         let traits = parse_traits(&p)?;
-        b.work.insert(p.id.clone(), Work { row: p, traits, new: false, dirty: false });
+        let counts = counts_from_json(&p.identity_counts)?;
+        b.work.insert(p.id.clone(), Work { row: p, traits, counts, new: false, dirty: false });
     }
     if b.work.len() != owners.len() {
         return Err(StoreError::Contention("a profile vanished during resolution".into()));
@@ -204,17 +243,17 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
     if let Some((id, pid)) = e.message_id.as_ref().and_then(|m| b.seen.get(m)) {
         return Ok(Outcome::Duplicate { id: id.clone(), profile_id: pid.clone() });
     }
-    let ids = planned_identities(b, e);
+    let (ids, blocked) = planned_identities(b, e);
     let owner_ids: Vec<Option<String>> =
         ids.iter().map(|i| b.owner.get(&(i.kind.as_str().to_string(), i.value.clone())).map(|p| b.live(p))).collect();
     let candidates: HashMap<&str, Candidate> = owner_ids
         .iter()
         .flatten()
         .filter_map(|id| b.work.get(id.as_str()))
-        .map(|w| (w.row.id.as_str(), Candidate { id: w.row.id.clone(), created_at: w.row.created_at, user_id: w.row.user_id.clone() }))
+        .map(|w| (w.row.id.as_str(), Candidate { id: w.row.id.clone(), created_at: w.row.created_at, counts: w.counts.clone() }))
         .collect();
     let owners: Vec<Option<&Candidate>> = owner_ids.iter().map(|o| o.as_deref().and_then(|id| candidates.get(id))).collect();
-    let plan = resolution::plan(&ids, &owners);
+    let plan = resolution::plan(&ids, &owners, &b.rules);
     drop(candidates);
 
     let event_id = new_id();
@@ -224,11 +263,11 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         Target::New => {
             let row = ProfileRow::new(new_id(), at, received_at);
             let id = row.id.clone();
-            b.work.insert(id.clone(), Work { row, traits: TraitState::default(), new: true, dirty: true });
+            b.work.insert(id.clone(), Work { row, traits: TraitState::default(), counts: Counts::new(), new: true, dirty: true });
             id
         }
     };
-    let log_row = |kind: &str, merged: &str, identity: &Identity| MergeRow {
+    let log_row = |kind: &str, merged: &str, identity: &Identity, reason: Option<&str>| MergeRow {
         id: new_id(),
         kind: kind.into(),
         survivor_id: target.clone(),
@@ -237,10 +276,12 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         identity_value: identity.value.clone(),
         event_id: Some(event_id.clone()),
         created_at: received_at,
+        reason: reason.map(str::to_string),
     };
     for step in &plan.merges {
         let merged = b.work(&step.merged)?;
         let (theirs, snapshot, was_new) = (std::mem::take(&mut merged.traits), merged.row.clone(), merged.new);
+        let their_counts = std::mem::take(&mut merged.counts);
         // The merged row keeps only its pointer: personal data lives in one place.
         merged.row.merged_into = Some(target.clone());
         merged.row.user_id = None;
@@ -254,16 +295,23 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         totals.absorb(&snapshot.totals());
         t.row.user_id = t.row.user_id.take().or(snapshot.user_id);
         t.row.set_totals(totals);
+        for (k, n) in their_counts {
+            *t.counts.entry(k).or_default() += n;
+        }
         t.dirty = true;
         b.redirect.insert(step.merged.clone(), target.clone());
         if !was_new {
             b.moved.push((step.merged.clone(), target.clone()));
         }
-        b.log.push(log_row("merge", &step.merged, &step.bridge));
+        b.log.push(log_row("merge", &step.merged, &step.bridge, None));
     }
     for c in &plan.conflicts {
-        log::info!("merge refused: profiles {} and {} hold different user_ids", target, c.profile_id);
-        b.log.push(log_row("conflict", &c.profile_id, &c.identity));
+        log::info!("identity not linked: profile {} and {} ({})", target, c.profile_id, c.reason.as_str());
+        b.log.push(log_row("conflict", &c.profile_id, &c.identity, Some(c.reason.as_str())));
+    }
+    let t = b.work(&target)?;
+    for i in &plan.attach {
+        *t.counts.entry(i.kind.clone()).or_default() += 1;
     }
     for i in &plan.attach {
         b.owner.insert((i.kind.as_str().to_string(), i.value.clone()), target.clone());
@@ -278,7 +326,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
     if let Some(uid) = plan.attach.iter().find(|i| i.kind == IdentityType::UserId) {
         t.row.user_id = Some(uid.value.clone());
     }
-    t.traits.apply(&e.traits, at);
+    t.traits.apply(&traits_without(&e.traits, &blocked), at);
     let mut totals = t.row.totals();
     totals.record_event(e.channel, at);
     t.row.set_totals(totals);
@@ -297,6 +345,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         occurred_at: at,
         received_at,
         identities: serde_json::to_string(&ids)?,
+        blocked_identities: if blocked.is_empty() { None } else { Some(serde_json::to_string(&blocked)?) },
         traits: p.traits.clone(),
         properties: p.properties.clone(),
         context: p.context.clone(),
@@ -325,11 +374,25 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
     Ok(Outcome::Accepted { id: event_id, profile_id: target })
 }
 
-/// The identities an event resolves by: its own, and for `alias` the previous
-/// id — as the user_id it names if a profile holds one, else as an anonymous_id.
-/// Highest priority first, as the plan expects.
-fn planned_identities(b: &Batch, e: &NewEvent) -> Vec<Identity> {
+/// The identities an event resolves by — its own, its placeholders where
+/// the rules let them resolve, and for `alias` the previous id (as the
+/// user_id it names if a profile holds one, else as an anonymous_id) — the
+/// strongest first, as the plan expects; and those that link nothing
+/// (blocked by the rules, or placeholders), kept on the event.
+fn planned_identities(b: &Batch, e: &NewEvent) -> (Vec<Identity>, Vec<Placeholder>) {
+    let rules = &b.rules;
     let mut ids = e.identities.clone();
+    let mut blocked = Vec::new();
+    for p in &e.placeholders {
+        match p.identity() {
+            Some(id) if !rules.blocks_placeholders() => {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            _ => blocked.push(p.clone()),
+        }
+    }
     if let Some(prev) = &e.previous_id {
         let kind = if b.owner.contains_key(&(IdentityType::UserId.as_str().to_string(), prev.clone())) {
             IdentityType::UserId
@@ -340,7 +403,27 @@ fn planned_identities(b: &Batch, e: &NewEvent) -> Vec<Identity> {
         if !ids.contains(&alias) {
             ids.push(alias);
         }
-        ids.sort_by(|a, b| b.kind.priority().cmp(&a.kind.priority()).then_with(|| a.cmp(b)));
     }
-    ids
+    ids.retain(|i| {
+        let keep = !rules.is_blocked(i);
+        if !keep {
+            blocked.push(Placeholder { kind: i.kind.clone(), value: i.value.clone(), valid: true });
+        }
+        keep
+    });
+    rules.sort(&mut ids);
+    (ids, blocked)
+}
+
+/// An event's traits without the e-mail or phone it carried as a blocked
+/// value: a blocked value is no trait of the person.
+fn traits_without<'a>(traits: &'a Map<String, Value>, blocked: &[Placeholder]) -> std::borrow::Cow<'a, Map<String, Value>> {
+    let hit = |k: &str| traits.get(k).and_then(Value::as_str).is_some_and(|v| blocked.iter().any(|b| b.kind.as_str() == k && b.value == v));
+    if hit("email") || hit("phone") {
+        let mut kept = traits.clone();
+        kept.retain(|k, _| !hit(k));
+        std::borrow::Cow::Owned(kept)
+    } else {
+        std::borrow::Cow::Borrowed(traits)
+    }
 }

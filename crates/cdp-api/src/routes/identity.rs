@@ -1,0 +1,73 @@
+//! Identity rules: limits and priorities per identifier type, blocked
+//! values and patterns.
+
+use crate::auth::Auth;
+use crate::body::json_body;
+use crate::error::{ApiResult, ErrorBody};
+use crate::state::AppState;
+use actix_web::{get, put, web, HttpRequest};
+use cdp_domain::auth::Scope;
+use cdp_domain::identity_rules::RulesDoc;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The identity rules (API.md "Identity rules, undo and split"). `types`:
+/// per identifier type, `limit` (most distinct values one profile may hold)
+/// and `priority` (1 = strongest: which match wins when an event's
+/// identities point at profiles that may not merge); types not listed have
+/// no limit and come after every listed type. `blocked`: values (written
+/// like ingestion input, normalised) or `pattern`s (regular expressions over
+/// the normalised value) that never link or merge. `placeholders`: whether
+/// the built-in placeholders are blocked (phones of one repeated digit,
+/// `0123456789`, `0987654321`; e-mails whose local part is `test`,
+/// `noemail`, `no-email`, `none`, `khachle` or `khach-le`). These are the defaults.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"types": {"user_id": {"limit": 1, "priority": 1}, "loyalty_card": {"limit": 3, "priority": 2},
+    "email": {"limit": 5, "priority": 3}, "phone": {"limit": 5, "priority": 4}, "zalo_id": {"limit": 3, "priority": 5},
+    "facebook_id": {"limit": 3, "priority": 6}, "anonymous_id": {"limit": 1000, "priority": 7}},
+    "blocked": [{"type": "phone", "value": "+84909000000"}, {"type": "email", "pattern": "^khachle@"}], "placeholders": true}))]
+pub struct IdentityRulesDoc {
+    pub types: BTreeMap<String, TypeRuleDoc>,
+    pub blocked: Vec<BlockedDoc>,
+    pub placeholders: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TypeRuleDoc {
+    /// At least 1.
+    pub limit: i64,
+    /// At least 1; 1 is the strongest.
+    pub priority: i64,
+}
+
+/// Exactly one of `value` and `pattern`.
+#[derive(Serialize, ToSchema)]
+pub struct BlockedDoc {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: Option<String>,
+    pub pattern: Option<String>,
+}
+
+/// The identity rules in force (admin).
+#[utoipa::path(tag = "profiles", operation_id = "get_identity_rules", security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = IdentityRulesDoc), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[get("/identity/rules")]
+pub async fn get_rules(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<RulesDoc>> {
+    who.require(Scope::Admin)?;
+    Ok(web::Json(crate::blocking(&state, |app| app.identity_rules()).await?))
+}
+
+/// Replaces the identity rules (admin); later events resolve by them. Invalid
+/// type names, limits or priorities below 1, invalid patterns and blocked
+/// values that are no valid identity of their type are refused, each named by its path.
+#[utoipa::path(tag = "profiles", operation_id = "put_identity_rules", request_body = IdentityRulesDoc,
+    security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = IdentityRulesDoc), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/identity/rules")]
+pub async fn put_rules(state: web::Data<AppState>, who: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<web::Json<RulesDoc>> {
+    who.require(Scope::Admin)?;
+    let doc: RulesDoc = json_body(&req, payload).await?;
+    Ok(web::Json(crate::blocking(&state, move |app| app.set_identity_rules(&who, doc)).await?))
+}
