@@ -195,18 +195,23 @@ impl IdentityRules {
     }
 }
 
-/// Digits of a phone number as written, without a country code of Việt Nam
-/// (`+84`, `0084`, `84…` of eleven digits) or trunk prefix `0`.
-fn national_digits(raw: &str) -> String {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    let rest = if let Some(r) = digits.strip_prefix("0084") {
+/// Whether the digits of a phone number as written (`digits`: at most 20,
+/// more make no number) are a placeholder: one repeated digit, or
+/// `123456789` / `987654321` after a country code of Việt Nam (`+84`,
+/// `0084`, `84…` of eleven digits) or the trunk prefix `0`.
+fn placeholder_digits(digits: &[u8], plus: bool) -> bool {
+    if digits.len() >= 6 && digits.iter().all(|d| *d == digits[0]) {
+        return true;
+    }
+    let rest = if let Some(r) = digits.strip_prefix(b"0084") {
         r
-    } else if raw.trim_start().trim_start_matches('(').starts_with('+') || digits.len() == 11 {
-        digits.strip_prefix("84").unwrap_or(&digits)
+    } else if plus || digits.len() == 11 {
+        digits.strip_prefix(b"84").unwrap_or(digits)
     } else {
-        &digits
+        digits
     };
-    rest.strip_prefix('0').unwrap_or(rest).to_string()
+    let national = rest.strip_prefix(b"0").unwrap_or(rest);
+    national == b"123456789" || national == b"987654321"
 }
 
 /// Local parts of e-mail addresses that stand for "no address".
@@ -219,13 +224,17 @@ pub const PLACEHOLDER_EMAIL_LOCAL_PARTS: [&str; 6] = ["test", "noemail", "no-ema
 pub fn is_placeholder(kind: &IdentityType, raw: &str) -> bool {
     match kind {
         IdentityType::Phone => {
-            let all: Vec<char> = raw.chars().filter(char::is_ascii_digit).collect();
-            let national = national_digits(raw);
-            (all.len() >= 6 && all.iter().all(|c| *c == all[0])) || national == "123456789" || national == "987654321"
+            let mut digits = [0u8; 20];
+            let mut n = 0;
+            for b in raw.bytes().filter(u8::is_ascii_digit) {
+                let Some(slot) = digits.get_mut(n) else { return false };
+                *slot = b;
+                n += 1;
+            }
+            placeholder_digits(&digits[..n], raw.trim_start().trim_start_matches('(').starts_with('+'))
         }
         IdentityType::Email => {
-            let lower = raw.trim().to_lowercase();
-            lower.split_once('@').is_some_and(|(local, _)| PLACEHOLDER_EMAIL_LOCAL_PARTS.contains(&local))
+            raw.trim().split_once('@').is_some_and(|(local, _)| PLACEHOLDER_EMAIL_LOCAL_PARTS.iter().any(|p| local.eq_ignore_ascii_case(p)))
         }
         _ => false,
     }

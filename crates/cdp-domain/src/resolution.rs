@@ -8,12 +8,12 @@ use crate::identity_rules::{Counts, IdentityRules};
 
 /// A live profile that one or more of the event's identities point at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub struct Candidate<'a> {
     pub id: String,
     /// Creation time (µs); the oldest profile survives a merge.
     pub created_at: i64,
     /// How many values of each type the profile holds.
-    pub counts: Counts,
+    pub counts: &'a Counts,
 }
 
 /// A merge of `merged` into the plan's survivor, bridged by `bridge`.
@@ -81,7 +81,7 @@ pub struct Plan {
 pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>], rules: &IdentityRules) -> Plan {
     debug_assert_eq!(identities.len(), owners.len());
     let mut group: Vec<(&Candidate, &Identity)> = Vec::new();
-    let mut held = Counts::new();
+    let mut held = Tally::default();
     let mut attach = Vec::new();
     let mut conflicts = Vec::new();
     let conflict = |identity: &Identity, profile_id: String| Conflict { identity: identity.clone(), profile_id, reason: Reason::Limit };
@@ -92,15 +92,18 @@ pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>], rules: &Iden
             // A first match, before anything was claimed, is the event's home
             // whatever it holds: limits govern what joins a profile, not the
             // profiles that exist.
-            Some(c) if (group.is_empty() && held.is_empty()) || rules.fits(&held, &c.counts) => {
-                for (k, n) in &c.counts {
-                    *held.entry(k.clone()).or_default() += n;
+            Some(c)
+                if (group.is_empty() && held.is_empty())
+                    || c.counts.iter().all(|(k, n)| held.get(k).saturating_add(*n) <= rules.limit(k)) =>
+            {
+                for (k, n) in c.counts {
+                    held.add(k, *n);
                 }
                 group.push((c, identity));
             }
             Some(c) => conflicts.push(conflict(identity, c.id.clone())),
-            None if rules.fits(&held, &one(&identity.kind)) => {
-                *held.entry(identity.kind.clone()).or_default() += 1;
+            None if held.get(&identity.kind) < rules.limit(&identity.kind) => {
+                held.add(&identity.kind, 1);
                 attach.push(identity.clone());
             }
             None => conflicts.push(conflict(identity, group.first().map(|(g, _)| g.id.clone()).unwrap_or_default())),
@@ -118,8 +121,48 @@ pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>], rules: &Iden
     Plan { target: Target::Existing(survivor.id.clone()), merges, attach, conflicts }
 }
 
-fn one(kind: &IdentityType) -> Counts {
-    [(kind.clone(), 1)].into()
+/// Values per type held by a group being planned: the built-in types in
+/// an array (no allocation per event), others in a list.
+#[derive(Default)]
+struct Tally {
+    known: [u32; 7],
+    other: Vec<(String, u32)>,
+}
+
+impl Tally {
+    fn slot(kind: &IdentityType) -> Option<usize> {
+        Some(match kind {
+            IdentityType::UserId => 0,
+            IdentityType::Email => 1,
+            IdentityType::Phone => 2,
+            IdentityType::LoyaltyCard => 3,
+            IdentityType::FacebookId => 4,
+            IdentityType::ZaloId => 5,
+            IdentityType::AnonymousId => 6,
+            IdentityType::Custom(_) => return None,
+        })
+    }
+
+    fn get(&self, kind: &IdentityType) -> u32 {
+        match Tally::slot(kind) {
+            Some(i) => self.known[i],
+            None => self.other.iter().find(|(k, _)| k == kind.as_str()).map_or(0, |(_, n)| *n),
+        }
+    }
+
+    fn add(&mut self, kind: &IdentityType, n: u32) {
+        match Tally::slot(kind) {
+            Some(i) => self.known[i] += n,
+            None => match self.other.iter_mut().find(|(k, _)| k == kind.as_str()) {
+                Some((_, m)) => *m += n,
+                None => self.other.push((kind.as_str().to_string(), n)),
+            },
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.known.iter().all(|n| *n == 0) && self.other.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -132,9 +175,12 @@ mod tests {
     fn id(kind: &str, v: &str) -> Identity {
         Identity::parse(kind, v, &NormalizeOptions::default()).unwrap()
     }
-    fn cand(id: &str, at: i64, user: Option<&str>) -> Candidate {
-        let counts = user.map(|_| (IdentityType::UserId, 1)).into_iter().collect();
-        Candidate { id: id.into(), created_at: at, counts }
+    /// Counts of one user_id, or of nothing; leaked: tests only.
+    fn counts(user: Option<&str>) -> &'static Counts {
+        Box::leak(Box::new(user.map(|_| (IdentityType::UserId, 1)).into_iter().collect()))
+    }
+    fn cand(id: &str, at: i64, user: Option<&str>) -> Candidate<'static> {
+        Candidate { id: id.into(), created_at: at, counts: counts(user) }
     }
     fn rules() -> IdentityRules {
         IdentityRules::default()
@@ -193,7 +239,8 @@ mod tests {
 
     #[test]
     fn a_profile_at_its_limit_takes_no_more_values_of_that_type() {
-        let full = Candidate { id: "A".into(), created_at: 1, counts: [(IdentityType::Email, 5)].into() };
+        let five: Counts = [(IdentityType::Email, 5)].into();
+        let full = Candidate { id: "A".into(), created_at: 1, counts: &five };
         let ids = [id("phone", "0912345678"), id("email", "sixth@x.vn")];
         let p = plan(&ids, &[Some(&full), None], &rules());
         assert_eq!(p.target, Target::Existing("A".into()));
@@ -203,8 +250,8 @@ mod tests {
 
     #[test]
     fn a_merge_past_a_limit_is_refused_and_the_stronger_match_keeps_the_event() {
-        let cards = |id: &str, at, n| Candidate { id: id.into(), created_at: at, counts: [(IdentityType::LoyaltyCard, n)].into() };
-        let (a, b) = (cards("A", 9, 2), cards("B", 1, 2));
+        let two: Counts = [(IdentityType::LoyaltyCard, 2)].into();
+        let (a, b) = (Candidate { id: "A".into(), created_at: 9, counts: &two }, Candidate { id: "B".into(), created_at: 1, counts: &two });
         let ids = [id("email", "x@x.vn"), id("phone", "0912345678")];
         let p = plan(&ids, &[Some(&a), Some(&b)], &rules());
         assert_eq!(p.target, Target::Existing("A".into()), "four cards would pass the limit of three");
@@ -241,10 +288,13 @@ mod tests {
                 "email": {"limit": limits[1], "priority": 2},
                 "loyalty_card": {"limit": limits[2], "priority": 3}}});
             let rules = IdentityRules::from_doc(serde_json::from_value(doc).unwrap(), &NormalizeOptions::default()).unwrap();
-            let cands: Vec<Candidate> = held.iter().enumerate().map(|(i, h)| Candidate {
+            let counts: Vec<Counts> = held.iter().map(|h| {
+                KINDS.iter().zip(h).filter(|(_, n)| **n > 0).map(|(k, n)| (IdentityType::parse(k).unwrap(), *n)).collect()
+            }).collect();
+            let cands: Vec<Candidate> = counts.iter().enumerate().map(|(i, c)| Candidate {
                 id: format!("P{i}"),
                 created_at: (i as i64 * 7) % 5,
-                counts: KINDS.iter().zip(h).filter(|(_, n)| **n > 0).map(|(k, n)| (IdentityType::parse(k).unwrap(), *n)).collect(),
+                counts: c,
             }).collect();
             let mut ids: Vec<Identity> = owners_ix.iter().enumerate().map(|(i, _)| id(KINDS[kinds[i]], &format!("v{i}@x.vn"))).collect();
             let owners: Vec<Option<&Candidate>> = owners_ix.iter().map(|o| o.map(|i| &cands[i])).collect();
@@ -264,7 +314,7 @@ mod tests {
             if group.len() > 1 || !p.attach.is_empty() {
                 let mut total = Counts::new();
                 for c in &group {
-                    for (k, n) in &c.counts {
+                    for (k, n) in c.counts {
                         *total.entry(k.clone()).or_default() += n;
                     }
                 }

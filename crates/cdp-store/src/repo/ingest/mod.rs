@@ -250,7 +250,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         .iter()
         .flatten()
         .filter_map(|id| b.work.get(id.as_str()))
-        .map(|w| (w.row.id.as_str(), Candidate { id: w.row.id.clone(), created_at: w.row.created_at, counts: w.counts.clone() }))
+        .map(|w| (w.row.id.as_str(), Candidate { id: w.row.id.clone(), created_at: w.row.created_at, counts: &w.counts }))
         .collect();
     let owners: Vec<Option<&Candidate>> = owner_ids.iter().map(|o| o.as_deref().and_then(|id| candidates.get(id))).collect();
     let plan = resolution::plan(&ids, &owners, &b.rules);
