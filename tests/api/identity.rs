@@ -3,6 +3,21 @@ use cdp_suite::*;
 use serde_json::Value;
 use std::collections::HashSet;
 
+/// `origin_profile_id` of the row of `table` whose `column` is `key` (None also when there is no such row).
+fn origin_of(app: &TestApp, table: &str, column: &str, key: &str) -> Option<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        origin_profile_id: Option<String>,
+    }
+    let sql = format!("SELECT origin_profile_id FROM {table} WHERE {column} = '{key}'");
+    let rows: Vec<Row> = app
+        .db
+        .read(|c| Ok::<_, cdp_store::StoreError>(cdp_store::per_backend!(c, |x| diesel::RunQueryDsl::load(diesel::sql_query(&sql), x))?))
+        .unwrap();
+    rows.into_iter().next().and_then(|r| r.origin_profile_id)
+}
+
 fn identities_of(profile: &serde_json::Value) -> HashSet<(String, String)> {
     profile["identities"]
         .as_array()
@@ -105,7 +120,7 @@ fn a_bridging_event_merges_and_the_log_explains_it() {
     let second = app.event(
         &store,
         json!({"event": "Order Completed", "occurred_at": "2026-10-05T00:00:00Z",
-        "identities": {"phone": "0903 111 222"}, "traits": {"city": "Đà Nẵng"}}),
+        "identities": {"phone": "0903 111 222"}, "traits": {"city": "Đà Nẵng"}, "properties": {"order_id": "B-1", "revenue": 100000}}),
     );
     let (p1, p2) = (first["profile_id"].as_str().unwrap().to_string(), second["profile_id"].as_str().unwrap().to_string());
     assert_ne!(p1, p2);
@@ -136,6 +151,12 @@ fn a_bridging_event_merges_and_the_log_explains_it() {
     assert_eq!(items[0]["merged_id"], p2.as_str());
     assert_eq!(items[0]["identity"], json!({"type": "phone", "value": "+84903111222"}));
     assert_eq!(items[0]["event_id"], bridge["id"]);
+    // What moved remembers where it came from (what undoing the merge gives back).
+    assert_eq!(origin_of(&app, "events", "id", second["id"].as_str().unwrap()).as_deref(), Some(p2.as_str()));
+    assert_eq!(origin_of(&app, "identities", "value", "+84903111222").as_deref(), Some(p2.as_str()));
+    assert_eq!(origin_of(&app, "orders", "order_id", "B-1").as_deref(), Some(p2.as_str()));
+    assert_eq!(origin_of(&app, "loyalty_ledger", "order_id", "B-1").as_deref(), Some(p2.as_str()));
+    assert_eq!(origin_of(&app, "events", "id", first["id"].as_str().unwrap()), None, "never moved");
 
     // Every event is reachable from the survivor, the merged profile's included.
     let t = app.get(&format!("/api/v1/profiles/{p1}/events"), &app.admin_key);

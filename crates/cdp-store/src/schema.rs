@@ -62,6 +62,7 @@ diesel::table! {
         identity_type -> Text,
         profile_id -> Text,
         created_at -> BigInt,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -82,6 +83,7 @@ diesel::table! {
         properties -> Text,
         context -> Text,
         blocked_identities -> Nullable<Text>,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -122,6 +124,7 @@ diesel::table! {
         account_id -> Text,
         profile_id -> Text,
         created_at -> BigInt,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -140,6 +143,7 @@ diesel::table! {
         products -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -224,6 +228,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
         remaining -> BigInt,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -249,6 +254,7 @@ diesel::table! {
         recorded_at -> BigInt,
         received_at -> BigInt,
         actor -> Text,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -269,6 +275,7 @@ diesel::table! {
         body -> Text,
         recorded_at -> BigInt,
         actor -> Text,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -338,6 +345,7 @@ diesel::table! {
         case_id -> Nullable<Text>,
         occurred_at -> BigInt,
         received_at -> BigInt,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 
@@ -359,6 +367,7 @@ diesel::table! {
         updated_at -> BigInt,
         resolved_at -> Nullable<BigInt>,
         resolved_by -> Nullable<Text>,
+        origin_profile_id -> Nullable<Text>,
     }
 }
 

@@ -74,9 +74,9 @@ pub fn state(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<(String
 /// Moves a merged-away profile's consents and preferences to its survivor and
 /// recomputes the survivor's state (the latest decision per channel wins).
 pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str) -> StoreResult<()> {
-    let moved = diesel::update(consents::table.filter(consents::profile_id.eq(merged))).set(consents::profile_id.eq(into)).execute(conn)?;
+    let moved = crate::repo::move_rows!(&mut *conn, consents, merged, into)?;
     diesel::delete(consent_state::table.filter(consent_state::profile_id.eq(merged))).execute(conn)?;
-    diesel::update(preferences::table.filter(preferences::profile_id.eq(merged))).set(preferences::profile_id.eq(into)).execute(conn)?;
+    crate::repo::move_rows!(&mut *conn, preferences, merged, into)?;
     if moved > 0 {
         for channel in consent::CONSENT_CHANNELS {
             refresh(conn, into, channel)?;

@@ -374,7 +374,7 @@ pub fn audience(
 
 /// Moves a merged-away profile's feedback and cases to its survivor.
 pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str) -> StoreResult<()> {
-    diesel::update(feedback::table.filter(feedback::profile_id.eq(merged))).set(feedback::profile_id.eq(into)).execute(conn)?;
-    diesel::update(cases::table.filter(cases::profile_id.eq(merged))).set(cases::profile_id.eq(into)).execute(conn)?;
+    crate::repo::move_rows!(&mut *conn, feedback, merged, into)?;
+    crate::repo::move_rows!(&mut *conn, cases, merged, into)?;
     Ok(())
 }

@@ -248,7 +248,7 @@ fn add_days(conn: &mut AnyConnection, rows: &[DayDelta]) -> StoreResult<()> {
 
 /// Moves a merged-away profile's orders and purchase days to its survivor.
 pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str) -> StoreResult<()> {
-    diesel::update(orders::table.filter(orders::profile_id.eq(merged))).set(orders::profile_id.eq(into)).execute(conn)?;
+    crate::repo::move_rows!(&mut *conn, orders, merged, into)?;
     let days: Vec<(i64, i64, i64)> = purchase_days::table
         .filter(purchase_days::profile_id.eq(merged))
         .select((purchase_days::day, purchase_days::orders, purchase_days::revenue))

@@ -5,6 +5,7 @@
 
 use super::{live_in, Batch};
 use crate::error::StoreResult;
+use crate::repo::move_rows;
 use crate::repo::orders::{self, OrderRow};
 use crate::repo::profiles::{EventRow, IdentityRow, ProfileRow};
 use crate::schema::{account_members, accounts, events, identities, merges, orders as orders_table, profiles};
@@ -45,8 +46,8 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     // events and merge pointers move to the survivor.
     for (merged, into) in b.moved.clone() {
         let into = b.live(&into);
-        diesel::update(identities::table.filter(identities::profile_id.eq(&merged))).set(identities::profile_id.eq(&into)).execute(conn)?;
-        diesel::update(events::table.filter(events::profile_id.eq(&merged))).set(events::profile_id.eq(&into)).execute(conn)?;
+        move_rows!(&mut *conn, identities, &merged, &into)?;
+        move_rows!(&mut *conn, events, &merged, &into)?;
         diesel::update(profiles::table.filter(profiles::merged_into.eq(&merged))).set(profiles::merged_into.eq(&into)).execute(conn)?;
         let shared: Vec<String> =
             account_members::table.filter(account_members::profile_id.eq(&into)).select(account_members::account_id).load(conn)?;
@@ -56,9 +57,7 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
             )
             .execute(conn)?;
         }
-        diesel::update(account_members::table.filter(account_members::profile_id.eq(&merged)))
-            .set(account_members::profile_id.eq(&into))
-            .execute(conn)?;
+        move_rows!(&mut *conn, account_members, &merged, &into)?;
         orders::move_profile(conn, &merged, &into)?;
         crate::repo::loyalty::move_profile(conn, &merged, &into, now)?;
         crate::repo::consent::move_profile(conn, &merged, &into)?;

@@ -373,9 +373,7 @@ pub fn rewards(conn: &mut AnyConnection) -> StoreResult<Vec<RewardRow>> {
 /// Moves a merged-away member's ledger and balance to the survivor.
 pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str, now: i64) -> StoreResult<()> {
     let Some((balance, tier)) = account(conn, merged)? else { return Ok(()) };
-    diesel::update(loyalty_ledger::table.filter(loyalty_ledger::profile_id.eq(merged)))
-        .set(loyalty_ledger::profile_id.eq(into))
-        .execute(conn)?;
+    crate::repo::move_rows!(&mut *conn, loyalty_ledger, merged, into)?;
     let program = program(conn)?;
     let (theirs, their_tier) = lock_account(conn, into, &program, now)?;
     let rank = |code: &str| program.tiers.iter().position(|t| t.code == code).unwrap_or(0);

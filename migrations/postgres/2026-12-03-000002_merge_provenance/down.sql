@@ -1,0 +1,9 @@
+ALTER TABLE account_members DROP COLUMN origin_profile_id;
+ALTER TABLE cases DROP COLUMN origin_profile_id;
+ALTER TABLE feedback DROP COLUMN origin_profile_id;
+ALTER TABLE preferences DROP COLUMN origin_profile_id;
+ALTER TABLE consents DROP COLUMN origin_profile_id;
+ALTER TABLE loyalty_ledger DROP COLUMN origin_profile_id;
+ALTER TABLE orders DROP COLUMN origin_profile_id;
+ALTER TABLE events DROP COLUMN origin_profile_id;
+ALTER TABLE identities DROP COLUMN origin_profile_id;
