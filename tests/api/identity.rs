@@ -581,4 +581,15 @@ fn limits_hold_and_the_merge_log_says_why() {
     assert_eq!(app.lookup("email", "me6@nha.vn").status, 404);
     let log = app.get(&format!("/api/v1/profiles/{pid}/merges"), &app.admin_key).body;
     assert!(log["items"].as_array().unwrap().iter().any(|m| m["kind"] == "conflict" && m["identity"]["value"] == "me6@nha.vn"), "{log}");
+
+    // Two new e-mails on one event (an identity and a trait) where a profile may hold one:
+    // the stronger is the person's, the other is refused and names that same profile.
+    let mut rules = app.get("/api/v1/identity/rules", &app.admin_key).body;
+    rules["types"]["email"]["limit"] = json!(1);
+    assert_eq!(app.send_json("PUT", "/api/v1/identity/rules", &app.admin_key, rules).status, 200);
+    let e = app.event(&web, json!({"event": "x", "identities": {"email": "p@x.vn", "loyalty_card": "Z-1"}, "traits": {"email": "q@x.vn"}}));
+    let log = app.get(&format!("/api/v1/profiles/{}/merges", e["profile_id"].as_str().unwrap()), &app.admin_key).body;
+    let refused: Vec<&Value> = log["items"].as_array().unwrap().iter().filter(|m| m["kind"] == "conflict").collect();
+    assert_eq!(refused.len(), 1, "{log}");
+    assert_eq!((refused[0]["identity"]["value"].as_str(), refused[0]["merged_id"].as_str()), (Some("q@x.vn"), e["profile_id"].as_str()));
 }

@@ -306,8 +306,10 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         b.log.push(log_row("merge", &step.merged, &step.bridge, None));
     }
     for c in &plan.conflicts {
-        log::info!("identity not linked: profile {} and {} ({})", target, c.profile_id, c.reason.as_str());
-        b.log.push(log_row("conflict", &c.profile_id, &c.identity, Some(c.reason.as_str())));
+        // A new value with no room names the event's own profile.
+        let other = if c.profile_id.is_empty() { target.as_str() } else { c.profile_id.as_str() };
+        log::info!("identity not linked: profile {target} and {other} ({})", c.reason.as_str());
+        b.log.push(log_row("conflict", other, &c.identity, Some(c.reason.as_str())));
     }
     let t = b.work(&target)?;
     for i in &plan.attach {
