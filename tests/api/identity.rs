@@ -484,6 +484,10 @@ fn walk_ins_with_placeholder_or_blocked_phones_stay_apart() {
         assert_eq!(identities_of(&p).into_iter().map(|(t, _)| t).collect::<Vec<_>>(), ["loyalty_card"], "{p}");
         assert!(p["traits"].get("phone").is_none(), "a placeholder is no trait: {p}");
     }
+    // The event keeps the placeholder as data: the export shows it.
+    let export = app.get(&format!("/api/v1/profiles/{}/export", ids[0]), &app.admin_key).body;
+    assert_eq!(export["events"][0]["blocked_identities"], json!([{"type": "phone", "value": "0000000000"}]), "{export}");
+    assert_eq!(export["events"][0]["identities"], json!([{"type": "loyalty_card", "value": "CT-00000"}]));
     // A placeholder alone is set aside, not refused.
     let alone = app.post("/api/v1/events", &shop, json!({"event": "Visit", "identities": {"phone": "0000000000"}}));
     assert_eq!(alone.status, 202, "{}", alone.body);

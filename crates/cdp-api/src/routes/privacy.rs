@@ -65,9 +65,14 @@ impl From<Export> for ExportOut {
         let events = x
             .events
             .into_iter()
-            .map(|(id, kind, name, channel, at, identities, traits, properties, context)| {
-                json!({"id": id, "type": kind, "event": name, "channel": channel, "occurred_at": ts(at), "identities": j(&identities),
-                       "traits": j(&traits), "properties": j(&properties), "context": j(&context)})
+            .map(|(id, kind, name, channel, at, identities, traits, properties, context, blocked)| {
+                let mut e = json!({"id": id, "type": kind, "event": name, "channel": channel, "occurred_at": ts(at),
+                                   "identities": j(&identities), "traits": j(&traits), "properties": j(&properties), "context": j(&context)});
+                // Identities the event carried that link nothing (blocked values, placeholders).
+                if let Some(b) = blocked {
+                    e["blocked_identities"] = j(&b);
+                }
+                e
             })
             .collect();
         let orders = x

@@ -411,8 +411,9 @@ pub struct Erased {
     pub account_memberships: usize,
 }
 
-/// An event as stored: (id, type, name, channel, occurred_at, identities, traits, properties, context).
-pub type StoredEvent = (String, String, Option<String>, String, i64, String, String, String, String);
+/// An event as stored: (id, type, name, channel, occurred_at, identities, traits, properties, context,
+/// blocked identities).
+pub type StoredEvent = (String, String, Option<String>, String, i64, String, String, String, String, Option<String>);
 
 /// An order as stored: (order_id, channel, currency, revenue, refunded, occurred_at, products).
 pub type StoredOrder = (String, String, String, i64, i64, i64, String);

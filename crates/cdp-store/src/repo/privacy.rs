@@ -114,6 +114,7 @@ pub fn events_of(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Vec<St
             events::traits,
             events::properties,
             events::context,
+            events::blocked_identities,
         ))
         .load(conn)?)
 }
