@@ -449,6 +449,12 @@ fn merges_inside_one_batch() {
     }
     let t = app.get(&format!("/api/v1/profiles/{survivor}/events"), &app.admin_key).body;
     assert_eq!(t["items"].as_array().unwrap().len(), 5);
+    // Rows of profiles made and merged away within the batch remember them too.
+    let results = r.body["results"].as_array().unwrap();
+    let first = origin_of(&app, "events", "id", results[0]["id"].as_str().unwrap());
+    assert!(first.as_deref().is_some_and(|o| o != survivor), "event A came through a profile merged away: {first:?}");
+    assert_eq!(origin_of(&app, "identities", "value", "giang@example.vn"), first);
+    assert_eq!(origin_of(&app, "events", "id", before["id"].as_str().unwrap()), None, "the survivor's own event never moved");
 }
 
 /// `n` walk-in purchases at one shop, each with its own loyalty card and the

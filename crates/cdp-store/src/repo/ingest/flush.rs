@@ -8,7 +8,7 @@ use crate::error::StoreResult;
 use crate::repo::move_rows;
 use crate::repo::orders::{self, OrderRow};
 use crate::repo::profiles::{EventRow, IdentityRow, ProfileRow};
-use crate::schema::{account_members, accounts, events, identities, merges, orders as orders_table, profiles};
+use crate::schema::{account_members, accounts, consents, events, identities, merges, orders as orders_table, profiles};
 use crate::{new_id, AnyConnection};
 use cdp_domain::identity_rules::counts_to_json;
 use diesel::prelude::*;
@@ -66,15 +66,32 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     let mut updated: Vec<&ProfileRow> = b.work.values().filter(|w| w.dirty && !w.new).map(|w| &w.row).collect();
     updated.sort_by(|x, y| x.id.cmp(&y.id));
     update_profiles(conn, &updated)?;
+    // Rows of the batch written for a profile that a later event of the batch
+    // merged away go to the survivor, and remember where they came from as a
+    // merge's move does (orders and their points follow their events).
+    let mut moved_identities = Vec::new();
     for i in &mut b.identities {
-        i.profile_id = live_in(&b.redirect, &i.profile_id);
+        let live = live_in(&b.redirect, &i.profile_id);
+        if live != i.profile_id {
+            moved_identities.push((i.value.clone(), i.identity_type.clone(), std::mem::replace(&mut i.profile_id, live)));
+        }
     }
+    let mut moved_events = Vec::new();
     for e in &mut b.events {
-        e.profile_id = live_in(&b.redirect, &e.profile_id);
+        let live = live_in(&b.redirect, &e.profile_id);
+        if live != e.profile_id {
+            moved_events.push((e.id.clone(), std::mem::replace(&mut e.profile_id, live)));
+        }
     }
     let redirect = b.redirect.clone();
     let placed = b.orders.take_new(|id| live_in(&redirect, id));
     insert_new(conn, if moving { &[] } else { &rows }, &b.identities, &b.events, &placed)?;
+    for (value, kind, origin) in moved_identities {
+        diesel::update(identities::table.find((value, kind))).set(identities::origin_profile_id.eq(Some(origin))).execute(conn)?;
+    }
+    for (id, origin) in moved_events {
+        diesel::update(events::table.find(id)).set(events::origin_profile_id.eq(Some(origin))).execute(conn)?;
+    }
     b.orders.flush(conn, |id| live_in(&redirect, id))?;
     crate::repo::loyalty::apply(conn, &b.orders.loyalty, b.orders.ledger_facts(), b.program.take(), now)?;
     for (profile, channel, status, at) in std::mem::take(&mut b.consents) {
@@ -89,6 +106,9 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
             actor: origin_key.clone(),
         };
         crate::repo::consent::record(conn, &row)?;
+        if row.profile_id != profile {
+            diesel::update(consents::table.find(&row.id)).set(consents::origin_profile_id.eq(Some(profile))).execute(conn)?;
+        }
     }
     let groups = std::mem::take(&mut b.groups);
     for (account, traits, profile) in groups {
