@@ -90,6 +90,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(profiles::list_profile_merges)
                 .service(identity::get_rules)
                 .service(identity::put_rules)
+                .service(identity::undo_merge)
                 .service(privacy::export_profile)
                 .service(privacy::erase_profile)
                 .service(privacy::list_audit)

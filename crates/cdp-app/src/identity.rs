@@ -1,8 +1,9 @@
 //! Identity rules: limits and priorities per identifier type, and the
 //! values that never link or merge anything.
 
-use crate::store::{IdentityStore, PrivacyStore, StoreError};
-use crate::{App, AppResult, Principal};
+pub use crate::store::Undone;
+use crate::store::{IdentityStore, PrivacyStore, ProfileStore, StoreError, UndoRefusal};
+use crate::{App, AppError, AppResult, Principal, Refusal};
 use cdp_domain::identity_rules::{IdentityRules, RulesDoc};
 
 impl App {
@@ -27,5 +28,22 @@ impl App {
             PrivacyStore::audit(c, &actor, "identity_rules.update", None, &detail, now)
         })?;
         Ok(doc)
+    }
+
+    /// Undoes a merge: the merged profile comes back under its old id with
+    /// what came through it, both sides' aggregates are worked out again, and
+    /// the two are kept apart. Audited.
+    pub fn undo_merge(&self, who: &Principal, merge_id: &str) -> AppResult<Undone> {
+        let (actor, now) = (who.actor(), crate::store::now_micros());
+        let currency = self.config.currency.clone();
+        self.db.write(|c| match ProfileStore::undo_merge(c, merge_id, &currency, now).map_err(AppError::or_missing("merge"))? {
+            Ok(u) => {
+                let detail = serde_json::json!({"merge_id": merge_id, "survivor_id": u.survivor_id});
+                PrivacyStore::audit(c, &actor, "merge.undo", Some(&u.restored_profile_id), &detail, now)?;
+                Ok(u)
+            }
+            Err(UndoRefusal::AlreadyUndone) => Err(AppError::refused(Refusal::Conflict, "this merge was undone already")),
+            Err(UndoRefusal::Erased) => Err(AppError::refused(Refusal::Conflict, "a side of this merge was erased")),
+        })
     }
 }

@@ -158,14 +158,14 @@ pub struct NewEvent {
 }
 
 /// An identity written as a built-in placeholder ([`is_placeholder`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placeholder {
     #[serde(rename = "type")]
     pub kind: IdentityType,
     /// Normalised when `valid`, else as written (trimmed).
     pub value: String,
     /// Whether the value is a valid identity of its type.
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub valid: bool,
 }
 
@@ -186,6 +186,20 @@ impl Placeholder {
     /// The identity it stands for, when valid.
     pub fn identity(&self) -> Option<Identity> {
         self.valid.then(|| Identity { kind: self.kind.clone(), value: self.value.clone() })
+    }
+
+    /// An event's traits without the e-mail or phone it carried as a blocked
+    /// value (`blocked`): a blocked value is no trait of the person.
+    pub fn strip_traits<'a>(traits: &'a Map<String, Value>, blocked: &[Placeholder]) -> std::borrow::Cow<'a, Map<String, Value>> {
+        let hit =
+            |k: &str| traits.get(k).and_then(Value::as_str).is_some_and(|v| blocked.iter().any(|b| b.kind.as_str() == k && b.value == v));
+        if hit("email") || hit("phone") {
+            let mut kept = traits.clone();
+            kept.retain(|k, _| !hit(k));
+            std::borrow::Cow::Owned(kept)
+        } else {
+            std::borrow::Cow::Borrowed(traits)
+        }
     }
 }
 

@@ -28,12 +28,15 @@ pub struct MergeStep {
 pub enum Reason {
     /// The profile would hold more values of a type than its limit.
     Limit,
+    /// The two profiles were kept apart when a merge of them was undone.
+    Unmerged,
 }
 
 impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Limit => "limit",
+            Reason::Unmerged => "unmerged",
         }
     }
 }
@@ -78,17 +81,22 @@ pub struct Plan {
 /// value that belongs to nobody joins if the group has room for it. Anything else is a conflict and links
 /// nothing: the stronger identities decide where the event goes. The
 /// group's oldest profile survives and absorbs the rest.
-pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>], rules: &IdentityRules) -> Plan {
+///
+/// `apart(a, b)`: whether profiles `a` and `b` are kept apart (a merge of
+/// them was undone); such a profile never joins the group (`Unmerged`).
+pub fn plan(identities: &[Identity], owners: &[Option<&Candidate>], rules: &IdentityRules, apart: &dyn Fn(&str, &str) -> bool) -> Plan {
     debug_assert_eq!(identities.len(), owners.len());
     let mut group: Vec<(&Candidate, &Identity)> = Vec::new();
     let mut held = Tally::default();
     let mut attach = Vec::new();
     let mut conflicts = Vec::new();
     let conflict = |identity: &Identity, profile_id: String| Conflict { identity: identity.clone(), profile_id, reason: Reason::Limit };
+    let unmerged = |identity: &Identity, profile_id: String| Conflict { identity: identity.clone(), profile_id, reason: Reason::Unmerged };
 
     for (identity, owner) in identities.iter().zip(owners) {
         match owner {
             Some(c) if group.iter().any(|(g, _)| g.id == c.id) => {}
+            Some(c) if group.iter().any(|(g, _)| apart(&g.id, &c.id)) => conflicts.push(unmerged(identity, c.id.clone())),
             // A first match, before anything was claimed, is the event's home
             // whatever it holds: limits govern what joins a profile, not the
             // profiles that exist.
@@ -189,7 +197,7 @@ mod tests {
     #[test]
     fn unknown_identities_create() {
         let ids = [id("email", "a@x.vn"), id("anonymous_id", "anon")];
-        let p = plan(&ids, &[None, None], &rules());
+        let p = plan(&ids, &[None, None], &rules(), &|_, _| false);
         assert_eq!(p.target, Target::New);
         assert_eq!(p.attach, ids.to_vec());
     }
@@ -198,7 +206,7 @@ mod tests {
     fn one_match_attaches_the_rest() {
         let a = cand("A", 1, None);
         let ids = [id("phone", "0912345678"), id("zalo_id", "z1")];
-        let p = plan(&ids, &[Some(&a), None], &rules());
+        let p = plan(&ids, &[Some(&a), None], &rules(), &|_, _| false);
         assert_eq!(p.target, Target::Existing("A".into()));
         assert!(p.merges.is_empty());
         assert_eq!(p.attach, vec![ids[1].clone()]);
@@ -209,7 +217,7 @@ mod tests {
         let a = cand("A", 5, None);
         let b = cand("B", 2, Some("u1"));
         let ids = [id("email", "a@x.vn"), id("phone", "0912345678")];
-        let p = plan(&ids, &[Some(&a), Some(&b)], &rules());
+        let p = plan(&ids, &[Some(&a), Some(&b)], &rules(), &|_, _| false);
         assert_eq!(p.target, Target::Existing("B".into()));
         assert_eq!(p.merges, vec![MergeStep { merged: "A".into(), bridge: ids[0].clone() }]);
     }
@@ -221,7 +229,7 @@ mod tests {
         let c = cand("C", 3, None);
         // email → B (u2), phone → A (u1), anonymous → C.
         let ids = [id("email", "b@x.vn"), id("phone", "0912345678"), id("anonymous_id", "c")];
-        let p = plan(&ids, &[Some(&b), Some(&a), Some(&c)], &rules());
+        let p = plan(&ids, &[Some(&b), Some(&a), Some(&c)], &rules(), &|_, _| false);
         assert_eq!(p.target, Target::Existing("B".into()), "the strongest identity decides");
         assert_eq!(p.merges, vec![MergeStep { merged: "C".into(), bridge: ids[2].clone() }]);
         assert_eq!(p.conflicts, vec![Conflict { identity: ids[1].clone(), profile_id: "A".into(), reason: Reason::Limit }]);
@@ -231,7 +239,7 @@ mod tests {
     fn a_new_user_id_does_not_join_another_users_profile() {
         let a = cand("A", 1, Some("u1"));
         let ids = [id("user_id", "u2"), id("email", "a@x.vn"), id("anonymous_id", "n")];
-        let p = plan(&ids, &[None, Some(&a), None], &rules());
+        let p = plan(&ids, &[None, Some(&a), None], &rules(), &|_, _| false);
         assert_eq!(p.target, Target::New);
         assert_eq!(p.attach, vec![ids[0].clone(), ids[2].clone()]);
         assert_eq!(p.conflicts.len(), 1);
@@ -242,7 +250,7 @@ mod tests {
         let five: Counts = [(IdentityType::Email, 5)].into();
         let full = Candidate { id: "A".into(), created_at: 1, counts: &five };
         let ids = [id("phone", "0912345678"), id("email", "sixth@x.vn")];
-        let p = plan(&ids, &[Some(&full), None], &rules());
+        let p = plan(&ids, &[Some(&full), None], &rules(), &|_, _| false);
         assert_eq!(p.target, Target::Existing("A".into()));
         assert!(p.attach.is_empty());
         assert_eq!(p.conflicts, vec![Conflict { identity: ids[1].clone(), profile_id: "A".into(), reason: Reason::Limit }]);
@@ -253,10 +261,20 @@ mod tests {
         let two: Counts = [(IdentityType::LoyaltyCard, 2)].into();
         let (a, b) = (Candidate { id: "A".into(), created_at: 9, counts: &two }, Candidate { id: "B".into(), created_at: 1, counts: &two });
         let ids = [id("email", "x@x.vn"), id("phone", "0912345678")];
-        let p = plan(&ids, &[Some(&a), Some(&b)], &rules());
+        let p = plan(&ids, &[Some(&a), Some(&b)], &rules(), &|_, _| false);
         assert_eq!(p.target, Target::Existing("A".into()), "four cards would pass the limit of three");
         assert!(p.merges.is_empty());
         assert_eq!(p.conflicts[0].profile_id, "B");
+    }
+
+    #[test]
+    fn profiles_kept_apart_never_join() {
+        let (a, b) = (cand("A", 1, None), cand("B", 2, None));
+        let ids = [id("email", "a@x.vn"), id("phone", "0912345678")];
+        let p = plan(&ids, &[Some(&a), Some(&b)], &rules(), &|x, y| (x, y) == ("A", "B") || (x, y) == ("B", "A"));
+        assert_eq!(p.target, Target::Existing("A".into()));
+        assert!(p.merges.is_empty());
+        assert_eq!(p.conflicts, vec![Conflict { identity: ids[1].clone(), profile_id: "B".into(), reason: Reason::Unmerged }]);
     }
 
     #[test]
@@ -266,7 +284,7 @@ mod tests {
         let a = cand("A", 1, Some("u1"));
         let b = cand("B", 2, Some("u2"));
         let ids = [id("email", "a@x.vn"), id("phone", "0912345678")];
-        let p = plan(&ids, &[Some(&a), Some(&b)], &open);
+        let p = plan(&ids, &[Some(&a), Some(&b)], &open, &|_, _| false);
         assert_eq!(p.merges.len(), 1);
     }
 
@@ -301,7 +319,7 @@ mod tests {
             let mut pairs: Vec<(Identity, Option<&Candidate>)> = ids.drain(..).zip(owners).collect();
             pairs.sort_by_key(|(i, _)| rules.priority(&i.kind));
             let (ids, owners): (Vec<Identity>, Vec<Option<&Candidate>>) = pairs.into_iter().unzip();
-            let p = plan(&ids, &owners, &rules);
+            let p = plan(&ids, &owners, &rules, &|_, _| false);
 
             let mut group: Vec<&Candidate> = p.merges.iter().map(|m| cands.iter().find(|c| c.id == m.merged).unwrap()).collect();
             if let Target::Existing(t) = &p.target {

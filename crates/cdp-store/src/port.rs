@@ -77,7 +77,7 @@ records! {
     ProfileRow { id, merged_into, user_id, traits, trait_times, channels, first_seen_at, last_seen_at, event_count, created_at, updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at, identity_counts }
     IdentityRow { value, identity_type, profile_id, created_at }
     EventRow { id, profile_id, source_key, source_id, message_id, event_type, name, channel, occurred_at, received_at, identities, traits, properties, context, blocked_identities }
-    MergeRow { id, kind, survivor_id, merged_id, identity_type, identity_value, event_id, created_at, reason }
+    MergeRow { id, kind, survivor_id, merged_id, identity_type, identity_value, event_id, created_at, reason, undone_at, detail }
     ConsentRow { id, profile_id, channel, status, source, recorded_at, received_at, actor }
     KeyRow { id, name, prefix, key_hash, scopes, source_id, created_at, last_used_at, revoked_at }
     SourceRow { id, name, channel, created_at }
@@ -171,6 +171,9 @@ impl app::ProfileStore for AnyConnection {
     }
     fn merge_log(&mut self, profile_id: &str) -> Res<Vec<app::MergeRow>> {
         done_all(profiles::merge_log(self, profile_id))
+    }
+    fn undo_merge(&mut self, merge_id: &str, currency: &str, now: i64) -> Res<Result<app::Undone, app::UndoRefusal>> {
+        done(crate::repo::undo::undo_merge(self, merge_id, currency, now))
     }
 }
 

@@ -98,6 +98,16 @@ diesel::table! {
         event_id -> Nullable<Text>,
         created_at -> BigInt,
         reason -> Nullable<Text>,
+        undone_at -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    kept_apart (a, b) {
+        a -> Text,
+        b -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -427,6 +437,7 @@ diesel::joinable!(erased_profiles -> profiles (profile_id));
 diesel::joinable!(loyalty_accounts -> profiles (profile_id));
 diesel::allow_tables_to_appear_in_same_query!(
     identity_rules,
+    kept_apart,
     sources,
     api_keys,
     users,

@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::body::json_body;
 use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
-use actix_web::{get, put, web, HttpRequest};
+use actix_web::{get, post, put, web, HttpRequest};
 use cdp_domain::auth::Scope;
 use cdp_domain::identity_rules::RulesDoc;
 use serde::Serialize;
@@ -70,4 +70,40 @@ pub async fn put_rules(state: web::Data<AppState>, who: Auth, req: HttpRequest, 
     who.require(Scope::Admin)?;
     let doc: RulesDoc = json_body(&req, payload).await?;
     Ok(web::Json(crate::blocking(&state, move |app| app.set_identity_rules(&who, doc)).await?))
+}
+
+/// What undoing a merge moved back.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"restored_profile_id": "01936f3e-8a41-7000-8000-000000000002", "survivor_id": "01936f3e-8a40-7000-8000-000000000001",
+    "moved": {"identities": 2, "events": 14, "orders": 3}}))]
+pub struct UndoOut {
+    /// The merged profile, live again under its old id.
+    pub restored_profile_id: String,
+    pub survivor_id: String,
+    pub moved: Moved,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Moved {
+    pub identities: usize,
+    pub events: usize,
+    pub orders: usize,
+}
+
+/// Undoes a merge (an id from a profile's merge log): the merged profile
+/// returns under its old id with the identities, events, orders, loyalty
+/// entries and consents that came through it, both sides' aggregates are
+/// worked out again, RFM and CLV scores of both are dropped until the next
+/// run, and the two are kept apart (a later event bridging them is a
+/// `conflict` with `reason: unmerged`). Undoing twice → 409.
+#[utoipa::path(tag = "profiles", operation_id = "undo_merge", security(("api_key" = ["profiles:write"]), ("bearer" = ["profiles:write"])),
+    params(("id" = String, Path, description = "Merge id (from the merge log)")),
+    responses((status = 200, body = UndoOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody)))]
+#[post("/merges/{id}/undo")]
+pub async fn undo_merge(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<UndoOut>> {
+    who.require(Scope::ProfilesWrite)?;
+    let u = crate::blocking(&state, move |app| app.undo_merge(&who, &id)).await?;
+    let moved = Moved { identities: u.identities, events: u.events, orders: u.orders };
+    Ok(web::Json(UndoOut { restored_profile_id: u.restored_profile_id, survivor_id: u.survivor_id, moved }))
 }

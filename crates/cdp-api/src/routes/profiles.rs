@@ -69,7 +69,7 @@ pub struct EventOut {
 }
 
 /// Why a profile is what it is: a merge (`merged_id` folded into `survivor_id`,
-/// bridged by `identity`), or an identity that linked nothing (`conflict`,
+/// bridged by `identity`), an `undo` of one (`merged_id` live again), or an identity that linked nothing (`conflict`,
 /// with its `reason`: `limit` when the profile would hold more values of a
 /// type than the identity rules allow — two user_ids by default).
 #[derive(Serialize, ToSchema)]
@@ -87,9 +87,12 @@ pub struct MergeOut {
     pub identity: IdentityOut,
     /// The event that caused it.
     pub event_id: Option<String>,
-    /// Why a conflict linked nothing: `limit`.
+    /// Why a conflict linked nothing: `limit`, or `unmerged` (the two were kept apart by an undo).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When a merge was undone (its `undo` entry follows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undone_at: Option<String>,
     pub created_at: String,
 }
 
@@ -168,6 +171,7 @@ impl From<MergeRow> for MergeOut {
             identity: IdentityOut { kind: m.identity_type, value: m.identity_value },
             event_id: m.event_id,
             reason: m.reason,
+            undone_at: m.undone_at.map(ts),
             created_at: ts(m.created_at),
         }
     }

@@ -72,6 +72,10 @@ pub struct MergeRow {
     pub created_at: i64,
     /// Why a conflict linked nothing (`limit`…).
     pub reason: Option<String>,
+    /// When the merge was undone.
+    pub undone_at: Option<i64>,
+    /// What the merge knew of both sides (their loyalty tiers), JSON.
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -389,6 +393,25 @@ impl Prepared {
             event,
         })
     }
+}
+
+/// What undoing a merge moved back to the restored profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undone {
+    pub restored_profile_id: String,
+    pub survivor_id: String,
+    pub identities: usize,
+    pub events: usize,
+    pub orders: usize,
+}
+
+/// Why a merge cannot be undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndoRefusal {
+    /// It was undone already (or its sides are apart).
+    AlreadyUndone,
+    /// One of its sides was erased.
+    Erased,
 }
 
 /// What an erasure removed, table by table.

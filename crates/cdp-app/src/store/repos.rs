@@ -75,6 +75,8 @@ pub trait ProfileStore {
     ) -> StoreResult<(Vec<EventRow>, Option<TimelineCursor>)>;
     /// The merges a profile took part in.
     fn merge_log(&mut self, profile_id: &str) -> StoreResult<Vec<MergeRow>>;
+    /// Undoes a merge (`NotFound` for no merge of that id); orders in `currency` count in aggregates.
+    fn undo_merge(&mut self, merge_id: &str, currency: &str, now: i64) -> StoreResult<Result<Undone, UndoRefusal>>;
 }
 
 pub trait ConsentStore {

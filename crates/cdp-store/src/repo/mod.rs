@@ -12,6 +12,7 @@ pub mod privacy;
 pub mod profiles;
 pub mod segments;
 pub mod sources;
+pub mod undo;
 pub mod users;
 pub mod value;
 

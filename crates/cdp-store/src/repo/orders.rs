@@ -204,14 +204,14 @@ impl OrderBook {
 }
 
 /// What an order adds to a purchase day: ((profile, day), (orders, revenue)).
-type DayDelta = ((String, i64), (i64, i64));
+pub(crate) type DayDelta = ((String, i64), (i64, i64));
 
 /// Adds to purchase days ((profile, day) unique in `rows`), creating them if
 /// needed: on PostgreSQL one upsert over arrays (one cached statement for
 /// any number of rows; distinct (profile, day) pairs, as ON CONFLICT DO
 /// UPDATE requires); on SQLite the same upsert a row at a time, prepared once
 /// per connection (diesel re-prepares its upserts and UPDATEs every time).
-fn add_days(conn: &mut AnyConnection, rows: &[DayDelta]) -> StoreResult<()> {
+pub(crate) fn add_days(conn: &mut AnyConnection, rows: &[DayDelta]) -> StoreResult<()> {
     match conn {
         AnyConnection::Postgresql(c) if !rows.is_empty() => {
             use diesel::sql_types::{Array, BigInt, Text};

@@ -126,6 +126,10 @@ pub struct MergeRow {
     pub created_at: i64,
     /// Why a conflict linked nothing (`limit`…).
     pub reason: Option<String>,
+    /// When the merge was undone.
+    pub undone_at: Option<i64>,
+    /// What the merge knew of both sides (their loyalty tiers), JSON.
+    pub detail: Option<String>,
 }
 
 /// A live profile with its identities.
@@ -377,12 +381,13 @@ pub fn timeline(
 }
 
 /// Every merge that built this profile (including merges into profiles it
-/// later absorbed) and every refused merge that involved it, oldest first.
+/// later absorbed), every entry naming it as the other side (refusals, its
+/// own merge into another and that merge's undo), oldest first.
 pub fn merge_log(conn: &mut AnyConnection, profile_id: &str) -> StoreResult<Vec<MergeRow>> {
     let mut ids: Vec<String> = profiles::table.filter(profiles::merged_into.eq(profile_id)).select(profiles::id).load(conn)?;
     ids.push(profile_id.to_string());
     Ok(merges::table
-        .filter(merges::survivor_id.eq_any(&ids).or(merges::kind.eq("conflict").and(merges::merged_id.eq(profile_id))))
+        .filter(merges::survivor_id.eq_any(&ids).or(merges::merged_id.eq(profile_id)))
         .order((merges::created_at.asc(), merges::id.asc()))
         .select(MergeRow::as_select())
         .load(conn)?)

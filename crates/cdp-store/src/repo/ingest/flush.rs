@@ -59,9 +59,15 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
         }
         move_rows!(&mut *conn, account_members, &merged, &into)?;
         orders::move_profile(conn, &merged, &into)?;
-        crate::repo::loyalty::move_profile(conn, &merged, &into, now)?;
+        if let Some((theirs, ours, had)) = crate::repo::loyalty::move_profile(conn, &merged, &into, now)? {
+            let detail = serde_json::json!({"tiers": {"merged": theirs, "survivor": ours}, "survivor_had_account": had}).to_string();
+            for m in b.log.iter_mut().filter(|m| m.kind == "merge" && m.merged_id == merged) {
+                m.detail = Some(detail.clone());
+            }
+        }
         crate::repo::consent::move_profile(conn, &merged, &into)?;
         crate::repo::interaction::move_profile(conn, &merged, &into)?;
+        crate::repo::undo::follow_merge(conn, &merged, &into, now)?;
     }
     let mut updated: Vec<&ProfileRow> = b.work.values().filter(|w| w.dirty && !w.new).map(|w| &w.row).collect();
     updated.sort_by(|x, y| x.id.cmp(&y.id));

@@ -32,6 +32,8 @@ pub(super) struct Found {
     pub program: Option<Option<String>>,
     /// The identity rules' document, when read here (`Some(None)`: none saved).
     pub rules: Option<Option<String>>,
+    /// Pairs of profiles kept apart that involve the owners found, when read here.
+    pub apart: Option<Vec<(String, String)>>,
     /// On PostgreSQL, the profiles that own the identities and orders found,
     /// locked in id order (`load_profiles`, in the same statement).
     pub profiles: Option<Vec<ProfileRow>>,
@@ -95,6 +97,7 @@ const PROGRAM: i32 = 3;
 const ORDER: i32 = 4;
 const PROFILE: i32 = 5;
 const RULES: i32 = 6;
+const APART: i32 = 7;
 
 /// The reads as one statement; every branch is an index lookup over a bound
 /// array. The owners of the identities and orders found are locked in id
@@ -132,6 +135,8 @@ UNION ALL SELECT 4, order_id, profile_id, event_id, channel, currency, products,
   FROM o \
 UNION ALL SELECT 6, body, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
   FROM identity_rules WHERE id = 1 \
+UNION ALL SELECT 7, a, b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+  FROM kept_apart WHERE a IN (SELECT id FROM owner) OR b IN (SELECT id FROM owner) \
 UNION ALL SELECT 5, id, merged_into, user_id, traits, trait_times, identity_counts, channels, first_seen_at, last_seen_at, event_count, created_at, \
                  updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at \
   FROM owner";
@@ -149,6 +154,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
                 .load(c)?;
             found.program = Some(None);
             found.rules = Some(None);
+            found.apart = Some(Vec::new());
             let mut owners = Vec::new();
             for r in rows {
                 let text = |v: Option<String>| v.unwrap_or_default();
@@ -166,6 +172,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
                     }
                     PROGRAM => found.program = Some(r.a),
                     RULES => found.rules = Some(r.a),
+                    APART => found.apart.get_or_insert_with(Vec::new).push((text(r.a), text(r.b))),
                     ORDER => found.orders.push(OrderRow {
                         order_id: text(r.a),
                         profile_id: text(r.b),

@@ -67,6 +67,8 @@ struct Batch {
     program: Option<Option<String>>,
     /// The identity rules in force.
     rules: Arc<IdentityRules>,
+    /// Pairs of profiles kept apart (merges undone) among those the batch loaded.
+    apart: Vec<(String, String)>,
 }
 
 /// The live profile an id stands for, following the batch's merges.
@@ -168,7 +170,7 @@ pub fn ingest_keyed(
         hashes: prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect(),
         order_ids: &order_ids,
     };
-    let Found { seen, identities: found, tombstones, orders, program, rules, profiles } = lookup(conn, &wanted)?;
+    let Found { seen, identities: found, tombstones, orders, program, rules, apart, profiles } = lookup(conn, &wanted)?;
     let rules = match rules {
         Some(body) => rules_of(body)?,
         None => rules_of(crate::repo::identity::rules(conn)?)?,
@@ -204,6 +206,10 @@ pub fn ingest_keyed(
     for r in found {
         b.owner.insert((r.identity_type, r.value), r.profile_id);
     }
+    b.apart = match apart {
+        Some(pairs) => pairs,
+        None => crate::repo::undo::apart_from(conn, &owners)?,
+    };
 
     // Tombstones of erased people: their old events are not replayed into a new profile.
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -253,7 +259,13 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         .map(|w| (w.row.id.as_str(), Candidate { id: w.row.id.clone(), created_at: w.row.created_at, counts: &w.counts }))
         .collect();
     let owners: Vec<Option<&Candidate>> = owner_ids.iter().map(|o| o.as_deref().and_then(|id| candidates.get(id))).collect();
-    let plan = resolution::plan(&ids, &owners, &b.rules);
+    let apart = |x: &str, y: &str| {
+        b.apart.iter().any(|(p, q)| {
+            let (p, q) = (live_in(&b.redirect, p), live_in(&b.redirect, q));
+            (p == x && q == y) || (p == y && q == x)
+        })
+    };
+    let plan = resolution::plan(&ids, &owners, &b.rules, &apart);
     drop(candidates);
 
     let event_id = new_id();
@@ -277,6 +289,8 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         event_id: Some(event_id.clone()),
         created_at: received_at,
         reason: reason.map(str::to_string),
+        undone_at: None,
+        detail: None,
     };
     for step in &plan.merges {
         let merged = b.work(&step.merged)?;
@@ -328,7 +342,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
     if let Some(uid) = plan.attach.iter().find(|i| i.kind == IdentityType::UserId) {
         t.row.user_id = Some(uid.value.clone());
     }
-    t.traits.apply(&traits_without(&e.traits, &blocked), at);
+    t.traits.apply(&Placeholder::strip_traits(&e.traits, &blocked), at);
     let mut totals = t.row.totals();
     totals.record_event(e.channel, at);
     t.row.set_totals(totals);
@@ -415,17 +429,4 @@ fn planned_identities(b: &Batch, e: &NewEvent) -> (Vec<Identity>, Vec<Placeholde
     });
     rules.sort(&mut ids);
     (ids, blocked)
-}
-
-/// An event's traits without the e-mail or phone it carried as a blocked
-/// value: a blocked value is no trait of the person.
-fn traits_without<'a>(traits: &'a Map<String, Value>, blocked: &[Placeholder]) -> std::borrow::Cow<'a, Map<String, Value>> {
-    let hit = |k: &str| traits.get(k).and_then(Value::as_str).is_some_and(|v| blocked.iter().any(|b| b.kind.as_str() == k && b.value == v));
-    if hit("email") || hit("phone") {
-        let mut kept = traits.clone();
-        kept.retain(|k, _| !hit(k));
-        std::borrow::Cow::Owned(kept)
-    } else {
-        std::borrow::Cow::Borrowed(traits)
-    }
 }

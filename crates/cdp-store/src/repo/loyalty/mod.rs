@@ -371,17 +371,52 @@ pub fn rewards(conn: &mut AnyConnection) -> StoreResult<Vec<RewardRow>> {
 }
 
 /// Moves a merged-away member's ledger and balance to the survivor.
-pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str, now: i64) -> StoreResult<()> {
-    let Some((balance, tier)) = account(conn, merged)? else { return Ok(()) };
+/// After a merge is undone: the member's account holds its ledger's sum, at
+/// the tier it held when the merge happened (`held`, if known) or the one its
+/// spend in the window earns now, whichever is higher. `had`: whether it had
+/// an account before the merge (if known): a member left with no entries
+/// has one only then.
+pub(crate) fn rederive_account(
+    conn: &mut AnyConnection,
+    profile: &str,
+    held: Option<&str>,
+    had: Option<bool>,
+    now: i64,
+) -> StoreResult<()> {
+    let entries: i64 = loyalty_ledger::table.filter(loyalty_ledger::profile_id.eq(profile)).count().get_result(conn)?;
+    if entries == 0 && had != Some(true) {
+        if had == Some(false) {
+            diesel::delete(loyalty_accounts::table.find(profile)).execute(conn)?;
+        }
+        return Ok(());
+    }
+    let program = program(conn)?;
+    lock_account(conn, profile, &program, now)?;
+    let balance = ledger_sum(conn, profile)?;
+    let earned = program.tier_for(window_spend(conn, profile, &program, now)?).code.clone();
+    let rank = |code: &str| program.tiers.iter().position(|t| t.code == code).unwrap_or(0);
+    let tier = match held {
+        Some(t) if rank(t) > rank(&earned) => t.to_string(),
+        _ => earned,
+    };
+    set_account(conn, profile, balance, &tier, now)
+}
+
+/// Moves a merged member's ledger to the survivor, which keeps the higher
+/// tier; answers the tiers both held before and whether the survivor had an
+/// account (for undoing the merge).
+pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str, now: i64) -> StoreResult<Option<(String, String, bool)>> {
+    let Some((balance, tier)) = account(conn, merged)? else { return Ok(None) };
+    let had = account(conn, into)?.is_some();
     crate::repo::move_rows!(&mut *conn, loyalty_ledger, merged, into)?;
     let program = program(conn)?;
     let (theirs, their_tier) = lock_account(conn, into, &program, now)?;
     let rank = |code: &str| program.tiers.iter().position(|t| t.code == code).unwrap_or(0);
-    let keep = if rank(&tier) > rank(&their_tier) { tier } else { their_tier };
-    set_account(conn, into, theirs + balance, &keep, now)?;
+    let keep = if rank(&tier) > rank(&their_tier) { &tier } else { &their_tier };
+    set_account(conn, into, theirs + balance, keep, now)?;
     diesel::delete(loyalty_accounts::table.find(merged)).execute(conn)?;
     if ledger_sum(conn, into)? != theirs + balance {
         return Err(StoreError::Corrupt(format!("loyalty balance of {into} drifted from its ledger")));
     }
-    Ok(())
+    Ok(Some((tier, their_tier, had)))
 }

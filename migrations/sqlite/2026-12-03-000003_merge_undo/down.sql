@@ -1,0 +1,3 @@
+DROP TABLE kept_apart;
+ALTER TABLE merges DROP COLUMN detail;
+ALTER TABLE merges DROP COLUMN undone_at;
