@@ -170,6 +170,20 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Undoing a merge of a profile with many events (and orders, points)
+    /// into another: the time of POST /merges/{id}/undo, over HTTP.
+    Undo {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events on the merged profile.
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// Merges made and undone (each a fresh pair).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// The agent's context view: latency of GET /profiles/{id}/context on a
     /// profile with many events, cases, feedback and orders.
     Context {
@@ -215,6 +229,7 @@ fn main() {
         Command::Serve { database_url } => load::serve(&database_url),
         Command::Value { backend, postgres_url, customers, orders, seed } => value::run(backend, postgres_url, customers, orders, seed),
         Command::Context { backend, postgres_url, events, requests } => context(backend, postgres_url, events, requests),
+        Command::Undo { backend, postgres_url, events, rounds } => undo(backend, postgres_url, events, rounds),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
     }
@@ -360,6 +375,62 @@ fn start_server(url: &str) -> (u16, cdp_store::Db) {
         })
     });
     rx.recv().unwrap()
+}
+
+/// Merges a profile of `events` events (a tenth of them orders, with points)
+/// into an older one, undoes it over HTTP and reports the time, `rounds` times.
+fn undo(backend: Backend, postgres_url: Option<String>, events: usize, rounds: usize) {
+    let scratch = scratch_database(backend, postgres_url);
+    let (port, db) = start_server(&scratch.url);
+    let key = db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![Scope::Admin]), None)).unwrap().1;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+    let call = |method: &str, path: &str, body: serde_json::Value| {
+        agent
+            .request(method, &format!("{base}{path}"))
+            .set("X-Api-Key", &key)
+            .send_json(body)
+            .expect("answered")
+            .into_json::<serde_json::Value>()
+            .unwrap()
+    };
+    let start = cdp_store::now_micros() / 1_000_000 - events as i64 * 600;
+    let mut took = Vec::new();
+    for round in 0..rounds.max(1) {
+        let email = format!("older-{round}@example.vn");
+        let older = call("POST", "/events", serde_json::json!({"type": "identify", "channel": "web", "identities": {"email": email}}));
+        let card = format!("VNM-{round}");
+        for chunk in (0..events).collect::<Vec<_>>().chunks(500) {
+            let batch: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|&i| {
+                    let at = chrono::DateTime::from_timestamp(start + i as i64 * 600, 0).unwrap().to_rfc3339();
+                    let mut e = serde_json::json!({"event": "Product Viewed", "channel": "store", "occurred_at": at, "identities": {"loyalty_card": card}});
+                    if i % 10 == 0 {
+                        e["event"] = "Order Completed".into();
+                        e["properties"] = serde_json::json!({"order_id": format!("u{round}-{i}"), "revenue": 250000});
+                    }
+                    e
+                })
+                .collect();
+            call("POST", "/events/batch", serde_json::json!({ "events": batch }));
+        }
+        let merged = call(
+            "POST",
+            "/events",
+            serde_json::json!({"event": "Call", "channel": "hotline", "identities": {"email": email, "loyalty_card": card}}),
+        );
+        let survivor = older["profile_id"].as_str().unwrap();
+        assert_eq!(merged["profile_id"], survivor, "the older profile survives");
+        let log = call("GET", &format!("/profiles/{survivor}/merges"), serde_json::Value::Null);
+        let id = log["items"].as_array().unwrap().iter().find(|m| m["kind"] == "merge").unwrap()["id"].as_str().unwrap().to_string();
+        let t = Instant::now();
+        let out = call("POST", &format!("/merges/{id}/undo"), serde_json::json!({}));
+        took.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(out["moved"]["events"].as_u64().is_some_and(|n| n >= events as u64), "every event goes back (and its tier changes): {out}");
+    }
+    let show: Vec<String> = took.iter().map(|ms| format!("{ms:.0}")).collect();
+    println!("backend={} events={events} undo_ms={}", backend.name(), show.join(","));
 }
 
 fn context(backend: Backend, postgres_url: Option<String>, events: usize, requests: usize) {

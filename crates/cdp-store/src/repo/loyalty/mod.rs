@@ -80,18 +80,25 @@ pub fn save_program(conn: &mut AnyConnection, p: &Program, now: i64) -> StoreRes
 
 /// The member's (balance, tier), creating the account if needed; locked on PostgreSQL.
 fn lock_account(conn: &mut AnyConnection, profile: &str, program: &Program, now: i64) -> StoreResult<(i64, String)> {
+    lock_or_open_account(conn, profile, program, now).map(|(balance, tier, _)| (balance, tier))
+}
+
+/// As `lock_account`, and whether the account was opened now.
+fn lock_or_open_account(conn: &mut AnyConnection, profile: &str, program: &Program, now: i64) -> StoreResult<(i64, String, bool)> {
     let row = (
         loyalty_accounts::profile_id.eq(profile),
         loyalty_accounts::balance.eq(0i64),
         loyalty_accounts::tier_code.eq(&program.tiers[0].code),
         loyalty_accounts::updated_at.eq(now),
     );
-    crate::per_backend!(&mut *conn, |c| diesel::insert_into(loyalty_accounts::table).values(row).on_conflict_do_nothing().execute(c))?;
+    let opened =
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(loyalty_accounts::table).values(row).on_conflict_do_nothing().execute(c))?;
     let q = loyalty_accounts::table.find(profile).select((loyalty_accounts::balance, loyalty_accounts::tier_code));
-    Ok(match conn {
+    let (balance, tier) = match conn {
         AnyConnection::Postgresql(c) => q.for_update().first(c)?,
         AnyConnection::Sqlite(c) => q.first(c)?,
-    })
+    };
+    Ok((balance, tier, opened > 0))
 }
 
 fn set_account(conn: &mut AnyConnection, profile: &str, balance: i64, tier: &str, now: i64) -> StoreResult<()> {
@@ -407,10 +414,10 @@ pub(crate) fn rederive_account(
 /// account (for undoing the merge).
 pub fn move_profile(conn: &mut AnyConnection, merged: &str, into: &str, now: i64) -> StoreResult<Option<(String, String, bool)>> {
     let Some((balance, tier)) = account(conn, merged)? else { return Ok(None) };
-    let had = account(conn, into)?.is_some();
     crate::repo::move_rows!(&mut *conn, loyalty_ledger, merged, into)?;
     let program = program(conn)?;
-    let (theirs, their_tier) = lock_account(conn, into, &program, now)?;
+    let (theirs, their_tier, opened) = lock_or_open_account(conn, into, &program, now)?;
+    let had = !opened;
     let rank = |code: &str| program.tiers.iter().position(|t| t.code == code).unwrap_or(0);
     let keep = if rank(&tier) > rank(&their_tier) { &tier } else { &their_tier };
     set_account(conn, into, theirs + balance, keep, now)?;
