@@ -705,3 +705,63 @@ fn undoing_a_merge_gives_each_side_back_its_own_and_keeps_them_apart() {
     assert!(log["items"].as_array().unwrap().iter().any(|m| m["reason"] == "unmerged" && m["merged_id"] == b.as_str()), "{log}");
     assert_eq!(app.post("/api/v1/merges/no-such-merge/undo", &writer, json!({})).status, 404);
 }
+
+#[test]
+fn splitting_identities_off_makes_a_second_profile_kept_apart() {
+    let app = TestApp::spawn();
+    let (_, shop) = app.source("Shop", "store");
+    let writer = app.key(&[Scope::ProfilesWrite], None);
+    // A mother and a son share the family phone; the shop merged them.
+    let mum = app.event(
+        &shop,
+        json!({"event": "Order Completed", "identities": {"email": "me@nha.vn", "phone": "0912 555 666"},
+        "properties": {"order_id": "M-1", "revenue": 600000}}),
+    );
+    let son = app.event(
+        &shop,
+        json!({"event": "Order Completed", "identities": {"email": "con@nha.vn"},
+        "properties": {"order_id": "C-1", "revenue": 200000}}),
+    );
+    app.event(
+        &shop,
+        json!({"event": "Order Completed", "identities": {"email": "con@nha.vn"}, "properties": {"order_id": "C-2", "revenue": 150000}}),
+    );
+    let both = app.event(&shop, json!({"event": "Visit", "identities": {"email": "con@nha.vn", "phone": "0912555666"}}));
+    let pid = mum["profile_id"].as_str().unwrap().to_string();
+    assert_eq!(both["profile_id"], pid.as_str());
+    assert_eq!(app.count_live_profiles(), 1);
+    let _ = son;
+
+    let path = format!("/api/v1/profiles/{pid}/split");
+    let bad = app.post(&path, &writer, json!({"identities": [{"type": "email", "value": "nobody@nha.vn"}]}));
+    assert_eq!((bad.status, bad.body["error"]["details"]["fields"][0]["field"].as_str()), (422, Some("identities[0]")), "{}", bad.body);
+    let all = app.post(
+        &path,
+        &writer,
+        json!({"identities": [{"type": "email", "value": "me@nha.vn"}, {"type": "email", "value": "con@nha.vn"},
+        {"type": "phone", "value": "0912555666"}]}),
+    );
+    assert_eq!(all.status, 422, "{}", all.body);
+    let r = app.post(&path, &writer, json!({"identities": [{"type": "email", "value": "Con@Nha.vn"}]}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let new = r.body["profile_id"].as_str().unwrap().to_string();
+    // His two orders carried only his e-mail: they move; the visit carried the family phone too: it stays.
+    assert_eq!(r.body["moved"], json!({"identities": 1, "events": 2, "orders": 2}), "{}", r.body);
+    assert_eq!(app.lookup("email", "con@nha.vn").body["id"], new.as_str());
+    assert_eq!(app.lookup("email", "me@nha.vn").body["id"], pid.as_str());
+    let v = app.get(&format!("/api/v1/profiles/{new}/value"), &app.admin_key).body;
+    assert_eq!((v["orders_count"].as_i64(), v["revenue_total"].as_f64()), (Some(2), Some(350000.0)), "{v}");
+    let v = app.get(&format!("/api/v1/profiles/{pid}/value"), &app.admin_key).body;
+    assert_eq!((v["orders_count"].as_i64(), v["revenue_total"].as_f64()), (Some(1), Some(600000.0)), "{v}");
+    let points = app.get(&format!("/api/v1/profiles/{new}/loyalty"), &app.admin_key).body;
+    assert!(points["points_balance"].as_i64().unwrap() > 0, "his points follow his orders: {points}");
+
+    // Kept apart: the family phone with his e-mail links nothing now.
+    let again = app.event(&shop, json!({"event": "Visit", "identities": {"email": "con@nha.vn", "phone": "0912555666"}}));
+    assert_eq!(again["profile_id"], new.as_str());
+    assert_eq!(app.count_live_profiles(), 2);
+    let log = app.get(&format!("/api/v1/profiles/{pid}/merges"), &app.admin_key).body;
+    assert!(log["items"].as_array().unwrap().iter().any(|m| m["kind"] == "split" && m["merged_id"] == new.as_str()), "{log}");
+    let log = app.get(&format!("/api/v1/profiles/{new}/merges"), &app.admin_key).body;
+    assert!(log["items"].as_array().unwrap().iter().any(|m| m["kind"] == "conflict" && m["reason"] == "unmerged"), "{log}");
+}

@@ -84,6 +84,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(events::create_event_batch)
                 // `lookup` before `{id}`: actix matches in registration order.
                 .service(profiles::lookup_profile)
+                .service(identity::split_profile)
                 .service(profiles::get_profile)
                 .service(profiles::list_profile_events)
                 .service(profiles::list_profile_identities)

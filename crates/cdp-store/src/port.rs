@@ -175,6 +175,15 @@ impl app::ProfileStore for AnyConnection {
     fn undo_merge(&mut self, merge_id: &str, currency: &str, now: i64) -> Res<Result<app::Undone, app::UndoRefusal>> {
         done(crate::repo::undo::undo_merge(self, merge_id, currency, now))
     }
+    fn split_profile(
+        &mut self,
+        profile: &str,
+        identities: &[(String, String)],
+        currency: &str,
+        now: i64,
+    ) -> Res<Result<app::Split, app::SplitRefusal>> {
+        done(crate::repo::undo::split_profile(self, profile, identities, currency, now))
+    }
 }
 
 impl app::ConsentStore for AnyConnection {

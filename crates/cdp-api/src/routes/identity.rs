@@ -8,7 +8,7 @@ use crate::state::AppState;
 use actix_web::{get, post, put, web, HttpRequest};
 use cdp_domain::auth::Scope;
 use cdp_domain::identity_rules::RulesDoc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -106,4 +106,53 @@ pub async fn undo_merge(state: web::Data<AppState>, who: Auth, id: web::Path<Str
     let u = crate::blocking(&state, move |app| app.undo_merge(&who, &id)).await?;
     let moved = Moved { identities: u.identities, events: u.events, orders: u.orders };
     Ok(web::Json(UndoOut { restored_profile_id: u.restored_profile_id, survivor_id: u.survivor_id, moved }))
+}
+
+/// Identities to split off a profile, written like ingestion input.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"identities": [{"type": "phone", "value": "0903 222 333"}, {"type": "loyalty_card", "value": "VNM-9"}]}))]
+pub struct SplitIn {
+    pub identities: Vec<IdentityIn>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IdentityIn {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// The new profile and what moved to it.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"profile_id": "01936f3e-8a42-7000-8000-000000000004", "moved": {"identities": 2, "events": 9, "orders": 2}}))]
+pub struct SplitOut {
+    pub profile_id: String,
+    pub moved: Moved,
+}
+
+/// Splits identities off a profile into a new one: those identities, and the
+/// events that carried one of them and none of the identities that stay
+/// (with their orders, those orders' points and feedback on them), move;
+/// both profiles' aggregates are worked out again, their RFM and CLV scores
+/// dropped until the next run, and the two are kept apart afterwards. At
+/// least one identity must stay (422).
+#[utoipa::path(tag = "profiles", operation_id = "split_profile", request_body = SplitIn,
+    security(("api_key" = ["profiles:write"]), ("bearer" = ["profiles:write"])),
+    params(("id" = String, Path, description = "Profile id")),
+    responses((status = 201, body = SplitOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/profiles/{id}/split")]
+pub async fn split_profile(
+    state: web::Data<AppState>,
+    who: Auth,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<actix_web::HttpResponse> {
+    who.require(Scope::ProfilesWrite)?;
+    let body: SplitIn = json_body(&req, payload).await?;
+    let ids = body.identities.into_iter().map(|i| (i.kind, i.value)).collect();
+    let s = crate::blocking(&state, move |app| app.split_profile(&who, &id, ids)).await?;
+    let moved = Moved { identities: s.identities, events: s.events, orders: s.orders };
+    Ok(actix_web::HttpResponse::Created().json(SplitOut { profile_id: s.profile_id, moved }))
 }

@@ -414,6 +414,26 @@ pub enum UndoRefusal {
     Erased,
 }
 
+/// What a split moved to the new profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub profile_id: String,
+    pub identities: usize,
+    pub events: usize,
+    pub orders: usize,
+}
+
+/// Why a profile cannot be split so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitRefusal {
+    /// The n-th identity asked for is not the profile's.
+    NotHeld(usize),
+    /// Every identity would leave: nothing would stay.
+    NothingStays,
+    /// The profile was erased.
+    Erased,
+}
+
 /// What an erasure removed, table by table.
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
 pub struct Erased {

@@ -77,6 +77,14 @@ pub trait ProfileStore {
     fn merge_log(&mut self, profile_id: &str) -> StoreResult<Vec<MergeRow>>;
     /// Undoes a merge (`NotFound` for no merge of that id); orders in `currency` count in aggregates.
     fn undo_merge(&mut self, merge_id: &str, currency: &str, now: i64) -> StoreResult<Result<Undone, UndoRefusal>>;
+    /// Splits identities (type, normalised value) off a live profile into a new one.
+    fn split_profile(
+        &mut self,
+        profile: &str,
+        identities: &[(String, String)],
+        currency: &str,
+        now: i64,
+    ) -> StoreResult<Result<Split, SplitRefusal>>;
 }
 
 pub trait ConsentStore {

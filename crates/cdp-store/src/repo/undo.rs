@@ -26,7 +26,7 @@ use diesel::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-pub use cdp_app::store::{UndoRefusal, Undone};
+pub use cdp_app::store::{Split, SplitRefusal, UndoRefusal, Undone};
 
 /// Moves the rows of `$table` that came through the merged side back to `$to`;
 /// a row that came from `$to` itself no longer needs its origin.
@@ -112,60 +112,11 @@ pub fn undo_merge(conn: &mut AnyConnection, merge_id: &str, currency: &str, now:
     }
     theirs.extend(later_fate.into_iter().filter(|(_, (back, stay))| *back && !*stay).map(|(k, _)| k));
 
-    // Rows go back.
-    for (kind, value) in &theirs {
-        diesel::update(identities::table.find((value, kind))).set(identities::profile_id.eq(&x)).execute(conn)?;
-    }
-    diesel::update(identities::table.filter(identities::profile_id.eq(&x)).filter(identities::origin_profile_id.eq(&x)))
-        .set(identities::origin_profile_id.eq(None::<String>))
-        .execute(conn)?;
-    for chunk in back_events.chunks(500) {
-        diesel::update(events::table.filter(events::id.eq_any(chunk))).set(events::profile_id.eq(&x)).execute(conn)?;
-    }
-    diesel::update(events::table.filter(events::profile_id.eq(&x)).filter(events::origin_profile_id.eq(&x)))
-        .set(events::origin_profile_id.eq(None::<String>))
-        .execute(conn)?;
-    let moved_orders = diesel::update(
-        orders::table
-            .filter(orders::profile_id.eq(&survivor))
-            .filter(orders::event_id.eq_any(events::table.filter(events::profile_id.eq(&x)).select(events::id))),
-    )
-    .set((orders::profile_id.eq(&x), orders::origin_profile_id.eq(None::<String>)))
-    .execute(conn)?;
-    let their_orders: Vec<Option<String>> =
-        orders::table.filter(orders::profile_id.eq(&x)).select(orders::order_id.nullable()).load(conn)?;
-    for chunk in their_orders.chunks(500) {
-        diesel::update(
-            loyalty_ledger::table.filter(loyalty_ledger::profile_id.eq(&survivor)).filter(loyalty_ledger::order_id.eq_any(chunk)),
-        )
-        .set((loyalty_ledger::profile_id.eq(&x), loyalty_ledger::origin_profile_id.eq(None::<String>)))
-        .execute(conn)?;
-    }
-    move_back!(conn, loyalty_ledger, &survivor, &x, &side);
-    move_back!(conn, consents, &survivor, &x, &side);
-    move_back!(conn, preferences, &survivor, &x, &side);
-    diesel::update(
-        feedback::table
-            .filter(feedback::profile_id.eq(&survivor))
-            .filter(feedback::event_id.eq_any(events::table.filter(events::profile_id.eq(&x)).select(events::id))),
-    )
-    .set(feedback::profile_id.eq(&x))
-    .execute(conn)?;
-    move_back!(conn, feedback, &survivor, &x, &side);
-    move_back!(conn, cases, &survivor, &x, &side);
-    move_back!(conn, account_members, &survivor, &x, &side);
+    let moved_orders = carry(conn, &survivor, &x, &theirs, &back_events, &side)?;
     let others: Vec<&String> = side.iter().filter(|p| **p != x).collect();
     diesel::update(profiles::table.filter(profiles::id.eq_any(&others))).set(profiles::merged_into.eq(Some(&x))).execute(conn)?;
     diesel::update(profiles::table.find(&x)).set(profiles::merged_into.eq(None::<String>)).execute(conn)?;
-
-    // Both sides' aggregates, from their rows.
-    for p in [&x, &survivor] {
-        rebuild_profile(conn, p, currency, now)?;
-        for channel in cdp_domain::consent::CONSENT_CHANNELS {
-            crate::repo::consent::refresh(conn, p, channel)?;
-        }
-    }
-    rebuild_days(conn, &pair, currency)?;
+    rederive(conn, &pair, currency, now)?;
     let tiers: Option<Value> = m.detail.as_deref().map(serde_json::from_str).transpose()?;
     // The merged side had an account iff the merge recorded its tier; the
     // survivor's is known when the merge moved a ledger into it.
@@ -176,9 +127,6 @@ pub fn undo_merge(conn: &mut AnyConnection, merge_id: &str, currency: &str, now:
         _ => (None, None),
     };
     crate::repo::loyalty::rederive_account(conn, &survivor, ours_then.as_deref(), had, now)?;
-    // Scores of either are stale until the next run.
-    diesel::delete(profile_rfm::table.filter(profile_rfm::profile_id.eq_any(&pair))).execute(conn)?;
-    diesel::delete(profile_scores::table.filter(profile_scores::profile_id.eq_any(&pair))).execute(conn)?;
 
     // The log, and the two kept apart.
     diesel::update(merges::table.find(&m.id)).set(merges::undone_at.eq(Some(now))).execute(conn)?;
@@ -204,6 +152,147 @@ pub fn undo_merge(conn: &mut AnyConnection, merge_id: &str, currency: &str, now:
         events: back_events.len(),
         orders: moved_orders,
     }))
+}
+
+/// Splits `ids` (type, normalised value) off live profile `profile` into a
+/// new profile: those identities, and the events that carried one of them and
+/// none of the identities that stay (with their orders, the points of those
+/// orders and feedback on them); both are worked out again from their rows
+/// and kept apart afterwards.
+pub fn split_profile(
+    conn: &mut AnyConnection,
+    profile: &str,
+    ids: &[(String, String)],
+    currency: &str,
+    now: i64,
+) -> StoreResult<Result<Split, SplitRefusal>> {
+    lock_profiles(conn, &[profile.to_string()])?;
+    let erased: i64 = erased_profiles::table.filter(erased_profiles::profile_id.eq(profile)).count().get_result(conn)?;
+    if erased > 0 {
+        return Ok(Err(SplitRefusal::Erased));
+    }
+    let held: HashSet<(String, String)> = identities::table
+        .filter(identities::profile_id.eq(profile))
+        .select((identities::identity_type, identities::value))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let going: HashSet<(String, String)> = ids.iter().cloned().collect();
+    if let Some(n) = ids.iter().position(|k| !held.contains(k)) {
+        return Ok(Err(SplitRefusal::NotHeld(n)));
+    }
+    if held.iter().all(|k| going.contains(k)) {
+        return Ok(Err(SplitRefusal::NothingStays));
+    }
+    let evs: Vec<(String, String)> =
+        events::table.filter(events::profile_id.eq(profile)).select((events::id, events::identities)).load(conn)?;
+    let mut moving = Vec::new();
+    for (id, carried) in evs {
+        let carried: Vec<Identity> = serde_json::from_str(&carried)?;
+        let keys: Vec<(String, String)> = carried.iter().map(|i| (i.kind.as_str().to_string(), i.value.clone())).collect();
+        if keys.iter().any(|k| going.contains(k)) && !keys.iter().any(|k| held.contains(k) && !going.contains(k)) {
+            moving.push(id);
+        }
+    }
+    let first_seen: i64 = profiles::table.find(profile).select(profiles::first_seen_at).first(conn)?;
+    let new = ProfileRow::new(new_id(), first_seen, now);
+    diesel::insert_into(profiles::table).values(&new).execute(conn)?;
+    let moved_orders = carry(conn, profile, &new.id, &going, &moving, &[])?;
+    let pair = vec![profile.to_string(), new.id.clone()];
+    rederive(conn, &pair, currency, now)?;
+    let tier: Option<String> =
+        crate::schema::loyalty_accounts::table.find(profile).select(crate::schema::loyalty_accounts::tier_code).first(conn).optional()?;
+    crate::repo::loyalty::rederive_account(conn, profile, tier.as_deref(), None, now)?;
+    crate::repo::loyalty::rederive_account(conn, &new.id, None, Some(false), now)?;
+    let (kind, value) = &ids[0];
+    let log = MergeRow {
+        id: new_id(),
+        kind: "split".into(),
+        survivor_id: profile.to_string(),
+        merged_id: new.id.clone(),
+        identity_type: kind.clone(),
+        identity_value: value.clone(),
+        event_id: None,
+        created_at: now,
+        reason: None,
+        undone_at: None,
+        detail: Some(
+            serde_json::json!({"identities": ids.iter().map(|(t, v)| serde_json::json!({"type": t, "value": v})).collect::<Vec<_>>()})
+                .to_string(),
+        ),
+    };
+    diesel::insert_into(merges::table).values(&log).execute(conn)?;
+    keep_apart(conn, profile, &new.id, now)?;
+    Ok(Ok(Split { profile_id: new.id, identities: going.len(), events: moving.len(), orders: moved_orders }))
+}
+
+/// Moves from `from` to `to` the given identities and events, the orders of
+/// those events and the loyalty entries of those orders, feedback on those
+/// events, and whatever came through `side` (by origin); answers how many
+/// orders moved. A row that came from `to` itself no longer needs its origin.
+fn carry(
+    conn: &mut AnyConnection,
+    from: &str,
+    to: &str,
+    ids: &HashSet<(String, String)>,
+    evs: &[String],
+    side: &[String],
+) -> StoreResult<usize> {
+    for (kind, value) in ids {
+        diesel::update(identities::table.find((value, kind))).set(identities::profile_id.eq(to)).execute(conn)?;
+    }
+    diesel::update(identities::table.filter(identities::profile_id.eq(to)).filter(identities::origin_profile_id.eq(to)))
+        .set(identities::origin_profile_id.eq(None::<String>))
+        .execute(conn)?;
+    for chunk in evs.chunks(500) {
+        diesel::update(events::table.filter(events::id.eq_any(chunk))).set(events::profile_id.eq(to)).execute(conn)?;
+    }
+    diesel::update(events::table.filter(events::profile_id.eq(to)).filter(events::origin_profile_id.eq(to)))
+        .set(events::origin_profile_id.eq(None::<String>))
+        .execute(conn)?;
+    let moved_orders = diesel::update(
+        orders::table
+            .filter(orders::profile_id.eq(from))
+            .filter(orders::event_id.eq_any(events::table.filter(events::profile_id.eq(to)).select(events::id))),
+    )
+    .set((orders::profile_id.eq(to), orders::origin_profile_id.eq(None::<String>)))
+    .execute(conn)?;
+    let their_orders: Vec<Option<String>> =
+        orders::table.filter(orders::profile_id.eq(to)).select(orders::order_id.nullable()).load(conn)?;
+    for chunk in their_orders.chunks(500) {
+        diesel::update(loyalty_ledger::table.filter(loyalty_ledger::profile_id.eq(from)).filter(loyalty_ledger::order_id.eq_any(chunk)))
+            .set((loyalty_ledger::profile_id.eq(to), loyalty_ledger::origin_profile_id.eq(None::<String>)))
+            .execute(conn)?;
+    }
+    diesel::update(
+        feedback::table
+            .filter(feedback::profile_id.eq(from))
+            .filter(feedback::event_id.eq_any(events::table.filter(events::profile_id.eq(to)).select(events::id))),
+    )
+    .set(feedback::profile_id.eq(to))
+    .execute(conn)?;
+    move_back!(conn, loyalty_ledger, from, to, side);
+    move_back!(conn, consents, from, to, side);
+    move_back!(conn, preferences, from, to, side);
+    move_back!(conn, feedback, from, to, side);
+    move_back!(conn, cases, from, to, side);
+    move_back!(conn, account_members, from, to, side);
+    Ok(moved_orders)
+}
+
+/// Both profiles' aggregates worked out again from their rows; their RFM and
+/// CLV scores are stale until the next run.
+fn rederive(conn: &mut AnyConnection, pair: &[String], currency: &str, now: i64) -> StoreResult<()> {
+    for p in pair {
+        rebuild_profile(conn, p, currency, now)?;
+        for channel in cdp_domain::consent::CONSENT_CHANNELS {
+            crate::repo::consent::refresh(conn, p, channel)?;
+        }
+    }
+    rebuild_days(conn, pair, currency)?;
+    diesel::delete(profile_rfm::table.filter(profile_rfm::profile_id.eq_any(pair))).execute(conn)?;
+    diesel::delete(profile_scores::table.filter(profile_scores::profile_id.eq_any(pair))).execute(conn)?;
+    Ok(())
 }
 
 /// Locks profile rows in id order (PostgreSQL), as ingestion does.
