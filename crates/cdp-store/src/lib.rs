@@ -1,5 +1,6 @@
 //! Durability for the CDP: one diesel code base over SQLite and PostgreSQL.
 
+mod advisory;
 pub mod cached;
 pub mod conn;
 pub mod error;

@@ -56,6 +56,7 @@ pub fn undo_merge(conn: &mut AnyConnection, merge_id: &str, currency: &str, now:
     let Some(Some(survivor)) = into else { return Ok(Err(UndoRefusal::AlreadyUndone)) };
     let mut pair = vec![x.clone(), survivor.clone()];
     pair.sort();
+    lock_identities(conn, &survivor)?;
     lock_profiles(conn, &pair)?;
     let erased: i64 = erased_profiles::table.filter(erased_profiles::profile_id.eq_any(&pair)).count().get_result(conn)?;
     if erased > 0 {
@@ -166,6 +167,7 @@ pub fn split_profile(
     currency: &str,
     now: i64,
 ) -> StoreResult<Result<Split, SplitRefusal>> {
+    lock_identities(conn, profile)?;
     lock_profiles(conn, &[profile.to_string()])?;
     let erased: i64 = erased_profiles::table.filter(erased_profiles::profile_id.eq(profile)).count().get_result(conn)?;
     if erased > 0 {
@@ -293,6 +295,21 @@ fn rederive(conn: &mut AnyConnection, pair: &[String], currency: &str, now: i64)
     diesel::delete(profile_rfm::table.filter(profile_rfm::profile_id.eq_any(pair))).execute(conn)?;
     diesel::delete(profile_scores::table.filter(profile_scores::profile_id.eq_any(pair))).execute(conn)?;
     Ok(())
+}
+
+/// Takes ingestion's advisory locks on every identity a profile holds
+/// (PostgreSQL): an event carrying one waits for this transaction and then
+/// resolves on what it leaves; one that got there first is seen by it.
+fn lock_identities(conn: &mut AnyConnection, profile: &str) -> StoreResult<()> {
+    if !matches!(conn, AnyConnection::Postgresql(_)) {
+        return Ok(());
+    }
+    let held: Vec<(String, String)> =
+        identities::table.filter(identities::profile_id.eq(profile)).select((identities::identity_type, identities::value)).load(conn)?;
+    let mut keys: Vec<i64> = held.iter().map(|(k, v)| crate::advisory::identity_key(k, v)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    crate::advisory::lock_keys(conn, &keys)
 }
 
 /// Locks profile rows in id order (PostgreSQL), as ingestion does.

@@ -3,6 +3,8 @@
 //! serialises writers with `BEGIN IMMEDIATE`).
 
 use super::{Origin, Prepared};
+use crate::advisory::lock_key;
+pub(super) use crate::advisory::lock_keys;
 use crate::error::StoreResult;
 use crate::in_list::in_list;
 use crate::repo::profiles::ProfileRow;
@@ -45,23 +47,6 @@ pub fn lock_keys_of<'a>(origin: &Origin, prepared: impl IntoIterator<Item = &'a 
     keys
 }
 
-/// On PostgreSQL, takes transaction-scoped advisory locks on `keys` (from
-/// `lock_keys_of`), in their one global order. Writers that share an
-/// identity queue instead of racing; writers that share nothing proceed in
-/// parallel; since every such lock is taken up front in a fixed order, and
-/// profile rows next in id order, writers do not deadlock.
-/// On SQLite `BEGIN IMMEDIATE` already serialises writers: nothing to do.
-pub(super) fn lock_keys(conn: &mut AnyConnection, keys: &[i64]) -> StoreResult<()> {
-    let AnyConnection::Postgresql(pg) = conn else { return Ok(()) };
-    if keys.is_empty() {
-        return Ok(());
-    }
-    crate::cached!("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS k ORDER BY k")
-        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
-        .execute(pg)?;
-    Ok(())
-}
-
 /// Loads profiles by id; on PostgreSQL locks them, in id order. Ingestion
 /// needs it on SQLite only: on PostgreSQL its lookup statement loads and locks
 /// the same profiles (`lookup::ALL`), a round trip less.
@@ -78,34 +63,4 @@ pub(super) fn load_profiles(conn: &mut AnyConnection, ids: &[String]) -> StoreRe
             .load(c)?,
         AnyConnection::Sqlite(c) => profiles::table.filter(in_list(profiles::id, ids)).select(ProfileRow::as_select()).load(c)?,
     })
-}
-
-/// A stable 64-bit key (FNV-1a) for an advisory lock: the same in every
-/// process and version, so that several `cdp` processes agree.
-fn lock_key(parts: &[&str]) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (n, p) in parts.iter().enumerate() {
-        if n > 0 {
-            h ^= 0x1f;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        for b in p.bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h as i64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::lock_key;
-
-    #[test]
-    fn lock_keys_are_stable_and_separate_parts() {
-        // Fixed forever: other processes and versions must compute the same keys.
-        assert_eq!(lock_key(&["phone", "+84912345678"]), lock_key(&["phone", "+84912345678"]));
-        assert_ne!(lock_key(&["ab", "c"]), lock_key(&["a", "bc"]));
-        assert_eq!(lock_key(&[""]), 0xcbf2_9ce4_8422_2325_u64 as i64);
-    }
 }
