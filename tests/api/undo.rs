@@ -24,6 +24,8 @@ fn undoing_a_merge_gives_each_side_back_its_own_and_keeps_them_apart() {
     let (_, web) = app.source("Web", "web");
     let (_, shop) = app.source("Shop", "store");
     let (_, hotline) = app.source("Hotline", "hotline");
+    // Minh's Zalo account, known before anything else (it will absorb his profile later).
+    let zalo = app.event(&web, json!({"type": "identify", "occurred_at": "2026-08-01T08:00:00Z", "identities": {"zalo_id": "zl-minh"}}));
     let lan = app.event(
         &web,
         json!({"type": "identify", "occurred_at": "2026-09-01T08:00:00Z", "identities": {"email": "lan@example.vn"},
@@ -55,7 +57,7 @@ fn undoing_a_merge_gives_each_side_back_its_own_and_keeps_them_apart() {
         "identities": {"email": "lan@example.vn", "phone": "0903222333"}}),
     );
     assert_eq!(bridge["profile_id"], a.as_str());
-    assert_eq!(app.count_live_profiles(), 1);
+    assert_eq!(app.count_live_profiles(), 2, "Lan and Minh are one, his Zalo profile another");
     // Minh keeps shopping meanwhile, under the merged profile.
     let later = app.event(
         &shop,
@@ -73,7 +75,7 @@ fn undoing_a_merge_gives_each_side_back_its_own_and_keeps_them_apart() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!((r.body["restored_profile_id"].as_str(), r.body["survivor_id"].as_str()), (Some(b.as_str()), Some(a.as_str())));
     assert_eq!(r.body["moved"], json!({"identities": 2, "events": 3, "orders": 2}), "{}", r.body);
-    assert_eq!(app.count_live_profiles(), 2);
+    assert_eq!(app.count_live_profiles(), 3);
 
     // Each side is what it would be had the merge never happened: Lan with the
     // call (her e-mail was its strongest identity), Minh with his later order.
@@ -100,10 +102,20 @@ fn undoing_a_merge_gives_each_side_back_its_own_and_keeps_them_apart() {
     assert!(log["items"].as_array().unwrap().iter().any(|m| m["kind"] == "merge" && m["undone_at"].is_string()), "{log}");
     let again = app.event(&hotline, json!({"event": "Call Received", "identities": {"email": "lan@example.vn", "phone": "0903222333"}}));
     assert_eq!(again["profile_id"], a.as_str());
-    assert_eq!(app.count_live_profiles(), 2, "kept apart");
+    assert_eq!(app.count_live_profiles(), 3, "kept apart");
     let log = app.get(&format!("/api/v1/profiles/{a}/merges"), &app.admin_key).body;
     assert!(log["items"].as_array().unwrap().iter().any(|m| m["reason"] == "unmerged" && m["merged_id"] == b.as_str()), "{log}");
     assert_eq!(app.post("/api/v1/merges/no-such-merge/undo", &writer, json!({})).status, 404);
+
+    // Kept apart follows a later merge: Minh's profile joins his (older) Zalo
+    // profile, and that one is now kept apart from Lan too.
+    let z = zalo["profile_id"].as_str().unwrap();
+    let joined = app.event(&web, json!({"event": "Chat", "identities": {"zalo_id": "zl-minh", "loyalty_card": "VNM-9"}}));
+    assert_eq!(joined["profile_id"], z);
+    assert_eq!(app.count_live_profiles(), 2);
+    let bridge = app.event(&hotline, json!({"event": "Call Received", "identities": {"email": "lan@example.vn", "zalo_id": "zl-minh"}}));
+    assert_eq!(bridge["profile_id"], a.as_str());
+    assert_eq!(app.count_live_profiles(), 2, "still apart");
 }
 
 #[test]

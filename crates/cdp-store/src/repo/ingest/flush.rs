@@ -67,7 +67,10 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
         }
         crate::repo::consent::move_profile(conn, &merged, &into)?;
         crate::repo::interaction::move_profile(conn, &merged, &into)?;
-        crate::repo::undo::follow_merge(conn, &merged, &into, now)?;
+        // Pairs kept apart that involve the merged profile were read with the lookups.
+        if b.apart.iter().any(|(x, y)| *x == merged || *y == merged) {
+            crate::repo::undo::follow_merge(conn, &merged, &into, now)?;
+        }
     }
     let mut updated: Vec<&ProfileRow> = b.work.values().filter(|w| w.dirty && !w.new).map(|w| &w.row).collect();
     updated.sort_by(|x, y| x.id.cmp(&y.id));
