@@ -177,3 +177,22 @@ fn splitting_identities_off_makes_a_second_profile_kept_apart() {
     let log = app.get(&format!("/api/v1/profiles/{new}/merges"), &app.admin_key).body;
     assert!(log["items"].as_array().unwrap().iter().any(|m| m["kind"] == "conflict" && m["reason"] == "unmerged"), "{log}");
 }
+
+#[test]
+fn the_same_merge_undone_at_once_by_several_is_undone_once() {
+    let app = TestApp::spawn();
+    let (_, web) = app.source("Web", "web");
+    app.event(&web, json!({"type": "identify", "identities": {"email": "an@example.vn"}}));
+    app.event(&web, json!({"type": "identify", "identities": {"phone": "0904 111 222"}}));
+    let bridged = app.event(&web, json!({"event": "x", "identities": {"email": "an@example.vn", "phone": "0904111222"}}));
+    let pid = bridged["profile_id"].as_str().unwrap();
+    let log = app.get(&format!("/api/v1/profiles/{pid}/merges"), &app.admin_key).body;
+    let merge = log["items"].as_array().unwrap().iter().find(|m| m["kind"] == "merge").unwrap()["id"].as_str().unwrap().to_string();
+    let writer = app.key(&[Scope::ProfilesWrite], None);
+    let mut statuses = in_parallel(8, |_| vec![app.post(&format!("/api/v1/merges/{merge}/undo"), &writer, json!({})).status]);
+    statuses.sort();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+    assert_eq!(app.count_live_profiles(), 2);
+    let log = app.get(&format!("/api/v1/profiles/{pid}/merges"), &app.admin_key).body;
+    assert_eq!(log["items"].as_array().unwrap().iter().filter(|m| m["kind"] == "undo").count(), 1, "{log}");
+}

@@ -58,6 +58,16 @@ pub fn undo_merge(conn: &mut AnyConnection, merge_id: &str, currency: &str, now:
     pair.sort();
     lock_identities(conn, &survivor)?;
     lock_profiles(conn, &pair)?;
+    // What was read before the locks may have changed meanwhile (another undo of the same merge).
+    let undone: Option<i64> = merges::table.find(&m.id).select(merges::undone_at).first(conn)?;
+    let into: Option<String> = profiles::table.find(&x).select(profiles::merged_into).first(conn)?;
+    if undone.is_some() {
+        return Ok(Err(UndoRefusal::AlreadyUndone));
+    }
+    if into.as_deref() != Some(survivor.as_str()) {
+        // The survivor merged on meanwhile: run again on what is there now.
+        return Err(StoreError::Contention("the merge's survivor changed during its undo".into()));
+    }
     let erased: i64 = erased_profiles::table.filter(erased_profiles::profile_id.eq_any(&pair)).count().get_result(conn)?;
     if erased > 0 {
         return Ok(Err(UndoRefusal::Erased));
