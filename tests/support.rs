@@ -302,3 +302,72 @@ pub fn assert_rows_belong_to_live_profiles(app: &TestApp) {
         assert_eq!(n, 0, "{table}: rows of missing or merged-away profiles");
     }
 }
+
+/// The webhook receiver of tests/receiver/receiver.py, in a process of its
+/// own: verifies signatures with the `standardwebhooks` package and answers
+/// 500s, hangs or 200s as configured. Killed when dropped.
+pub struct Receiver {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        use std::io::BufRead;
+        let root = env!("CARGO_MANIFEST_DIR");
+        let env = std::process::Command::new(format!("{root}/scripts/receiver-env")).output().expect("scripts/receiver-env runs");
+        assert!(env.status.success(), "installing standardwebhooks failed: {}", String::from_utf8_lossy(&env.stderr));
+        let python = String::from_utf8(env.stdout).unwrap().trim().to_string();
+        let mut child = std::process::Command::new(python)
+            .arg(format!("{root}/tests/receiver/receiver.py"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the receiver starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("the receiver says its port");
+        let port = line.trim().strip_prefix("listening on ").and_then(|p| p.parse().ok()).expect("listening on PORT");
+        Receiver { child, port }
+    }
+
+    /// Where deliveries go.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// The secret to verify with, and how often to answer 500 and to hang.
+    pub fn configure(&self, secret: &str, fail: f64, hang: f64, hang_seconds: f64) {
+        let body = serde_json::json!({"secret": secret, "fail": fail, "hang": hang, "hang_seconds": hang_seconds});
+        let r = send(ureq::put(&format!("http://127.0.0.1:{}/config", self.port)), Some(body));
+        assert_eq!(r.status, 200);
+    }
+
+    pub fn stats(&self) -> Value {
+        send(ureq::get(&format!("http://127.0.0.1:{}/stats", self.port)), None).body
+    }
+
+    /// The stats once `count` distinct deliveries were answered 200 (or the timeout passed).
+    pub fn wait_for(&self, count: usize, timeout_seconds: u64) -> Value {
+        let url = format!("http://127.0.0.1:{}/wait?count={count}&timeout={timeout_seconds}", self.port);
+        send(ureq::get(&url).timeout(Duration::from_secs(timeout_seconds + 10)), None).body
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Checks `f` until it answers `Some` (every 20 ms, at most `seconds`): for
+/// state that settles after an answer was already seen elsewhere.
+pub fn eventually<T>(seconds: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "the condition did not hold within {seconds} s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -2,6 +2,7 @@
 //! once); run against SQLite by default and PostgreSQL with
 //! CDP_TEST_DATABASE=postgres (scripts/test runs both).
 
+mod activation;
 mod auth;
 mod cli;
 mod consent;

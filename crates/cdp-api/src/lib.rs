@@ -16,7 +16,8 @@ use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
 use routes::{
-    analytics, consent, events, health, identity, interaction, keys, kpis, loyalty, privacy, profiles, rfm, segments, sources, token,
+    analytics, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, privacy, profiles, rfm, segments,
+    sources, token,
 };
 pub use state::{AppState, Limits};
 use std::time::Instant;
@@ -45,7 +46,8 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "profiles", description = "Unified customer profiles"),
         (name = "analytics", description = "Customer value: orders, CLV (BG/NBD + Gamma-Gamma)"),
         (name = "loyalty", description = "Points, tiers Đồng/Bạc/Vàng/Kim Cương, rewards, expiry"),
-        (name = "consent", description = "Consent per contact channel with history (Decree 13/2023), and preferences"),
+        (name = "consent", description = "Consent per contact channel and purpose with history and proof (Decree 13/2023), and preferences"),
+        (name = "destinations", description = "Outbound webhooks signed to the Standard Webhooks specification: subscriptions, delivery log, replay"),
         (name = "interaction", description = "Surveys, feedback with sentiment, cases with SLA, the agent's context, \"you spoke, we listened\""),
         (name = "privacy", description = "Export and erasure of a person's data (Decree 13/2023, GDPR), and the audit log"),
         (name = "segments", description = "Audiences: rules evaluated in the database, membership with entry and exit times, consent-filtered exports"),
@@ -138,7 +140,14 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(interaction::get_profile_context)
                 .service(interaction::create_improvement)
                 .service(interaction::list_improvements)
-                .service(interaction::list_improvement_audience),
+                .service(interaction::list_improvement_audience)
+                .service(destinations::create_destination)
+                .service(destinations::list_destinations)
+                .service(destinations::get_destination)
+                .service(destinations::update_destination)
+                .service(destinations::delete_destination)
+                .service(destinations::list_deliveries)
+                .service(destinations::replay),
         )
         .service(
             scope("/v1")

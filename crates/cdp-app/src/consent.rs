@@ -9,8 +9,8 @@ use cdp_domain::consent::{self, ConsentStatus, Preferences};
 #[derive(Debug, Clone)]
 pub struct Consents {
     pub profile_id: String,
-    /// (channel, status, recorded_at, record id), one per channel.
-    pub state: Vec<(String, String, i64, String)>,
+    /// (channel, purpose, status, recorded_at, record id), one per channel and purpose.
+    pub state: Vec<crate::store::ConsentInForce>,
     /// Every record, as stored.
     pub history: Vec<ConsentRow>,
 }
@@ -30,6 +30,23 @@ pub struct ConsentInput {
     pub source: String,
     /// When the customer decided (default: now).
     pub recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What the consent is for (default: marketing).
+    pub purpose: Option<String>,
+    /// Proof: who collected it, under which version of the policy, and how
+    /// (a form submission id, a call recording, a signed paper…).
+    pub collected_by: Option<String>,
+    pub policy_version: Option<String>,
+    pub evidence: Option<String>,
+}
+
+/// An optional proof field: trimmed, at most `max` characters.
+fn proof(field: &'static str, v: Option<String>, max: usize) -> AppResult<Option<String>> {
+    match v.map(|s| s.trim().to_string()) {
+        Some(s) if s.is_empty() || s.chars().count() > max => {
+            Err(AppError::field(field, "invalid", format!("must be 1 to {max} characters when given")))
+        }
+        v => Ok(v),
+    }
 }
 
 impl App {
@@ -45,6 +62,13 @@ impl App {
         if source.is_empty() || source.chars().count() > 200 {
             return Err(AppError::field("source", "invalid", "must be 1 to 200 characters"));
         }
+        let purpose = input.purpose.unwrap_or_else(|| consent::DEFAULT_PURPOSE.to_string());
+        if !consent::is_purpose(&purpose) {
+            return Err(AppError::field("purpose", "invalid", format!("must be one of {}", consent::PURPOSES.join(", "))));
+        }
+        let collected_by = proof("collected_by", input.collected_by, 200)?;
+        let policy_version = proof("policy_version", input.policy_version, 100)?;
+        let evidence = proof("evidence", input.evidence, 2000)?;
         let now = crate::store::now_micros();
         let recorded_at = match input.recorded_at {
             None => now,
@@ -64,6 +88,10 @@ impl App {
                     recorded_at,
                     received_at: now,
                     actor: actor.clone(),
+                    purpose: purpose.clone(),
+                    collected_by: collected_by.clone(),
+                    policy_version: policy_version.clone(),
+                    evidence: evidence.clone(),
                 };
                 ConsentStore::record(c, &row)?;
                 consents_of(c, &p.id)

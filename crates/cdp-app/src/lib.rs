@@ -5,6 +5,7 @@
 //! does): callers on an async runtime run them on a blocking pool.
 //! Ingestion alone is `async`: it waits for its group commit without a thread.
 
+pub mod activation;
 pub mod caller;
 pub mod consent;
 pub mod error;
@@ -40,6 +41,7 @@ pub struct Config {
     /// Seconds a looked-up API key is trusted without asking the database
     /// again (0: ask every time).
     pub key_cache_seconds: u64,
+    pub delivery: activation::deliver::DeliveryConfig,
 }
 
 /// The application: the database and the settings of the use cases. A

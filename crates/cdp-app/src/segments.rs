@@ -118,6 +118,13 @@ impl App {
                 format!("`{ch}` must be one of {}", cdp_domain::consent::CONSENT_CHANNELS.join(", ")),
             ));
         }
+        if let Some(p) = filter.purpose.as_deref().filter(|p| !cdp_domain::consent::is_purpose(p)) {
+            return Err(AppError::field(
+                "purpose",
+                "invalid",
+                format!("`{p}` must be one of {}", cdp_domain::consent::PURPOSES.join(", ")),
+            ));
+        }
         self.db
             .read(|c| {
                 SegmentStore::get(c, id)?;

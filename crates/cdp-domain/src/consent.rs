@@ -12,6 +12,17 @@ pub fn is_consent_channel(s: &str) -> bool {
     CONSENT_CHANNELS.contains(&s)
 }
 
+/// What a consent is for (Decree 13/2023 asks consent per purpose).
+/// `marketing` is what a decision without a purpose means.
+pub const PURPOSES: [&str; 4] = ["marketing", "transactional", "profiling", "research"];
+
+/// The purpose of decisions recorded without one.
+pub const DEFAULT_PURPOSE: &str = "marketing";
+
+pub fn is_purpose(s: &str) -> bool {
+    PURPOSES.contains(&s)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentStatus {

@@ -23,6 +23,7 @@ pub mod resolution;
 pub mod rfm;
 pub mod segment;
 pub mod traits;
+pub mod webhook;
 
 pub use channel::Channel;
 pub use error::{FieldError, FieldErrors};

@@ -100,7 +100,11 @@ pub enum Rule {
     Channel(Channel),
     RfmSegment(String),
     Tier(String),
-    Consent(String),
+    /// Granted consent on a channel for a purpose.
+    Consent {
+        channel: String,
+        purpose: String,
+    },
 }
 
 const MAX_DEPTH: usize = 12;
@@ -332,8 +336,22 @@ impl Parser<'_> {
             return Some(Rule::Tier(tier));
         }
         if let Some(c) = obj.get("consent") {
+            let purpose = match obj.get("purpose") {
+                None => crate::consent::DEFAULT_PURPOSE.to_string(),
+                Some(p) => match p.as_str().filter(|p| crate::consent::is_purpose(p)) {
+                    Some(p) => p.to_string(),
+                    None => {
+                        self.err(
+                            &format!("{path}.purpose"),
+                            "invalid_value",
+                            format!("must be one of {}", crate::consent::PURPOSES.join(", ")),
+                        );
+                        return None;
+                    }
+                },
+            };
             return match c.as_str().filter(|c| crate::consent::is_consent_channel(c)) {
-                Some(c) => Some(Rule::Consent(c.to_string())),
+                Some(c) => Some(Rule::Consent { channel: c.to_string(), purpose }),
                 None => {
                     self.err(
                         &format!("{path}.consent"),

@@ -229,6 +229,8 @@ pub struct Db {
     writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Whether such a look is under way (one at a time, holding one connection).
     analyzing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Commits that wrote deliveries (the delivery workers wait on it).
+    pub outbox: std::sync::Arc<cdp_app::store::Signal>,
 }
 
 #[derive(Debug, Clone)]
@@ -271,7 +273,16 @@ impl Db {
         let sqlite_writer: Option<WriterTurn> = (backend == Backend::Sqlite).then(Default::default);
         let manager = Manager::new(url.clone());
         let checkpoints = sqlite_writer.as_ref().map(|turn| spawn_checkpointer(manager.clone(), turn.clone()));
-        let db = Db { pool, backend, sqlite_writer, manager, checkpoints, writes: Default::default(), analyzing: Default::default() };
+        let db = Db {
+            pool,
+            backend,
+            sqlite_writer,
+            manager,
+            checkpoints,
+            writes: Default::default(),
+            analyzing: Default::default(),
+            outbox: Default::default(),
+        };
         Ok(db)
     }
 
@@ -328,6 +339,7 @@ impl Db {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            crate::repo::outbox::take_enqueued();
             let result = match &self.sqlite_writer {
                 // The turn first, then the connection: waiting writers hold none.
                 Some(turn) => {
@@ -347,6 +359,9 @@ impl Db {
             };
             match result {
                 Ok(v) => {
+                    if crate::repo::outbox::take_enqueued() {
+                        self.outbox.notify();
+                    }
                     self.after_commit();
                     return Ok(v);
                 }

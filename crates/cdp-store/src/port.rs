@@ -9,13 +9,14 @@ use crate::repo::consent::ConsentRow;
 use crate::repo::interaction::{CaseHistoryRow, CaseRow, FeedbackRow, ImprovementRow, SurveyRow};
 use crate::repo::keys::{ActiveKey, KeyRow};
 use crate::repo::loyalty::{LedgerRow, RewardRow};
+use crate::repo::outbox::{DeliveryRow, DestinationRow, JobRunRow};
 use crate::repo::privacy::AuditRow;
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow, ProfileView};
 use crate::repo::segments::{MemberRow, SegmentRow};
 use crate::repo::sources::SourceRow;
 use crate::repo::users::UserRow;
 use crate::repo::value::{PurchaseSummary, RfmRow, ScoreRow};
-use crate::repo::{consent, identity, ingest, interaction, keys, loyalty, privacy, profiles, segments, sources, users, value};
+use crate::repo::{consent, identity, ingest, interaction, keys, loyalty, outbox, privacy, profiles, segments, sources, users, value};
 use cdp_app::store::{self as app, Abort, Page, Tx, TxKind};
 use cdp_domain::loyalty::Program;
 use cdp_domain::segment::Rule;
@@ -26,11 +27,13 @@ use cdp_domain::NewEvent;
 pub struct SqlStore {
     db: Db,
     ingestor: Ingestor,
+    /// SQLite: the exclusive locks held in this process.
+    held: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl SqlStore {
     pub fn new(db: Db) -> SqlStore {
-        SqlStore { ingestor: Ingestor::new(db.clone()), db }
+        SqlStore { ingestor: Ingestor::new(db.clone()), db, held: Default::default() }
     }
 }
 
@@ -53,6 +56,42 @@ impl app::Store for SqlStore {
 
     fn ingest(&self, origin: &app::Origin, events: Vec<app::Prepared>, currency: &str, received_at: i64, reply: app::Reply) {
         self.ingestor.ingest(origin, events, currency, received_at, Box::new(move |r| reply(r.map_err(Into::into))))
+    }
+
+    fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Res<bool> {
+        use diesel::sql_types::{BigInt, Bool};
+        #[derive(diesel::QueryableByName)]
+        struct Got {
+            #[diesel(sql_type = Bool)]
+            got: bool,
+        }
+        if self.db.backend != crate::Backend::Postgres {
+            if !self.held.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string()) {
+                return Ok(false);
+            }
+            work();
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+            return Ok(true);
+        }
+        // A session lock on a connection of the pool, held while the work runs
+        // on others; PostgreSQL drops it if the process dies.
+        let key = crate::advisory::lock_key(&["job", name]);
+        let mut conn = self.db.conn().map_err(app::StoreError::from)?;
+        let AnyConnection::Postgresql(pg) = &mut *conn else { return Ok(false) };
+        let got: Got =
+            diesel::RunQueryDsl::get_result(diesel::sql_query("SELECT pg_try_advisory_lock($1) AS got").bind::<BigInt, _>(key), pg)
+                .map_err(|e| app::StoreError::from(crate::StoreError::from(e)))?;
+        if !got.got {
+            return Ok(false);
+        }
+        work();
+        diesel::RunQueryDsl::execute(diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(key), pg)
+            .map_err(|e| app::StoreError::from(crate::StoreError::from(e)))?;
+        Ok(true)
+    }
+
+    fn wait_for_outbox(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        self.db.outbox.wait(seen, timeout)
     }
 }
 
@@ -78,7 +117,7 @@ records! {
     IdentityRow { value, identity_type, profile_id, created_at }
     EventRow { id, profile_id, source_key, source_id, message_id, event_type, name, channel, occurred_at, received_at, identities, traits, properties, context, blocked_identities }
     MergeRow { id, kind, survivor_id, merged_id, identity_type, identity_value, event_id, created_at, reason, undone_at, detail }
-    ConsentRow { id, profile_id, channel, status, source, recorded_at, received_at, actor }
+    ConsentRow { id, profile_id, channel, status, source, recorded_at, received_at, actor, purpose, collected_by, policy_version, evidence }
     KeyRow { id, name, prefix, key_hash, scopes, source_id, created_at, last_used_at, revoked_at }
     SourceRow { id, name, channel, created_at }
     UserRow { id, username, password_hash, role, created_at, disabled_at }
@@ -95,6 +134,9 @@ records! {
     RewardRow { id, name, points_cost, stock, active_from, active_to, created_at }
     SegmentRow { id, name, description, rule, version, size, entered, exited, refreshed_at, as_of, created_by, created_at, updated_at }
     MemberRow { profile_id, entered_at, exited_at }
+    DestinationRow { id, name, url, secret, events, segment_ids, consent_channel, consent_purpose, enabled, created_at, updated_at }
+    DeliveryRow { id, destination_id, event_type, profile_id, data, occurred_at, status, attempts, next_attempt_at, lease_until, last_status_code, last_error, body, created_at, delivered_at }
+    JobRunRow { id, job, slot, status, detail, started_at, finished_at }
 }
 
 impl From<ProfileView> for app::ProfileView {
@@ -193,8 +235,11 @@ impl app::ConsentStore for AnyConnection {
     fn history(&mut self, profile: &str) -> Res<Vec<app::ConsentRow>> {
         done_all(consent::history(self, profile))
     }
-    fn state(&mut self, profile: &str) -> Res<Vec<(String, String, i64, String)>> {
+    fn state(&mut self, profile: &str) -> Res<Vec<app::ConsentInForce>> {
         done(consent::state(self, profile))
+    }
+    fn granted_among(&mut self, profiles: &[String], channel: &str, purpose: &str) -> Res<Vec<String>> {
+        done(consent::granted_among(self, profiles, channel, purpose))
     }
     fn save_preferences(&mut self, profile: &str, body: &str, now: i64, actor: &str) -> Res<()> {
         done(consent::save_preferences(self, profile, body, now, actor))
@@ -469,6 +514,57 @@ impl app::SegmentStore for AnyConnection {
     }
     fn changes(&mut self, segment: &str, since: i64, after: Option<(String, i64)>, limit: i64) -> Res<Page<app::MemberRow, (String, i64)>> {
         segments::changes(self, segment, since, after, limit).map(page).map_err(Into::into)
+    }
+}
+
+impl app::OutboxStore for AnyConnection {
+    fn enqueue(&mut self, facts: &[app::Fact], now: i64) -> Res<usize> {
+        done(outbox::enqueue(self, facts, now))
+    }
+    fn add_destination(&mut self, row: &app::DestinationRow) -> Res<()> {
+        done(outbox::add_destination(self, &row.into()))
+    }
+    fn destination(&mut self, id: &str) -> Res<app::DestinationRow> {
+        done(outbox::destination(self, id))
+    }
+    fn destinations(&mut self) -> Res<Vec<app::DestinationRow>> {
+        done_all(outbox::destinations(self))
+    }
+    fn save_destination(&mut self, row: &app::DestinationRow) -> Res<()> {
+        done(outbox::save_destination(self, &row.into()))
+    }
+    fn remove_destination(&mut self, id: &str) -> Res<()> {
+        done(outbox::remove_destination(self, id))
+    }
+    fn claim(&mut self, destination: &str, now: i64, lease_until: i64, limit: i64) -> Res<Vec<app::DeliveryRow>> {
+        done_all(outbox::claim(self, destination, now, lease_until, limit))
+    }
+    fn record_attempts(&mut self, attempts: &[app::Attempted]) -> Res<usize> {
+        done(outbox::record_attempts(self, attempts))
+    }
+    fn deliveries(
+        &mut self,
+        destination: &str,
+        status: Option<&str>,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> Res<Page<app::DeliveryRow>> {
+        outbox::list(self, destination, status, before, limit).map(page).map_err(Into::into)
+    }
+    fn requeue(&mut self, destination: &str, from: i64, to: i64, status: Option<&str>, now: i64) -> Res<usize> {
+        done(outbox::requeue(self, destination, from, to, status, now))
+    }
+}
+
+impl app::JobStore for AnyConnection {
+    fn run_for(&mut self, job: &str, slot: i64) -> Res<Option<app::JobRunRow>> {
+        outbox::run_for(self, job, slot).map(|r| r.map(Into::into)).map_err(Into::into)
+    }
+    fn save_run(&mut self, row: &app::JobRunRow) -> Res<()> {
+        done(outbox::save_run(self, &row.into()))
+    }
+    fn runs(&mut self, job: Option<&str>, limit: i64) -> Res<Vec<app::JobRunRow>> {
+        done_all(outbox::runs(self, job, limit))
     }
 }
 

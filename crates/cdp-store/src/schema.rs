@@ -265,13 +265,18 @@ diesel::table! {
         received_at -> BigInt,
         actor -> Text,
         origin_profile_id -> Nullable<Text>,
+        purpose -> Text,
+        collected_by -> Nullable<Text>,
+        policy_version -> Nullable<Text>,
+        evidence -> Nullable<Text>,
     }
 }
 
 diesel::table! {
-    consent_state (profile_id, channel) {
+    consent_state (profile_id, channel, purpose) {
         profile_id -> Text,
         channel -> Text,
+        purpose -> Text,
         status -> Text,
         recorded_at -> BigInt,
         consent_id -> Text,
@@ -304,6 +309,55 @@ diesel::table! {
         created_by -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        refresh_every_minutes -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    destinations (id) {
+        id -> Text,
+        name -> Text,
+        url -> Text,
+        secret -> Text,
+        events -> Text,
+        segment_ids -> Text,
+        consent_channel -> Nullable<Text>,
+        consent_purpose -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        destination_id -> Text,
+        event_type -> Text,
+        profile_id -> Text,
+        data -> Text,
+        occurred_at -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        body -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    job_runs (id) {
+        id -> Text,
+        job -> Text,
+        slot -> BigInt,
+        status -> Text,
+        detail -> Nullable<Text>,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
     }
 }
 

@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 pub mod cli;
+mod http;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -28,6 +29,7 @@ pub struct Settings {
     pub db_pool_size: Option<u32>,
     pub workers: Option<usize>,
     pub limits: Limits,
+    pub delivery: cdp_app::activation::deliver::DeliveryConfig,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             db_pool_size: None,
             workers: None,
             limits: Limits::default(),
+            delivery: Default::default(),
         }
     }
 }
@@ -68,7 +71,25 @@ impl Settings {
             rate_burst: env_parse("CDP_RATE_LIMIT_BURST")?.unwrap_or(d.limits.rate_burst),
             key_cache_seconds: env_parse("CDP_KEY_CACHE_SECONDS")?.unwrap_or(d.limits.key_cache_seconds),
         };
+        let dd = &d.delivery;
+        let ms = |name: &str, default: Duration| -> Result<Duration, BoxError> {
+            Ok(env_parse::<u64>(name)?.map(Duration::from_millis).unwrap_or(default))
+        };
+        let delivery = cdp_app::activation::deliver::DeliveryConfig {
+            timeout: ms("CDP_DELIVERY_TIMEOUT_MS", dd.timeout)?,
+            retry: cdp_domain::webhook::RetryPolicy {
+                base_ms: env_parse("CDP_DELIVERY_RETRY_BASE_MS")?.unwrap_or(dd.retry.base_ms),
+                max_attempts: env_parse("CDP_DELIVERY_MAX_ATTEMPTS")?.unwrap_or(dd.retry.max_attempts),
+            },
+            poll: ms("CDP_DELIVERY_POLL_MS", dd.poll)?,
+            batch: dd.batch,
+            concurrency: env_parse("CDP_DELIVERY_CONCURRENCY")?.unwrap_or(dd.concurrency),
+        };
+        if delivery.retry.max_attempts == 0 || delivery.concurrency == 0 || delivery.timeout.is_zero() {
+            return Err("CDP_DELIVERY_MAX_ATTEMPTS, CDP_DELIVERY_CONCURRENCY and CDP_DELIVERY_TIMEOUT_MS must be above 0".into());
+        }
         Ok(Settings {
+            delivery,
             database_url: env("DATABASE_URL").unwrap_or(d.database_url),
             bind: env("CDP_BIND").unwrap_or(d.bind),
             jwt_secret: env("CDP_JWT_SECRET"),
@@ -121,6 +142,7 @@ impl Settings {
             normalize: NormalizeOptions::with_region(&self.default_region)?,
             currency: self.currency()?,
             key_cache_seconds: self.limits.key_cache_seconds,
+            delivery: self.delivery.clone(),
         };
         Ok(cdp_app::App::new(std::sync::Arc::new(SqlStore::new(db)), config))
     }
@@ -160,6 +182,8 @@ pub struct Application {
     /// The database under the application, for tests and benchmarks that
     /// set data up or look at it directly.
     pub db: Db,
+    /// Delivery workers: they stop when the application is dropped.
+    _workers: cdp_app::activation::workers::Workers,
 }
 
 impl Application {
@@ -171,6 +195,7 @@ impl Application {
         let app = settings.app_over(db.clone())?;
         log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), app.backend());
         let jwt = JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds };
+        let workers = cdp_app::activation::workers::Workers::start(app.clone(), std::sync::Arc::new(http::Http::new()));
         let state = web::Data::new(AppState::new(app, jwt, settings.limits.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -180,7 +205,7 @@ impl Application {
             server = server.workers(w);
         }
         log::info!("listening on http://{}", listener_addr(&settings.bind, port));
-        Ok(Application { server: server.run(), port, state, db })
+        Ok(Application { server: server.run(), port, state, db, _workers: workers })
     }
 
     pub fn port(&self) -> u16 {

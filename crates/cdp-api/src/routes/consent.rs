@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"status": "granted", "source": "web-signup-form", "recorded_at": "2026-11-20T10:15:00Z"}))]
+#[schema(example = json!({"status": "granted", "source": "web-signup-form", "recorded_at": "2026-11-20T10:15:00Z",
+    "purpose": "marketing", "collected_by": "website", "policy_version": "2026-10", "evidence": "form submission 88213"}))]
 pub struct ConsentIn {
     /// granted or denied
     pub status: String,
@@ -23,11 +24,20 @@ pub struct ConsentIn {
     pub source: String,
     /// When the customer decided (default: now). The latest decision wins, whatever the arrival order.
     pub recorded_at: Option<String>,
+    /// marketing (the default), transactional, profiling or research.
+    pub purpose: Option<String>,
+    /// Proof of consent: who collected it.
+    pub collected_by: Option<String>,
+    /// Proof of consent: the version of the privacy policy the customer was shown.
+    pub policy_version: Option<String>,
+    /// Proof of consent: how it can be shown (a form submission id, a call recording…).
+    pub evidence: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ConsentNow {
     pub channel: String,
+    pub purpose: String,
     pub status: String,
     pub recorded_at: String,
     pub source: String,
@@ -37,22 +47,28 @@ pub struct ConsentNow {
 pub struct ConsentRecordOut {
     pub id: String,
     pub channel: String,
+    pub purpose: String,
     pub status: String,
     pub source: String,
     pub recorded_at: String,
     pub received_at: String,
     /// The key or user that recorded it.
     pub actor: String,
+    pub collected_by: Option<String>,
+    pub policy_version: Option<String>,
+    pub evidence: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"profile_id": "01936f3e-8a40-7000-8000-000000000001",
-    "items": [{"channel": "email", "status": "granted", "recorded_at": "2026-11-20T10:15:00Z", "source": "web-signup-form"}],
-    "history": [{"id": "01936f3e-9000-7000-8000-000000000001", "channel": "email", "status": "granted", "source": "web-signup-form",
-                 "recorded_at": "2026-11-20T10:15:00Z", "received_at": "2026-11-20T10:15:01Z", "actor": "key:01936f3e-0000-7000-8000-00000000000a"}]}))]
+    "items": [{"channel": "email", "purpose": "marketing", "status": "granted", "recorded_at": "2026-11-20T10:15:00Z", "source": "web-signup-form"}],
+    "history": [{"id": "01936f3e-9000-7000-8000-000000000001", "channel": "email", "purpose": "marketing", "status": "granted",
+                 "source": "web-signup-form", "recorded_at": "2026-11-20T10:15:00Z", "received_at": "2026-11-20T10:15:01Z",
+                 "actor": "key:01936f3e-0000-7000-8000-00000000000a", "collected_by": "website", "policy_version": "2026-10",
+                 "evidence": "form submission 88213"}]}))]
 pub struct ConsentsOut {
     pub profile_id: String,
-    /// The decision in force per channel.
+    /// The decision in force per channel and purpose.
     pub items: Vec<ConsentNow>,
     /// Every decision recorded, oldest first.
     pub history: Vec<ConsentRecordOut>,
@@ -64,9 +80,10 @@ impl From<Consents> for ConsentsOut {
         let items = c
             .state
             .into_iter()
-            .map(|(channel, status, at, id)| ConsentNow {
+            .map(|(channel, purpose, status, at, id)| ConsentNow {
                 source: history.iter().find(|h| h.id == id).map(|h| h.source.clone()).unwrap_or_default(),
                 channel,
+                purpose,
                 status,
                 recorded_at: ts(at),
             })
@@ -79,11 +96,15 @@ impl From<Consents> for ConsentsOut {
                 .map(|h| ConsentRecordOut {
                     id: h.id,
                     channel: h.channel,
+                    purpose: h.purpose,
                     status: h.status,
                     source: h.source,
                     recorded_at: ts(h.recorded_at),
                     received_at: ts(h.received_at),
                     actor: h.actor,
+                    collected_by: h.collected_by,
+                    policy_version: h.policy_version,
+                    evidence: h.evidence,
                 })
                 .collect(),
         }
@@ -113,7 +134,16 @@ pub async fn put_consent(
             Some(parse_time(s).ok_or_else(|| ApiError::field("recorded_at", "invalid", "must be an RFC 3339 time, not in the future"))?)
         }
     };
-    let input = ConsentInput { channel, status: body.status, source: body.source, recorded_at };
+    let input = ConsentInput {
+        channel,
+        status: body.status,
+        source: body.source,
+        recorded_at,
+        purpose: body.purpose,
+        collected_by: body.collected_by,
+        policy_version: body.policy_version,
+        evidence: body.evidence,
+    };
     let out = crate::blocking(&state, move |app| app.record_consent(&who, &id, input)).await?;
     Ok(web::Json(out.into()))
 }

@@ -1,5 +1,6 @@
 pub mod analytics;
 pub mod consent;
+pub mod destinations;
 pub mod events;
 pub mod health;
 pub mod identity;

@@ -124,6 +124,8 @@ pub struct MembersQuery {
     /// Only members who granted consent on this channel (email, sms, zalo,
     /// push, phone, facebook), as it stands at the time of the request.
     pub consent: Option<String>,
+    /// With `consent`: the purpose granted (marketing — the default —, transactional, profiling, research).
+    pub purpose: Option<String>,
     /// Only members who entered after this time (RFC 3339), e.g. the
     /// `refreshed_at` of a refresh already processed.
     pub entered_since: Option<String>,
@@ -284,7 +286,7 @@ pub async fn list_segment_members(
     let limit = page_limit(q.limit)?;
     let after = cursor_decode(q.cursor.as_deref(), |t| Some(t.to_string()))?;
     let entered_since = time_param("entered_since", q.entered_since.as_deref())?;
-    let filter = MemberFilter { consent: q.consent, entered_since, after };
+    let filter = MemberFilter { consent: q.consent, purpose: q.purpose, entered_since, after };
     let (members, next) = crate::blocking(&state, move |app| app.segment_members(&id, filter, limit)).await?;
     let items = members.into_iter().map(|(v, r)| MemberOut { profile: v.into(), entered_at: ts(r.entered_at) }).collect();
     Ok(web::Json(Page { items, next_cursor: next.as_deref().map(cursor_encode) }))

@@ -44,6 +44,41 @@ pub trait Store: Send + Sync {
     /// that other requests' events may share, as one batch; `reply` gets
     /// their outcomes once committed. Does not wait.
     fn ingest(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply);
+    /// Runs `work` holding the lock `name` across every process on the
+    /// database (PostgreSQL: a session advisory lock, released if the process
+    /// dies; SQLite: this process's), or answers `false` at once, without
+    /// running it, when another holder has it.
+    fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> StoreResult<bool>;
+    /// Waits until a transaction of this process that wrote deliveries has
+    /// committed after the one numbered `seen`, or `timeout`; answers the
+    /// number of the latest.
+    fn wait_for_outbox(&self, seen: u64, timeout: std::time::Duration) -> u64;
+}
+
+/// Counts commits that wrote deliveries, and wakes who waits for one.
+#[derive(Default)]
+pub struct Signal {
+    count: std::sync::Mutex<u64>,
+    changed: std::sync::Condvar,
+}
+
+impl Signal {
+    pub fn notify(&self) {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.changed.notify_all();
+    }
+
+    /// The number of notifications so far.
+    pub fn seen(&self) -> u64 {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for a notification after the `seen`th, at most `timeout`.
+    pub fn wait(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        let count = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, _) = self.changed.wait_timeout_while(count, timeout, |n| *n <= seen).unwrap_or_else(|p| p.into_inner());
+        *count
+    }
 }
 
 /// The store the use cases run on. Cheap to clone.
@@ -65,6 +100,21 @@ impl Db {
 
     pub fn ingest(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply) {
         self.0.ingest(origin, events, currency, received_at, reply)
+    }
+
+    /// See [`Store::exclusive`].
+    pub fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> StoreResult<bool> {
+        self.0.exclusive(name, work)
+    }
+
+    /// How many commits of this process have written deliveries so far.
+    pub fn outbox_count(&self) -> u64 {
+        self.0.wait_for_outbox(u64::MAX, std::time::Duration::ZERO)
+    }
+
+    /// See [`Store::wait_for_outbox`].
+    pub fn wait_for_outbox(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        self.0.wait_for_outbox(seen, timeout)
     }
 
     /// Runs `f` in a write transaction, again while contention makes it fail.

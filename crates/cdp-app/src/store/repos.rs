@@ -24,6 +24,8 @@ pub trait Tx:
     + InteractionStore
     + LoyaltyStore
     + SegmentStore
+    + OutboxStore
+    + JobStore
 {
 }
 
@@ -40,6 +42,8 @@ impl<T> Tx for T where
         + InteractionStore
         + LoyaltyStore
         + SegmentStore
+        + OutboxStore
+        + JobStore
         + ?Sized
 {
 }
@@ -92,8 +96,10 @@ pub trait ConsentStore {
     fn record(&mut self, row: &ConsentRow) -> StoreResult<()>;
     /// Every record of a profile.
     fn history(&mut self, profile: &str) -> StoreResult<Vec<ConsentRow>>;
-    /// The decision in force per channel: (channel, status, recorded_at, record id).
-    fn state(&mut self, profile: &str) -> StoreResult<Vec<(String, String, i64, String)>>;
+    /// The decision in force per channel and purpose: (channel, purpose, status, recorded_at, record id).
+    fn state(&mut self, profile: &str) -> StoreResult<Vec<ConsentInForce>>;
+    /// Of `profiles`, those who granted `channel` for `purpose` (decision in force).
+    fn granted_among(&mut self, profiles: &[String], channel: &str, purpose: &str) -> StoreResult<Vec<String>>;
     fn save_preferences(&mut self, profile: &str, body: &str, now: i64, actor: &str) -> StoreResult<()>;
     /// Every version, newest first: (JSON, recorded_at, actor).
     fn preference_history(&mut self, profile: &str) -> StoreResult<Vec<(String, i64, String)>>;
@@ -266,4 +272,45 @@ pub trait SegmentStore {
         after: Option<(String, i64)>,
         limit: i64,
     ) -> StoreResult<Page<MemberRow, (String, i64)>>;
+}
+
+/// Destinations, and the outbox of deliveries to them.
+pub trait OutboxStore {
+    /// Writes a delivery for each fact and each enabled destination that
+    /// subscribes to it (by event type and, if it names segments, by current
+    /// membership); answers how many. In the transaction of the facts.
+    fn enqueue(&mut self, facts: &[Fact], now: i64) -> StoreResult<usize>;
+    fn add_destination(&mut self, row: &DestinationRow) -> StoreResult<()>;
+    fn destination(&mut self, id: &str) -> StoreResult<DestinationRow>;
+    /// Every destination, oldest first.
+    fn destinations(&mut self) -> StoreResult<Vec<DestinationRow>>;
+    fn save_destination(&mut self, row: &DestinationRow) -> StoreResult<()>;
+    /// Removes a destination and its deliveries.
+    fn remove_destination(&mut self, id: &str) -> StoreResult<()>;
+    /// Leases up to `limit` of a destination's due deliveries until
+    /// `lease_until` (they are not due again before), earliest due first;
+    /// deliveries other transactions hold are skipped, not waited for.
+    fn claim(&mut self, destination: &str, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
+    /// Records attempts made under leases still held; answers how many were recorded.
+    fn record_attempts(&mut self, attempts: &[Attempted]) -> StoreResult<usize>;
+    /// A destination's deliveries, newest first.
+    fn deliveries(
+        &mut self,
+        destination: &str,
+        status: Option<&str>,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> StoreResult<Page<DeliveryRow>>;
+    /// Makes deliveries created in [from, to] (of `status`, or every one not
+    /// pending) pending again, due now; answers how many.
+    fn requeue(&mut self, destination: &str, from: i64, to: i64, status: Option<&str>, now: i64) -> StoreResult<usize>;
+}
+
+/// Runs of scheduled work.
+pub trait JobStore {
+    /// The run of `job` for `slot`, if one was started.
+    fn run_for(&mut self, job: &str, slot: i64) -> StoreResult<Option<JobRunRow>>;
+    fn save_run(&mut self, row: &JobRunRow) -> StoreResult<()>;
+    /// The most recent runs, newest first.
+    fn runs(&mut self, job: Option<&str>, limit: i64) -> StoreResult<Vec<JobRunRow>>;
 }

@@ -17,6 +17,10 @@ pub struct ConsentRow {
     pub recorded_at: i64,
     pub received_at: i64,
     pub actor: String,
+    pub purpose: String,
+    pub collected_by: Option<String>,
+    pub policy_version: Option<String>,
+    pub evidence: Option<String>,
 }
 
 /// Records a decision and brings the state in force up to date (the latest
@@ -26,23 +30,26 @@ pub fn record(conn: &mut AnyConnection, row: &ConsentRow) -> StoreResult<()> {
     refresh(conn, &row.profile_id, &row.channel)
 }
 
-/// Recomputes the state in force of one profile and channel from its history.
+/// Recomputes the state in force of one profile and channel, for every
+/// purpose, from its history.
 pub fn refresh(conn: &mut AnyConnection, profile: &str, channel: &str) -> StoreResult<()> {
     let history = history(conn, profile)?;
-    let mine: Vec<&ConsentRow> = history.iter().filter(|r| r.channel == channel).collect();
-    let records: Vec<ConsentRecord> = mine
-        .iter()
-        .filter_map(|r| Some(ConsentRecord { status: ConsentStatus::parse(&r.status)?, recorded_at: r.recorded_at, seq: r.id.clone() }))
-        .collect();
     diesel::delete(consent_state::table.filter(consent_state::profile_id.eq(profile)).filter(consent_state::channel.eq(channel)))
         .execute(conn)?;
-    if let Some(status) = consent::current(&records) {
+    for purpose in consent::PURPOSES {
+        let mine: Vec<&ConsentRow> = history.iter().filter(|r| r.channel == channel && r.purpose == purpose).collect();
+        let records: Vec<ConsentRecord> = mine
+            .iter()
+            .filter_map(|r| Some(ConsentRecord { status: ConsentStatus::parse(&r.status)?, recorded_at: r.recorded_at, seq: r.id.clone() }))
+            .collect();
+        let Some(status) = consent::current(&records) else { continue };
         let winner = mine.iter().filter(|r| r.status == status.as_str()).max_by(|a, b| (a.recorded_at, &a.id).cmp(&(b.recorded_at, &b.id)));
         if let Some(w) = winner {
             diesel::insert_into(consent_state::table)
                 .values((
                     consent_state::profile_id.eq(profile),
                     consent_state::channel.eq(channel),
+                    consent_state::purpose.eq(purpose),
                     consent_state::status.eq(status.as_str()),
                     consent_state::recorded_at.eq(w.recorded_at),
                     consent_state::consent_id.eq(&w.id),
@@ -62,12 +69,32 @@ pub fn history(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<Conse
         .load(conn)?)
 }
 
-/// The decisions in force: (channel, status, recorded_at, consent id).
-pub fn state(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<(String, String, i64, String)>> {
+/// The decisions in force: (channel, purpose, status, recorded_at, consent id).
+pub fn state(conn: &mut AnyConnection, profile: &str) -> StoreResult<Vec<cdp_app::store::ConsentInForce>> {
     Ok(consent_state::table
         .filter(consent_state::profile_id.eq(profile))
-        .order(consent_state::channel.asc())
-        .select((consent_state::channel, consent_state::status, consent_state::recorded_at, consent_state::consent_id))
+        .order((consent_state::channel.asc(), consent_state::purpose.asc()))
+        .select((
+            consent_state::channel,
+            consent_state::purpose,
+            consent_state::status,
+            consent_state::recorded_at,
+            consent_state::consent_id,
+        ))
+        .load(conn)?)
+}
+
+/// Of `profiles`, those whose decision in force for `channel` and `purpose` is `granted`.
+pub fn granted_among(conn: &mut AnyConnection, profiles: &[String], channel: &str, purpose: &str) -> StoreResult<Vec<String>> {
+    if profiles.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(consent_state::table
+        .filter(consent_state::profile_id.eq_any(profiles))
+        .filter(consent_state::channel.eq(channel))
+        .filter(consent_state::purpose.eq(purpose))
+        .filter(consent_state::status.eq("granted"))
+        .select(consent_state::profile_id)
         .load(conn)?)
 }
 

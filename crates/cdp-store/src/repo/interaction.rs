@@ -355,6 +355,7 @@ pub fn audience(
 ) -> StoreResult<super::Page<(String, i64, i64), String>> {
     let consenting = consent_state::table
         .filter(consent_state::channel.eq(channel.to_string()))
+        .filter(consent_state::purpose.eq(cdp_domain::consent::DEFAULT_PURPOSE))
         .filter(consent_state::status.eq("granted"))
         .select(consent_state::profile_id);
     let mut rows: Vec<(String, i64, Option<i64>)> = feedback::table

@@ -8,6 +8,7 @@ pub mod interaction;
 pub mod keys;
 pub mod loyalty;
 pub mod orders;
+pub mod outbox;
 pub mod privacy;
 pub mod profiles;
 pub mod segments;

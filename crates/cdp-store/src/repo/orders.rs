@@ -84,6 +84,40 @@ impl OrderBook {
             .collect()
     }
 
+    /// The batch's order facts for the outbox, in order (after `take_new`,
+    /// which points each order at its owner's live profile): amounts in major
+    /// units of the order's currency.
+    pub fn facts(&self) -> Vec<cdp_app::store::Fact> {
+        use crate::repo::loyalty::LoyaltyOp;
+        use cdp_domain::commerce::to_major;
+        self.loyalty
+            .iter()
+            .filter_map(|op| {
+                let (LoyaltyOp::Earn { order_id } | LoyaltyOp::Reverse { order_id, .. }) = op;
+                let (o, _, _) = self.orders.get(order_id)?;
+                let money = |v: i64| to_major(v, &o.currency);
+                let (kind, data) = match op {
+                    LoyaltyOp::Earn { .. } => {
+                        let products: serde_json::Value = serde_json::from_str(&o.products).unwrap_or_default();
+                        (
+                            "order.completed",
+                            serde_json::json!({"order_id": o.order_id, "currency": o.currency,
+                            "revenue": money(o.revenue), "channel": o.channel, "products": products,
+                            "occurred_at": cdp_app::store::from_micros(o.occurred_at).to_rfc3339()}),
+                        )
+                    }
+                    LoyaltyOp::Reverse { refunded_before, refunded_after, .. } => (
+                        "order.refunded",
+                        serde_json::json!({
+                        "order_id": o.order_id, "currency": o.currency, "amount": money(refunded_after - refunded_before),
+                        "refunded_total": money(*refunded_after), "revenue": money(o.revenue)}),
+                    ),
+                };
+                Some(cdp_app::store::Fact { kind, profile_id: o.profile_id.clone(), data: data.to_string(), occurred_at: o.updated_at })
+            })
+            .collect()
+    }
+
     /// Applies an order event; returns the profile whose aggregates change and
     /// how (only orders in the default currency count in aggregates).
     pub fn apply(&mut self, ev: &OrderEvent, at: &At, currency: &str, live: impl Fn(&str) -> String) -> Option<(String, Delta)> {

@@ -113,6 +113,10 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
             recorded_at: at,
             received_at: now,
             actor: origin_key.clone(),
+            purpose: cdp_domain::consent::DEFAULT_PURPOSE.into(),
+            collected_by: None,
+            policy_version: None,
+            evidence: None,
         };
         crate::repo::consent::record(conn, &row)?;
         if row.profile_id != profile {
@@ -124,7 +128,28 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;
     }
     crate::insert_rows!(&mut *conn, merges::table, &b.log)?;
+    crate::repo::outbox::enqueue(conn, &facts(b, now), now)?;
     Ok(())
+}
+
+/// What the batch made true that destinations may subscribe to: profiles
+/// created (and still standing), merges, orders completed and refunded.
+fn facts(b: &Batch, now: i64) -> Vec<cdp_app::store::Fact> {
+    use cdp_app::store::Fact;
+    let mut out: Vec<Fact> = b
+        .work
+        .values()
+        .filter(|w| w.new && w.row.merged_into.is_none())
+        .map(|w| Fact { kind: "profile.created", profile_id: w.row.id.clone(), data: "{}".into(), occurred_at: w.row.created_at })
+        .collect();
+    out.sort_by(|x, y| x.profile_id.cmp(&y.profile_id));
+    for m in b.log.iter().filter(|m| m.kind == "merge") {
+        let data = serde_json::json!({"merged_profile_id": m.merged_id, "survivor_id": m.survivor_id,
+            "identity": {"type": m.identity_type, "value": m.identity_value}});
+        out.push(Fact { kind: "profile.merged", profile_id: b.live(&m.survivor_id), data: data.to_string(), occurred_at: now });
+    }
+    out.extend(b.orders.facts());
+    out
 }
 
 /// Inserts new profiles, identities, events and orders: on PostgreSQL one

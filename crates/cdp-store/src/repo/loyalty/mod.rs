@@ -156,6 +156,13 @@ fn tier_changed(conn: &mut AnyConnection, profile: &str, program: &Program, from
     let name = |code: &str| program.tiers.iter().find(|t| t.code == code).map(|t| t.name.clone()).unwrap_or_default();
     let properties = serde_json::json!({"from": from, "to": to, "from_name": name(from), "to_name": name(to)});
     crate::repo::interaction::append_event(conn, profile, "loyalty", "Tier Changed", "other", &properties, at, now)?;
+    let fact = cdp_app::store::Fact {
+        kind: "loyalty.tier_changed",
+        profile_id: profile.to_string(),
+        data: properties.to_string(),
+        occurred_at: at,
+    };
+    crate::repo::outbox::enqueue(conn, &[fact], now)?;
     Ok(())
 }
 

@@ -266,9 +266,12 @@ pub fn members(conn: &mut AnyConnection, segment: &str, f: &MemberFilter, limit:
         w.bind(Param::Text(segment.to_string()))
     );
     if let Some(ch) = &f.consent {
+        let purpose = f.purpose.clone().unwrap_or_else(|| cdp_domain::consent::DEFAULT_PURPOSE.to_string());
         sql += &format!(
-            " AND EXISTS (SELECT 1 FROM consent_state cs WHERE cs.profile_id = m.profile_id AND cs.channel = {} AND cs.status = 'granted')",
-            w.bind(Param::Text(ch.clone()))
+            " AND EXISTS (SELECT 1 FROM consent_state cs WHERE cs.profile_id = m.profile_id AND cs.channel = {} AND cs.purpose = {} \
+             AND cs.status = 'granted')",
+            w.bind(Param::Text(ch.clone())),
+            w.bind(Param::Text(purpose))
         );
     }
     if let Some(t) = f.entered_since {

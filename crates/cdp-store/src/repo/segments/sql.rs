@@ -374,13 +374,15 @@ impl Writer {
                 self.join("la", "LEFT JOIN loyalty_accounts la ON la.profile_id = p.id".into());
                 format!("COALESCE(la.tier_code = {}, FALSE)", self.bind(Param::Text(t.clone())))
             }
-            Rule::Consent(ch) => {
+            Rule::Consent { channel, purpose } => {
                 let alias = self.alias("cs");
-                let channel = self.bind(Param::Text(ch.clone()));
+                let channel = self.bind(Param::Text(channel.clone()));
+                let purpose = self.bind(Param::Text(purpose.clone()));
                 self.join(
                     &alias,
                     format!(
-                        "LEFT JOIN consent_state {alias} ON {alias}.profile_id = p.id AND {alias}.channel = {channel} AND {alias}.status = 'granted'"
+                        "LEFT JOIN consent_state {alias} ON {alias}.profile_id = p.id AND {alias}.channel = {channel} \
+                         AND {alias}.purpose = {purpose} AND {alias}.status = 'granted'"
                     ),
                 );
                 format!("({alias}.profile_id IS NOT NULL)")
@@ -399,7 +401,7 @@ fn cost(r: &Rule) -> u32 {
             Metric::OrdersCount | Metric::RevenueTotal | Metric::AverageOrderValue | Metric::EventCount => 1,
             _ => 2,
         },
-        Rule::RfmSegment(_) | Rule::Tier(_) | Rule::Consent(_) => 2,
+        Rule::RfmSegment(_) | Rule::Tier(_) | Rule::Consent { .. } => 2,
         Rule::Event { .. } => 3,
         Rule::Trait { .. } => 5,
     }

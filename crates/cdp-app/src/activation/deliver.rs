@@ -1,0 +1,207 @@
+//! One round of delivery for one destination: lease its due deliveries,
+//! hold back those about people without the consent it requires
+//! (`suppressed`), write the body of the others, sign them; then record
+//! what each attempt answered, with the next attempt's time.
+
+use crate::store::{Attempted, ConsentStore, DeliveryRow, OutboxStore, ProfileStore, StoreError};
+use crate::{App, AppResult};
+use cdp_domain::webhook::{self, RetryPolicy};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// An attempt with no answer within this is a failure.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// How often idle workers look for due deliveries (written by other
+    /// processes, or due for a retry); commits of this process wake them at once.
+    pub poll: Duration,
+    /// Deliveries a worker leases at once.
+    pub batch: i64,
+    /// Workers (requests in flight) per destination.
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            timeout: Duration::from_millis(10_000),
+            retry: RetryPolicy::default(),
+            poll: Duration::from_millis(1000),
+            batch: 16,
+            concurrency: 4,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// How long a lease lasts: long enough for a batch's attempts to time out
+    /// one after another, after which a delivery whose worker died is due again.
+    pub fn lease(&self) -> Duration {
+        self.timeout * (self.batch as u32 + 1) + Duration::from_secs(5)
+    }
+}
+
+/// A request to make.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: String,
+    pub url: String,
+    /// The Standard Webhooks headers, signed now.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    pub lease_until: i64,
+    /// Attempts made before this one.
+    pub attempts: i32,
+}
+
+/// What an attempt came to: the status code answered, or why there was none.
+pub type Answer = Result<u16, String>;
+
+impl App {
+    /// Leases up to a batch of `destination`'s due deliveries and answers the
+    /// requests to make; deliveries about people without the consent the
+    /// destination requires are recorded `suppressed` and not sent. Nothing
+    /// when the destination is gone or disabled.
+    pub fn claim_deliveries(&self, destination: &str) -> AppResult<Vec<Outgoing>> {
+        let cfg = &self.config.delivery;
+        let now = crate::now_micros();
+        let lease_until = now + cfg.lease().as_micros() as i64;
+        let claimed = self.db.write(|c| {
+            let dest = match OutboxStore::destination(c, destination) {
+                Ok(d) if d.enabled => d,
+                Ok(_) | Err(StoreError::NotFound) => return Ok((None, Vec::new())),
+                Err(e) => return Err(e),
+            };
+            let rows = OutboxStore::claim(c, destination, now, lease_until, cfg.batch)?;
+            Ok((Some(dest), rows))
+        })?;
+        let (Some(dest), rows) = claimed else { return Ok(Vec::new()) };
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = webhook::parse_secret(&dest.secret).ok_or_else(|| StoreError::Corrupt("a destination's secret is malformed".into()))?;
+        let need = dest.consent_channel.clone().zip(dest.consent_purpose.clone());
+        // Who each delivery is about now (merges followed), and whether they may receive it.
+        let prepared = self.db.read(|c| {
+            let mut out = Vec::with_capacity(rows.len());
+            let live: Vec<Option<crate::store::ProfileView>> = rows
+                .iter()
+                .map(|r| match ProfileStore::get(c, &r.profile_id) {
+                    Ok(v) => Ok(Some(v)),
+                    Err(StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .collect::<Result<_, _>>()?;
+            let ids: Vec<String> = live.iter().flatten().map(|v| v.profile.id.clone()).collect();
+            let granted = match &need {
+                Some((channel, purpose)) => Some(ConsentStore::granted_among(c, &ids, channel, purpose)?),
+                None => None,
+            };
+            for (row, view) in rows.iter().zip(live) {
+                let allowed = match (&view, &granted) {
+                    (None, _) => Err("the profile no longer exists (erased)"),
+                    (Some(v), Some(g)) if !g.contains(&v.profile.id) => Err("no consent for the destination's channel and purpose"),
+                    (Some(v), _) => Ok(v),
+                };
+                out.push((row.clone(), allowed.map(|v| body_of(row, v))));
+            }
+            Ok::<_, StoreError>(out)
+        })?;
+        let mut suppressed = Vec::new();
+        let mut outgoing = Vec::new();
+        let timestamp = now / 1_000_000;
+        for (row, body) in prepared {
+            match body {
+                Err(why) => suppressed.push(Attempted {
+                    id: row.id.clone(),
+                    lease_until,
+                    status: "suppressed".into(),
+                    attempts: row.attempts,
+                    next_attempt_at: now,
+                    last_status_code: None,
+                    last_error: Some(why.into()),
+                    body: row.body.clone(),
+                    delivered_at: None,
+                }),
+                Ok(fresh) => {
+                    // The body is fixed at the first attempt: a retry sends the same bytes.
+                    let body = row.body.clone().unwrap_or(fresh);
+                    let signature = webhook::sign(&key, &row.id, timestamp, body.as_bytes());
+                    outgoing.push(Outgoing {
+                        headers: vec![
+                            ("webhook-id", row.id.clone()),
+                            ("webhook-timestamp", timestamp.to_string()),
+                            ("webhook-signature", signature),
+                            ("content-type", "application/json".into()),
+                        ],
+                        id: row.id,
+                        url: dest.url.clone(),
+                        body,
+                        lease_until,
+                        attempts: row.attempts,
+                    });
+                }
+            }
+        }
+        if !suppressed.is_empty() {
+            self.db.write(|c| OutboxStore::record_attempts(c, &suppressed))?;
+        }
+        Ok(outgoing)
+    }
+
+    /// Records what the attempts answered: 2xx delivered; anything else is
+    /// tried again after the retry schedule's wait, or `failed` after the last attempt.
+    pub fn record_deliveries(&self, done: &[(Outgoing, Answer)]) -> AppResult<usize> {
+        let retry = self.config.delivery.retry;
+        let now = crate::now_micros();
+        let rows: Vec<Attempted> = done
+            .iter()
+            .map(|(o, answer)| {
+                let attempts = o.attempts + 1;
+                let (code, error) = match answer {
+                    Ok(code) if (200..300).contains(code) => (Some(*code), None),
+                    Ok(code) => (Some(*code), Some(format!("answered {code}"))),
+                    Err(e) => (None, Some(e.chars().take(500).collect::<String>())),
+                };
+                let delivered = error.is_none();
+                let gave_up = !delivered && retry.exhausted(attempts as u32);
+                let wait = retry.delay_ms(attempts as u32, rand::random::<f64>() * 2.0 - 1.0) as i64 * 1000;
+                Attempted {
+                    id: o.id.clone(),
+                    lease_until: o.lease_until,
+                    status: if delivered {
+                        "delivered"
+                    } else if gave_up {
+                        "failed"
+                    } else {
+                        "pending"
+                    }
+                    .into(),
+                    attempts,
+                    next_attempt_at: if delivered || gave_up { now } else { now + wait },
+                    last_status_code: code.map(i32::from),
+                    last_error: error,
+                    body: Some(o.body.clone()),
+                    delivered_at: delivered.then_some(now),
+                }
+            })
+            .collect();
+        Ok(self.db.write(|c| OutboxStore::record_attempts(c, &rows))?)
+    }
+}
+
+/// `{"type","timestamp","data":{"profile_id","profile":{"traits","identities"},…the fact}}`.
+fn body_of(row: &DeliveryRow, view: &crate::store::ProfileView) -> String {
+    let mut data = match serde_json::from_str::<Value>(&row.data) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let traits: Value = serde_json::from_str(&view.profile.traits).unwrap_or_else(|_| json!({}));
+    let identities: Vec<Value> = view.identities.iter().map(|i| json!({"type": i.identity_type, "value": i.value})).collect();
+    data.insert("profile_id".into(), json!(view.profile.id));
+    data.insert("profile".into(), json!({"traits": traits, "identities": identities}));
+    json!({"type": row.event_type, "timestamp": crate::rfc3339(row.occurred_at), "data": data}).to_string()
+}

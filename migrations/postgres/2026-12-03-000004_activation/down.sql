@@ -1,0 +1,13 @@
+DELETE FROM consent_state WHERE purpose <> 'marketing';
+ALTER TABLE consent_state DROP CONSTRAINT consent_state_pkey;
+ALTER TABLE consent_state DROP COLUMN purpose;
+ALTER TABLE consent_state ADD PRIMARY KEY (profile_id, channel);
+DELETE FROM consents WHERE purpose <> 'marketing';
+ALTER TABLE consents DROP COLUMN evidence;
+ALTER TABLE consents DROP COLUMN policy_version;
+ALTER TABLE consents DROP COLUMN collected_by;
+ALTER TABLE consents DROP COLUMN purpose;
+ALTER TABLE segments DROP COLUMN refresh_every_minutes;
+DROP TABLE job_runs;
+DROP TABLE deliveries;
+DROP TABLE destinations;
