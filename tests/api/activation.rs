@@ -213,7 +213,8 @@ fn destinations_are_validated_their_secret_shown_once_and_deliveries_replayed() 
     let (id, secret) = destination(
         &app,
         json!({"name": "All facts", "url": rx.url(),
-        "events": ["profile.created", "profile.merged", "order.completed", "order.refunded", "loyalty.tier_changed"]}),
+        "events": ["profile.created", "profile.merged", "order.completed", "order.refunded", "loyalty.tier_changed",
+                   "feedback.negative", "case.opened", "case.resolved"]}),
     );
     let key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, secret.strip_prefix("whsec_").unwrap()).unwrap();
     assert!(key.len() >= 24);
@@ -234,9 +235,31 @@ fn destinations_are_validated_their_secret_shown_once_and_deliveries_replayed() 
         &pos,
         json!({"event": "Order Refunded", "identities": {"email": "an@example.vn"}, "properties": {"order_id": "R-1", "revenue": 200000}}),
     );
-    let stats = rx.wait_for(5, 30);
+    // Facts of the interaction: a detractor's answer (a promoter's is no fact), a case opened and resolved.
+    for score in [3, 9] {
+        let f = app.post(
+            "/api/v1/feedback",
+            &pos,
+            json!({"kind": "nps", "score": score, "channel": "store", "identities": {"email": "an@example.vn"}}),
+        );
+        assert_eq!(f.status, 201, "{}", f.body);
+    }
+    let case = app.post(
+        "/api/v1/cases",
+        &app.admin_key,
+        json!({"identities": {"email": "an@example.vn"}, "category": "delivery",
+        "priority": "high", "channel": "hotline", "subject": "Sữa giao trễ"}),
+    );
+    assert_eq!(case.status, 201, "{}", case.body);
+    let cid = case.body["id"].as_str().unwrap();
+    let r =
+        app.send_json("PATCH", &format!("/api/v1/cases/{cid}"), &app.admin_key, json!({"status": "resolved", "resolution": "refunded"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stats = rx.wait_for(8, 30);
     let types: Vec<&str> = stats["bodies"].as_object().unwrap().values().map(|b| b["type"].as_str().unwrap()).collect();
-    for t in ["profile.created", "order.completed", "profile.merged", "order.refunded"] {
+    assert_eq!(types.iter().filter(|t| **t == "feedback.negative").count(), 1, "{types:?}");
+    for t in ["profile.created", "order.completed", "profile.merged", "order.refunded", "feedback.negative", "case.opened", "case.resolved"]
+    {
         assert!(types.contains(&t), "{t} not delivered: {types:?}");
     }
     let refund = stats["bodies"].as_object().unwrap().values().find(|b| b["type"] == "order.refunded").unwrap();

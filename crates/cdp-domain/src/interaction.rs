@@ -31,6 +31,16 @@ impl FeedbackKind {
             FeedbackKind::Text => "text",
         }
     }
+    /// Whether an answer calls for a call-back: an NPS detractor (0–6), a
+    /// CSAT of 1–2, or text read as negative.
+    pub fn is_negative(self, score: Option<i64>, sentiment: Option<&str>) -> bool {
+        match (self, score) {
+            (FeedbackKind::Nps, Some(s)) if s <= 6 => true,
+            (FeedbackKind::Csat, Some(s)) if s <= 2 => true,
+            _ => sentiment == Some("negative"),
+        }
+    }
+
     /// The scores this kind admits.
     pub fn range(self) -> Option<(i64, i64)> {
         match self {

@@ -2,7 +2,9 @@
 //! with a history, listed, and their figures over a period.
 
 use super::{category_field, channel_field, period, text_field, HOUR_US};
-use crate::store::{CaseFilter, CaseHistoryRow, CaseRow, IngestStore, InteractionStore, Outcome, Page, ProfileStore, StoreResult, Tx};
+use crate::store::{
+    CaseFilter, CaseHistoryRow, CaseRow, Fact, IngestStore, InteractionStore, OutboxStore, Outcome, Page, ProfileStore, StoreResult, Tx,
+};
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::interaction::{self, CaseStatus, Priority};
 use serde_json::{json, Value};
@@ -118,6 +120,7 @@ impl App {
                 }
             };
             InteractionStore::open_case(c, &row, event.is_none())?;
+            OutboxStore::enqueue(c, &[case_fact("case.opened", &row)], now)?;
             Ok(with_history(c, row.clone())?)
         })
     }
@@ -175,6 +178,9 @@ impl App {
             }
             after.updated_at = now;
             InteractionStore::save_case(c, &before, &after, note.as_deref(), &actor, now)?;
+            if to == CaseStatus::Resolved && from != CaseStatus::Resolved {
+                OutboxStore::enqueue(c, &[case_fact("case.resolved", &after)], now)?;
+            }
             Ok(with_history(c, after)?)
         })
     }
@@ -251,4 +257,11 @@ fn with_history(c: &mut dyn Tx, case: CaseRow) -> StoreResult<CaseView> {
 /// A case is overdue while active past its due time.
 pub fn is_overdue(case: &CaseRow, now: i64) -> bool {
     CaseStatus::parse(&case.status).is_some_and(CaseStatus::is_active) && case.due_at < now
+}
+
+/// A case's fact for the outbox.
+fn case_fact(kind: &'static str, c: &CaseRow) -> Fact {
+    let data = json!({"case_id": c.id, "category": c.category, "priority": c.priority, "channel": c.channel, "subject": c.subject,
+        "status": c.status, "assignee": c.assignee, "resolution": c.resolution, "due_at": crate::rfc3339(c.due_at)});
+    Fact { kind, profile_id: c.profile_id.clone(), data: data.to_string(), occurred_at: c.updated_at }
 }

@@ -1,7 +1,7 @@
 //! Surveys, feedback answers with their sentiment, and NPS / CSAT.
 
 use super::{category_field, channel_field, period, text_field, time_field};
-use crate::store::{FeedbackFilter, FeedbackRow, IngestStore, InteractionStore, Outcome, Page, ProfileStore, SurveyRow};
+use crate::store::{Fact, FeedbackFilter, FeedbackRow, IngestStore, InteractionStore, OutboxStore, Outcome, Page, ProfileStore, SurveyRow};
 use crate::{App, AppError, AppResult, Principal};
 use cdp_domain::interaction::{self, FeedbackKind, Satisfaction};
 use cdp_domain::Channel;
@@ -174,6 +174,12 @@ impl App {
                 received_at: now,
             };
             InteractionStore::add_feedback(c, &row)?;
+            if kind.is_negative(score, row.sentiment_label.as_deref()) {
+                let data = json!({"feedback_id": row.id, "kind": row.kind, "score": score, "text": row.body, "category": row.category,
+                    "channel": row.channel, "order_id": row.order_id, "case_id": row.case_id});
+                let fact = Fact { kind: "feedback.negative", profile_id: row.profile_id.clone(), data: data.to_string(), occurred_at };
+                OutboxStore::enqueue(c, &[fact], now)?;
+            }
             Ok((row, true))
         })
     }
