@@ -54,6 +54,8 @@ pub struct Parts {
     db: Db,
     config: Config,
     keys: keys::KeyCache,
+    /// Destinations created, changed or deleted in this process: the delivery supervisor wakes.
+    pub destinations_changed: store::Signal,
 }
 
 impl std::ops::Deref for App {
@@ -67,7 +69,7 @@ impl App {
     /// The use cases over a store (`cdp-store` implements one).
     pub fn new(store: Arc<dyn store::Store>, config: Config) -> App {
         let keys = keys::KeyCache::new(config.key_cache_seconds);
-        App(Arc::new(Parts { db: Db::new(store), config, keys }))
+        App(Arc::new(Parts { db: Db::new(store), config, keys, destinations_changed: Default::default() }))
     }
 
     pub fn config(&self) -> &Config {

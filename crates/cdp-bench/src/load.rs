@@ -26,6 +26,9 @@ pub fn serve(url: &str) {
         workers: std::env::var("CDP_WORKERS").ok().and_then(|w| w.parse().ok()),
         ..Settings::default()
     };
+    if let Ok(n) = std::env::var("CDP_DELIVERY_CONCURRENCY") {
+        settings.delivery.concurrency = n.parse().expect("CDP_DELIVERY_CONCURRENCY");
+    }
     // The load comes from one key: the per-key limit would measure itself.
     settings.limits.rate_per_key = 0.0;
     actix_web::rt::System::new().block_on(async move {
@@ -184,11 +187,11 @@ pub struct IngestArgs {
     pub rules_off: bool,
 }
 
-fn issue(db: &cdp_store::Db, scope: Scope) -> String {
+pub(crate) fn issue(db: &cdp_store::Db, scope: Scope) -> String {
     db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![scope]), None)).unwrap().1
 }
 
-fn bench_db(url: &str) -> cdp_store::Db {
+pub(crate) fn bench_db(url: &str) -> cdp_store::Db {
     cdp_store::Db::open(url, &cdp_store::DbOptions { max_connections: 2, ..Default::default() }).expect("open the scratch database")
 }
 
@@ -284,10 +287,30 @@ pub struct IngestReport {
 }
 
 pub fn ingest(a: IngestArgs) -> IngestReport {
+    ingest_with_destinations(a, 0, &[]).3
+}
+
+/// As `ingest`, with `destinations` destinations subscribed to `events`,
+/// all posting to one fast local receiver: answers the
+/// events/s, the deliveries written, and deliveries/s from the first event
+/// sent to the last delivery received.
+pub fn ingest_with_destinations(a: IngestArgs, destinations: usize, events: &[&str]) -> (f64, usize, f64, IngestReport) {
     let scratch = scratch_database(a.backend, a.postgres_url.clone());
     let server = Server::start(&scratch.url);
     let db = bench_db(&scratch.url);
     let key = issue(&db, Scope::EventsWrite);
+    let rx = crate::deliver::Receiver::start();
+    if destinations > 0 {
+        let admin = issue(&db, Scope::Admin);
+        for n in 0..destinations {
+            let body = serde_json::json!({"name": format!("d{n}"), "url": rx.url(), "events": events}).to_string();
+            let mut c = crate::http::Conn::new(&server.base, Duration::from_secs(30));
+            assert_eq!(c.send("POST", "/api/v1/destinations", &admin, Some(body.as_bytes())).unwrap(), 201);
+        }
+        // The supervisor starts the destinations' workers within its poll interval.
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let started = Instant::now();
     if a.rules_off {
         db.write(|c| cdp_store::repo::identity::save_rules(c, r#"{"types":{},"blocked":[],"placeholders":false}"#, 0, "bench")).unwrap();
     }
@@ -303,6 +326,14 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
     let (cpu_before, machine_before, steal_before) = (server.cpu_seconds(), machine_busy_seconds(), machine_steal_seconds());
     let run = send_all(&server.base, path, &key, &bodies, |i| per.min(total - i * per), a.clients);
     let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / a.events as f64;
+    let written: i64 = db
+        .read(|c| {
+            use diesel::{QueryDsl, RunQueryDsl};
+            Ok::<_, cdp_store::StoreError>(cdp_store::schema::deliveries::table.count().get_result(c)?)
+        })
+        .unwrap();
+    let drained = crate::deliver::drained(&rx, written as usize, started);
+    let deliveries_per_s = written as f64 / drained.as_secs_f64();
     let machine_us = (machine_busy_seconds() - machine_before) * 1e6 / a.events as f64;
     let steal = steal_pct(steal_before, run.took.as_secs_f64());
     let (_, peak) = server.rss_mib();
@@ -339,7 +370,7 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
         println!("floor_rows={} floor_events_per_s={:.0} ingest_vs_floor={:.2}", f.rows, f.events_per_s, rate / f.events_per_s);
         (f.events_per_s, rate / f.events_per_s)
     });
-    IngestReport {
+    let report = IngestReport {
         events_per_s: rate,
         p50_ms: run.hist.ms(0.5),
         p99_ms: run.hist.ms(0.99),
@@ -349,7 +380,8 @@ pub fn ingest(a: IngestArgs) -> IngestReport {
         steal_pct: steal,
         copy,
         floor,
-    }
+    };
+    (rate, written as usize, deliveries_per_s, report)
 }
 
 /// Rows/s of `COPY` of the events just ingested into a bare table of the

@@ -9,6 +9,7 @@
 //!     cargo run --release -p cdp-bench -- ingest --backend postgres --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
 mod clv;
+mod deliver;
 mod floor;
 mod http;
 mod load;
@@ -48,6 +49,26 @@ impl Backend {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Webhook deliveries: ingestion with two subscribed destinations against
+    /// none, deliveries/s to a fast local receiver, and a healthy
+    /// destination's latency alone and beside a dead and a hanging one.
+    Deliver {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events per ingestion run.
+        #[arg(long, default_value_t = 50_000)]
+        events: usize,
+        /// The latency phases' steady rate of orders (single events).
+        #[arg(long, default_value_t = 200)]
+        orders_per_s: u64,
+        /// Seconds per latency phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Batch ingestion: identities resolved and committed before each answer.
     Ingest {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -232,6 +253,9 @@ fn main() {
         Command::Undo { backend, postgres_url, events, rounds } => undo(backend, postgres_url, events, rounds),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
+        Command::Deliver { backend, postgres_url, events, orders_per_s, seconds, seed } => {
+            deliver::run(deliver::Args { backend, postgres_url, events, orders_per_s, seconds, seed })
+        }
     }
 }
 

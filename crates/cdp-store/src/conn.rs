@@ -530,11 +530,17 @@ fn write_tx_locked<T, E: TxError>(
 /// after it grew until the next ANALYZE of that table; every statement of
 /// ingestion looks rows up by key, so sequential scans are off for them
 /// (`enable_seqscan` only penalises: a table with no usable index is still
-/// scanned).
+/// scanned). That penalty makes a small table without a usable index (the
+/// destinations) cost billions in the planner's eyes, past the threshold at
+/// which PostgreSQL compiles a statement with JIT — tens of milliseconds per
+/// execution for a read of a few rows — so JIT is off for them too.
 fn begin_locking(keys: &[i64]) -> String {
     use std::fmt::Write;
-    let mut sql = String::with_capacity(160 + keys.len() * 21);
-    sql.push_str("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; SELECT pg_advisory_xact_lock(k) FROM unnest('{");
+    let mut sql = String::with_capacity(180 + keys.len() * 21);
+    sql.push_str(
+        "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; SET LOCAL jit = off; \
+         SELECT pg_advisory_xact_lock(k) FROM unnest('{",
+    );
     for (n, k) in keys.iter().enumerate() {
         if n > 0 {
             sql.push(',');
@@ -553,7 +559,7 @@ mod tests {
     fn a_transaction_begins_with_its_locks_in_one_message() {
         assert_eq!(
             begin_locking(&[i64::MIN, -1, 7]),
-            "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; \
+            "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; SET LOCAL jit = off; \
              SELECT pg_advisory_xact_lock(k) FROM unnest('{-9223372036854775808,-1,7}'::bigint[]) AS k ORDER BY k"
         );
     }

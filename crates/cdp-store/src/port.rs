@@ -539,6 +539,9 @@ impl app::OutboxStore for AnyConnection {
     fn claim(&mut self, destination: &str, now: i64, lease_until: i64, limit: i64) -> Res<Vec<app::DeliveryRow>> {
         done_all(outbox::claim(self, destination, now, lease_until, limit))
     }
+    fn has_due(&mut self, destination: &str, now: i64) -> Res<bool> {
+        done(outbox::has_due(self, destination, now))
+    }
     fn record_attempts(&mut self, attempts: &[app::Attempted]) -> Res<usize> {
         done(outbox::record_attempts(self, attempts))
     }

@@ -82,7 +82,6 @@ impl Settings {
                 max_attempts: env_parse("CDP_DELIVERY_MAX_ATTEMPTS")?.unwrap_or(dd.retry.max_attempts),
             },
             poll: ms("CDP_DELIVERY_POLL_MS", dd.poll)?,
-            batch: dd.batch,
             concurrency: env_parse("CDP_DELIVERY_CONCURRENCY")?.unwrap_or(dd.concurrency),
         };
         if delivery.retry.max_attempts == 0 || delivery.concurrency == 0 || delivery.timeout.is_zero() {

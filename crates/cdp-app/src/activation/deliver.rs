@@ -18,9 +18,7 @@ pub struct DeliveryConfig {
     /// How often idle workers look for due deliveries (written by other
     /// processes, or due for a retry); commits of this process wake them at once.
     pub poll: Duration,
-    /// Deliveries a worker leases at once.
-    pub batch: i64,
-    /// Workers (requests in flight) per destination.
+    /// Requests in flight per destination.
     pub concurrency: usize,
 }
 
@@ -30,17 +28,18 @@ impl Default for DeliveryConfig {
             timeout: Duration::from_millis(10_000),
             retry: RetryPolicy::default(),
             poll: Duration::from_millis(1000),
-            batch: 16,
             concurrency: 4,
         }
     }
 }
 
 impl DeliveryConfig {
-    /// How long a lease lasts: long enough for a batch's attempts to time out
-    /// one after another, after which a delivery whose worker died is due again.
+    /// How long a lease lasts: a leased delivery waits for at most
+    /// `workers::QUEUED` attempts ahead of it on each sender and then is
+    /// attempted, each bounded by the timeout; after that a delivery whose
+    /// process died is due again.
     pub fn lease(&self) -> Duration {
-        self.timeout * (self.batch as u32 + 1) + Duration::from_secs(5)
+        self.timeout * (super::workers::QUEUED as u32 + 1) + Duration::from_secs(5)
     }
 }
 
@@ -61,21 +60,30 @@ pub struct Outgoing {
 pub type Answer = Result<u16, String>;
 
 impl App {
-    /// Leases up to a batch of `destination`'s due deliveries and answers the
-    /// requests to make; deliveries about people without the consent the
+    /// Whether `destination` has deliveries due now (a read).
+    pub fn deliveries_due(&self, destination: &str) -> AppResult<bool> {
+        let now = crate::now_micros();
+        Ok(self.db.read_statement(|c| OutboxStore::has_due(c, destination, now))?)
+    }
+
+    /// Records what `done` attempts answered and leases up to `limit` of
+    /// `destination`'s due deliveries, in one transaction; answers the
+    /// requests to make. Deliveries about people without the consent the
     /// destination requires are recorded `suppressed` and not sent. Nothing
-    /// when the destination is gone or disabled.
-    pub fn claim_deliveries(&self, destination: &str) -> AppResult<Vec<Outgoing>> {
+    /// is leased when the destination is gone or disabled.
+    pub fn exchange_deliveries(&self, destination: &str, done: &[(Outgoing, Answer)], limit: usize) -> AppResult<Vec<Outgoing>> {
         let cfg = &self.config.delivery;
         let now = crate::now_micros();
         let lease_until = now + cfg.lease().as_micros() as i64;
+        let attempted = self.attempted(done, now);
         let claimed = self.db.write(|c| {
+            OutboxStore::record_attempts(c, &attempted)?;
             let dest = match OutboxStore::destination(c, destination) {
-                Ok(d) if d.enabled => d,
+                Ok(d) if d.enabled && limit > 0 => d,
                 Ok(_) | Err(StoreError::NotFound) => return Ok((None, Vec::new())),
                 Err(e) => return Err(e),
             };
-            let rows = OutboxStore::claim(c, destination, now, lease_until, cfg.batch)?;
+            let rows = OutboxStore::claim(c, destination, now, lease_until, limit as i64)?;
             Ok((Some(dest), rows))
         })?;
         let (Some(dest), rows) = claimed else { return Ok(Vec::new()) };
@@ -87,12 +95,24 @@ impl App {
         // Who each delivery is about now (merges followed), and whether they may receive it.
         let prepared = self.db.read(|c| {
             let mut out = Vec::with_capacity(rows.len());
+            let mut ids: Vec<String> = rows.iter().map(|r| r.profile_id.clone()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut views: std::collections::HashMap<String, crate::store::ProfileView> =
+                ProfileStore::get_many(c, &ids)?.into_iter().map(|v| (v.profile.id.clone(), v)).collect();
             let live: Vec<Option<crate::store::ProfileView>> = rows
                 .iter()
-                .map(|r| match ProfileStore::get(c, &r.profile_id) {
-                    Ok(v) => Ok(Some(v)),
-                    Err(StoreError::NotFound) => Ok(None),
-                    Err(e) => Err(e),
+                .map(|r| match views.get(&r.profile_id) {
+                    Some(v) => Ok(Some(v.clone())),
+                    // Merged away since (or erased): followed to where it lives now.
+                    None => match ProfileStore::get(c, &r.profile_id) {
+                        Ok(v) => {
+                            views.insert(r.profile_id.clone(), v.clone());
+                            Ok(Some(v))
+                        }
+                        Err(StoreError::NotFound) => Ok(None),
+                        Err(e) => Err(e),
+                    },
                 })
                 .collect::<Result<_, _>>()?;
             let ids: Vec<String> = live.iter().flatten().map(|v| v.profile.id.clone()).collect();
@@ -152,13 +172,11 @@ impl App {
         Ok(outgoing)
     }
 
-    /// Records what the attempts answered: 2xx delivered; anything else is
-    /// tried again after the retry schedule's wait, or `failed` after the last attempt.
-    pub fn record_deliveries(&self, done: &[(Outgoing, Answer)]) -> AppResult<usize> {
+    /// What the attempts answered, to record: 2xx delivered; anything else
+    /// is tried again after the retry schedule's wait, or `failed` after the last attempt.
+    fn attempted(&self, done: &[(Outgoing, Answer)], now: i64) -> Vec<Attempted> {
         let retry = self.config.delivery.retry;
-        let now = crate::now_micros();
-        let rows: Vec<Attempted> = done
-            .iter()
+        done.iter()
             .map(|(o, answer)| {
                 let attempts = o.attempts + 1;
                 let (code, error) = match answer {
@@ -188,8 +206,7 @@ impl App {
                     delivered_at: delivered.then_some(now),
                 }
             })
-            .collect();
-        Ok(self.db.write(|c| OutboxStore::record_attempts(c, &rows))?)
+            .collect()
     }
 }
 

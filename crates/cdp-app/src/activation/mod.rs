@@ -102,6 +102,7 @@ impl App {
             PrivacyStore::audit(c, &actor, "destination.create", None, &detail, now)?;
             Ok::<_, AppError>(())
         })?;
+        self.destinations_changed.notify();
         Ok(Destination::from_row(row, true)?)
     }
 
@@ -152,6 +153,7 @@ impl App {
                 Ok::<_, AppError>(row)
             })
             .map_err(not_found_as("destination"))?;
+        self.destinations_changed.notify();
         Ok(Destination::from_row(row, false)?)
     }
 
@@ -165,7 +167,9 @@ impl App {
                 let now = crate::now_micros();
                 PrivacyStore::audit(c, &actor, "destination.delete", None, &serde_json::json!({"destination_id": id}), now)
             })
-            .map_err(AppError::or_missing("destination"))
+            .map_err(AppError::or_missing("destination"))?;
+        self.destinations_changed.notify();
+        Ok(())
     }
 
     /// A destination's delivery log, newest first.

@@ -291,6 +291,9 @@ pub trait OutboxStore {
     /// `lease_until` (they are not due again before), earliest due first;
     /// deliveries other transactions hold are skipped, not waited for.
     fn claim(&mut self, destination: &str, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
+    /// Whether a destination has deliveries due at `now` (a read: idle workers
+    /// ask before they lease, which writes).
+    fn has_due(&mut self, destination: &str, now: i64) -> StoreResult<bool>;
     /// Records attempts made under leases still held; answers how many were recorded.
     fn record_attempts(&mut self, attempts: &[Attempted]) -> StoreResult<usize>;
     /// A destination's deliveries, newest first.

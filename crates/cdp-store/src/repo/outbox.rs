@@ -77,15 +77,20 @@ fn segment_of(fact: &Fact) -> Option<String> {
     data.get("segment_id")?.as_str().map(str::to_string)
 }
 
+/// The enabled destinations: (id, events, segment ids), JSON lists.
+fn subscribers(conn: &mut AnyConnection) -> StoreResult<Vec<(String, String, String)>> {
+    Ok(destinations::table
+        .filter(destinations::enabled.eq(true))
+        .select((destinations::id, destinations::events, destinations::segment_ids))
+        .load(conn)?)
+}
+
 /// See `OutboxStore::enqueue`.
 pub fn enqueue(conn: &mut AnyConnection, facts: &[Fact], now: i64) -> StoreResult<usize> {
     if facts.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<(String, String, String)> = destinations::table
-        .filter(destinations::enabled.eq(true))
-        .select((destinations::id, destinations::events, destinations::segment_ids))
-        .load(conn)?;
+    let rows = subscribers(conn)?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -212,24 +217,43 @@ fn const_format(a: &str, b: &str, c: &str) -> String {
     format!("{a}{b}{c}")
 }
 
-/// See `OutboxStore::record_attempts`.
+/// See `OutboxStore::has_due`.
+pub fn has_due(conn: &mut AnyConnection, destination: &str, now: i64) -> StoreResult<bool> {
+    #[derive(QueryableByName)]
+    struct One {
+        #[diesel(sql_type = BigInt)]
+        #[allow(dead_code)]
+        n: i64,
+    }
+    let rows: Vec<One> = crate::per_backend!(conn, |c| crate::cached!(
+        "SELECT CAST(1 AS BIGINT) AS n FROM deliveries WHERE destination_id = $1 AND status = 'pending' AND next_attempt_at <= $2 LIMIT 1"
+    )
+    .bind::<Text, _>(destination)
+    .bind::<BigInt, _>(now)
+    .load(c)?);
+    Ok(!rows.is_empty())
+}
+
+/// See `OutboxStore::record_attempts`: one cached statement per attempt
+/// (diesel would prepare an `update` anew every time).
 pub fn record_attempts(conn: &mut AnyConnection, attempts: &[cdp_app::store::Attempted]) -> StoreResult<usize> {
+    use diesel::sql_types::{Integer, Nullable};
     let mut n = 0;
     for a in attempts {
-        n += diesel::update(
-            deliveries::table.find(&a.id).filter(deliveries::status.eq("pending")).filter(deliveries::lease_until.eq(a.lease_until)),
+        n += crate::per_backend!(conn, |c| crate::cached!(
+            "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, last_status_code = $4, \
+             last_error = $5, body = $6, delivered_at = $7 WHERE id = $8 AND status = 'pending' AND lease_until = $9"
         )
-        .set((
-            deliveries::status.eq(&a.status),
-            deliveries::attempts.eq(a.attempts),
-            deliveries::next_attempt_at.eq(a.next_attempt_at),
-            deliveries::lease_until.eq(None::<i64>),
-            deliveries::last_status_code.eq(a.last_status_code),
-            deliveries::last_error.eq(&a.last_error),
-            deliveries::body.eq(&a.body),
-            deliveries::delivered_at.eq(a.delivered_at),
-        ))
-        .execute(conn)?;
+        .bind::<Text, _>(a.status.as_str())
+        .bind::<Integer, _>(a.attempts)
+        .bind::<BigInt, _>(a.next_attempt_at)
+        .bind::<Nullable<Integer>, _>(a.last_status_code)
+        .bind::<Nullable<Text>, _>(a.last_error.as_deref())
+        .bind::<Nullable<Text>, _>(a.body.as_deref())
+        .bind::<Nullable<BigInt>, _>(a.delivered_at)
+        .bind::<Text, _>(a.id.as_str())
+        .bind::<BigInt, _>(a.lease_until)
+        .execute(c)?);
     }
     Ok(n)
 }

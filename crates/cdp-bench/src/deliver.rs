@@ -1,0 +1,249 @@
+//! Webhook deliveries: what subscribed destinations cost ingestion, how many
+//! deliveries a second reach a fast local receiver, and whether a dead and a
+//! hanging destination change a healthy one's latency (fact committed →
+//! receiver got it), all in one run.
+
+use crate::load::{self, Hist};
+use crate::Backend;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A fast receiver: answers every POST 200 at once (keep-alive) and notes
+/// when each order id arrived.
+pub struct Receiver {
+    pub port: u16,
+    pub arrivals: Arc<Mutex<HashMap<String, Instant>>>,
+    pub count: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
+        let port = listener.local_addr().unwrap().port();
+        let arrivals = Arc::new(Mutex::new(HashMap::new()));
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (a, n) = (arrivals.clone(), count.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (a, n) = (a.clone(), n.clone());
+                std::thread::spawn(move || serve(stream, &a, &n));
+            }
+        });
+        Receiver { port, arrivals, count }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    pub fn received(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+fn serve(stream: TcpStream, arrivals: &Mutex<HashMap<String, Instant>>, count: &std::sync::atomic::AtomicUsize) {
+    let mut out = stream.try_clone().expect("clone the stream");
+    let mut r = BufReader::new(stream);
+    loop {
+        let mut len = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        let at = Instant::now();
+        // The order id without parsing the body: a receiver elsewhere costs this machine nothing.
+        const KEY: &[u8] = b"\"order_id\":\"";
+        if let Some(i) = body.windows(KEY.len()).position(|w| w == KEY) {
+            let rest = &body[i + KEY.len()..];
+            if let Some(end) = rest.iter().position(|b| *b == b'"') {
+                let order = String::from_utf8_lossy(&rest[..end]).into_owned();
+                arrivals.lock().unwrap().entry(order).or_insert(at);
+            }
+        }
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").is_err() {
+            return;
+        }
+    }
+}
+
+/// A destination that never answers: accepts connections and holds them.
+fn hanging() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+/// A port where nothing listens.
+fn dead() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn create(base: &str, key: &str, name: &str, url: &str, events: &[&str]) {
+    let body = serde_json::json!({"name": name, "url": url, "events": events}).to_string();
+    let mut c = crate::http::Conn::new(base, Duration::from_secs(30));
+    let status = c.send("POST", "/api/v1/destinations", key, Some(body.as_bytes())).expect("create a destination");
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&c.body));
+}
+
+pub struct Args {
+    pub backend: Backend,
+    pub postgres_url: Option<String>,
+    pub events: usize,
+    pub orders_per_s: u64,
+    pub seconds: u64,
+    pub seed: u64,
+}
+
+pub fn run(a: Args) {
+    // 1. Ingestion with two destinations subscribed to orders, and to every
+    // new profile, merge and order, against none; alternated, in one run.
+    let ingest = |destinations, events: &[&str]| {
+        load::ingest_with_destinations(
+            load::IngestArgs {
+                backend: a.backend,
+                postgres_url: a.postgres_url.clone(),
+                events: a.events,
+                mode: load::Mode::Batch,
+                batch: 100,
+                clients: 4,
+                returning: 0.3,
+                seed: a.seed,
+                floor: false,
+                rules_off: false,
+            },
+            destinations,
+            events,
+        )
+    };
+    const ORDERS: &[&str] = &["order.completed"];
+    const EVERY: &[&str] = &["profile.created", "profile.merged", "order.completed"];
+    let none = ingest(0, ORDERS);
+    let orders = ingest(2, ORDERS);
+    let every = ingest(2, EVERY);
+    let none_b = ingest(0, ORDERS);
+    let (every_b, orders_b) = (ingest(2, EVERY), ingest(2, ORDERS));
+    let mean = |x: f64, y: f64| (x + y) / 2.0;
+    let base = mean(none.0, none_b.0);
+    println!(
+        "backend={} ingest_events_per_s none: {:.0},{:.0} two_on_orders: {:.0},{:.0} ({:.3}x) two_on_every_fact: {:.0},{:.0} ({:.3}x)",
+        a.backend.name(),
+        none.0,
+        none_b.0,
+        orders.0,
+        orders_b.0,
+        mean(orders.0, orders_b.0) / base,
+        every.0,
+        every_b.0,
+        mean(every.0, every_b.0) / base
+    );
+    println!(
+        "backend={} deliveries_per_s (first event sent to last delivery received) two_on_orders: {} deliveries {:.0},{:.0} \
+         two_on_every_fact: {} deliveries {:.0},{:.0}",
+        a.backend.name(),
+        orders.1,
+        orders.2,
+        orders_b.2,
+        every.1,
+        every.2,
+        every_b.2
+    );
+
+    // 2. Latency of a healthy destination, alone and beside a dead and a hanging one.
+    let (p_alone, p_beside) = latency(&a);
+    println!(
+        "backend={} healthy_destination_latency alone: {} beside_dead_and_hanging: {} p99_ratio={:.2}",
+        a.backend.name(),
+        p_alone.summary_as(""),
+        p_beside.summary_as(""),
+        p_beside.ms(0.99) / p_alone.ms(0.99)
+    );
+}
+
+/// Orders at a steady rate as single events; the time from each answer to
+/// its delivery, per phase.
+fn latency(a: &Args) -> (Hist, Hist) {
+    let scratch = crate::scratch_database(a.backend, a.postgres_url.clone());
+    let server = load::Server::start(&scratch.url);
+    let db = load::bench_db(&scratch.url);
+    let admin = load::issue(&db, cdp_domain::auth::Scope::Admin);
+    let writer = load::issue(&db, cdp_domain::auth::Scope::EventsWrite);
+    let rx = Receiver::start();
+    create(&server.base, &admin, "healthy", &rx.url(), &["order.completed"]);
+    let phase = |tag: &str| -> Hist {
+        let mut acked = HashMap::new();
+        let mut c = crate::http::Conn::new(&server.base, Duration::from_secs(30));
+        let gap = Duration::from_micros(1_000_000 / a.orders_per_s.max(1));
+        let start = Instant::now();
+        let n = (a.orders_per_s * a.seconds) as usize;
+        for i in 0..n {
+            let due = start + gap * i as u32;
+            if let Some(w) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(w);
+            }
+            let order = format!("{tag}-{i}");
+            let body =
+                serde_json::json!({"event": "Order Completed", "channel": "store", "identities": {"phone": format!("09{:08}", i % 5000)},
+                "properties": {"order_id": order, "revenue": 100000}})
+                .to_string();
+            let status = c.send("POST", "/api/v1/events", &writer, Some(body.as_bytes())).expect("send an order");
+            assert_eq!(status, 202, "{}", String::from_utf8_lossy(&c.body));
+            acked.insert(order, Instant::now());
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = rx.arrivals.lock().unwrap().keys().filter(|k| k.starts_with(tag)).count();
+            if got >= n || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let arrivals = rx.arrivals.lock().unwrap();
+        let mut h = Hist::new();
+        for (order, at) in &acked {
+            if let Some(got) = arrivals.get(order) {
+                h.record(got.saturating_duration_since(*at));
+            }
+        }
+        assert_eq!(h.count() as usize, n, "every order delivered to the healthy destination");
+        h
+    };
+    let alone = phase("alone");
+    create(&server.base, &admin, "dead", &format!("http://127.0.0.1:{}/hook", dead()), &["order.completed"]);
+    create(&server.base, &admin, "hangs", &format!("http://127.0.0.1:{}/hook", hanging()), &["order.completed"]);
+    // The supervisor starts the new destinations' workers within its poll interval.
+    std::thread::sleep(Duration::from_millis(1500));
+    let beside = phase("beside");
+    (alone, beside)
+}
+
+/// Waits until `rx` has received `n` deliveries; the time it took from `start`.
+pub fn drained(rx: &Receiver, n: usize, start: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while rx.received() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
