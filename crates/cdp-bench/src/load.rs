@@ -299,7 +299,7 @@ pub fn ingest_with_destinations(a: IngestArgs, destinations: usize, events: &[&s
     let server = Server::start(&scratch.url);
     let db = bench_db(&scratch.url);
     let key = issue(&db, Scope::EventsWrite);
-    let rx = crate::deliver::Receiver::start();
+    let rx = crate::receiver::Receiver::start();
     if destinations > 0 {
         let admin = issue(&db, Scope::Admin);
         for n in 0..destinations {
@@ -332,7 +332,7 @@ pub fn ingest_with_destinations(a: IngestArgs, destinations: usize, events: &[&s
             Ok::<_, cdp_store::StoreError>(cdp_store::schema::deliveries::table.count().get_result(c)?)
         })
         .unwrap();
-    let drained = crate::deliver::drained(&rx, written as usize, started);
+    let drained = crate::receiver::drained(&rx, written as usize, started);
     let deliveries_per_s = written as f64 / drained.as_secs_f64();
     let machine_us = (machine_busy_seconds() - machine_before) * 1e6 / a.events as f64;
     let steal = steal_pct(steal_before, run.took.as_secs_f64());

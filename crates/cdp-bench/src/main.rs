@@ -13,6 +13,7 @@ mod deliver;
 mod floor;
 mod http;
 mod load;
+mod receiver;
 mod report;
 mod segments;
 mod traffic;

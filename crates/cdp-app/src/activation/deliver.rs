@@ -35,13 +35,16 @@ impl Default for DeliveryConfig {
 
 impl DeliveryConfig {
     /// How long a lease lasts: a leased delivery waits for at most
-    /// `workers::QUEUED` attempts ahead of it on each sender and then is
+    /// `QUEUED` attempts ahead of it on each sender (see `workers`) and then is
     /// attempted, each bounded by the timeout; after that a delivery whose
     /// process died is due again.
     pub fn lease(&self) -> Duration {
-        self.timeout * (super::workers::QUEUED as u32 + 1) + Duration::from_secs(5)
+        self.timeout * (QUEUED as u32 + 1) + Duration::from_secs(5)
     }
 }
+
+/// How many rounds of requests a destination's queue holds (see `DeliveryConfig::lease`).
+pub const QUEUED: usize = 8;
 
 /// A request to make.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 //! or hangs only ever holds up its own deliveries. A supervisor starts and
 //! stops them as destinations come and go.
 
-use super::deliver::{Answer, Outgoing};
+use super::deliver::{Answer, Outgoing, QUEUED};
 use crate::App;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,9 +98,6 @@ fn start_destination(app: &App, post: &Arc<dyn Post>, id: &str) -> Running {
         .expect("spawning a delivery dispatcher");
     Running { stop, dispatcher }
 }
-
-/// How many rounds of requests a destination's queue holds (see `DeliveryConfig::lease`).
-pub const QUEUED: usize = 8;
 
 /// One destination's dispatcher: the only thread of the destination that
 /// touches the database. It records finished attempts and leases as many due
