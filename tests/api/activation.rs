@@ -295,3 +295,97 @@ fn destinations_are_validated_their_secret_shown_once_and_deliveries_replayed() 
     assert_eq!(app.get(&format!("/api/v1/destinations/{id}"), &app.admin_key).status, 404);
     assert_eq!(app.get(&format!("/api/v1/destinations/{id}/deliveries"), &app.admin_key).status, 404);
 }
+
+#[test]
+fn scheduled_work_runs_once_per_slot_across_processes_and_segment_changes_become_facts() {
+    let fast = |s: &mut cdp::Settings| {
+        s.delivery.timeout = Duration::from_millis(400);
+        s.delivery.retry.base_ms = 20;
+        s.delivery.poll = Duration::from_millis(50);
+        s.scheduler_tick = Duration::from_millis(100);
+    };
+    let app = TestApp::spawn_with(fast);
+    // A second server on the same database, as a second process would be.
+    let url = app.database_url.clone();
+    let other = TestApp::spawn_with(move |s| {
+        fast(s);
+        s.database_url = url;
+    });
+    let rx = Receiver::start();
+    let (_, secret) = destination(&app, json!({"name": "Zalo", "url": rx.url(), "events": ["segment.entered", "segment.exited"]}));
+    rx.configure(&secret, 0.0, 0.0, 0.0);
+    let (_, web) = app.source("Web", "web");
+    let person = |email: &str, city: &str| {
+        app.event(&web, json!({"type": "identify", "identities": {"email": email}, "traits": {"city": city}}))["profile_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (lan, _minh) = (person("lan@example.vn", "Hà Nội"), person("minh@example.vn", "Hà Nội"));
+    let bad = app.post(
+        "/api/v1/segments",
+        &app.admin_key,
+        json!({"name": "x", "rule": {"trait": "city", "op": "eq", "value": "Hà Nội"}, "refresh_every_minutes": 0}),
+    );
+    assert_eq!((bad.status, bad.body["error"]["details"]["fields"][0]["field"].as_str()), (422, Some("refresh_every_minutes")));
+    let seg = app.post(
+        "/api/v1/segments",
+        &app.admin_key,
+        json!({"name": "Hà Nội", "rule": {"trait": "city", "op": "eq", "value": "Hà Nội"}, "refresh_every_minutes": 60}),
+    );
+    assert_eq!((seg.status, seg.body["refresh_every_minutes"].as_i64()), (201, Some(60)), "{}", seg.body);
+    let sid = seg.body["id"].as_str().unwrap().to_string();
+    // The two who entered at creation are facts.
+    let stats = rx.wait_for(2, 20);
+    assert_eq!(stats["distinct_delivered"], 2, "{stats}");
+    let body = stats["bodies"].as_object().unwrap().values().next().unwrap();
+    assert_eq!((body["type"].as_str(), body["data"]["segment_id"].as_str()), (Some("segment.entered"), Some(sid.as_str())));
+
+    // Both servers see the refresh due (its slot: this hour); it runs once.
+    let job = format!("segment.refresh:{sid}");
+    let runs = eventually(20, || {
+        let r = app.get(&format!("/api/v1/jobs?job={}", enc(&job)), &app.admin_key).body;
+        let items = r["items"].as_array().unwrap().clone();
+        items.iter().any(|i| i["status"] == "succeeded").then_some(items)
+    });
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0]["slot"].as_str().unwrap().ends_with(":00:00Z"), "{}", runs[0]);
+
+    // Loyalty expiry daily at a time already passed today: once.
+    let now = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let program = app.get("/api/v1/loyalty/program", &app.admin_key).body;
+    let mut program = program.as_object().unwrap().clone();
+    program.insert("expire_daily_at".into(), json!(now.format("%H:%M").to_string()));
+    let r = app.send_json("PUT", "/api/v1/loyalty/program", &app.admin_key, Value::Object(program.clone()));
+    assert_eq!((r.status, r.body["expire_daily_at"].as_str()), (200, Some(now.format("%H:%M").to_string().as_str())), "{}", r.body);
+    program.insert("expire_daily_at".into(), json!("25:00"));
+    assert_eq!(app.send_json("PUT", "/api/v1/loyalty/program", &app.admin_key, Value::Object(program)).status, 422);
+    let expiry = eventually(20, || {
+        let r = other.get("/api/v1/jobs?job=loyalty.expire", &other.admin_key).body;
+        let items = r["items"].as_array().unwrap().clone();
+        items.iter().any(|i| i["status"] == "succeeded").then_some(items)
+    });
+    assert_eq!(expiry.len(), 1, "{expiry:?}");
+    // Every run listed is the only one of its job and slot, all succeeded.
+    let all = app.get("/api/v1/jobs?limit=500", &app.admin_key).body;
+    let items = all["items"].as_array().unwrap();
+    let mut slots: Vec<(&str, &str)> = items.iter().map(|i| (i["job"].as_str().unwrap(), i["slot"].as_str().unwrap())).collect();
+    slots.sort();
+    slots.dedup();
+    assert_eq!(slots.len(), items.len(), "{all}");
+    assert!(items.iter().all(|i| i["status"] == "succeeded"), "{all}");
+
+    // Refreshing records who left and who entered, as facts.
+    app.event(&web, json!({"type": "identify", "identities": {"email": "lan@example.vn"}, "traits": {"city": "Đà Nẵng"}}));
+    let hoa = person("hoa@example.vn", "Hà Nội");
+    assert_eq!(app.post(&format!("/api/v1/segments/{sid}/refresh"), &app.admin_key, json!({})).status, 200);
+    let stats = rx.wait_for(4, 20);
+    let facts: Vec<(String, String)> = stats["bodies"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|b| (b["type"].as_str().unwrap().to_string(), b["data"]["profile_id"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(facts.contains(&("segment.exited".to_string(), lan.clone())), "{facts:?}");
+    assert!(facts.contains(&("segment.entered".to_string(), hoa.clone())), "{facts:?}");
+}

@@ -147,7 +147,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(destinations::update_destination)
                 .service(destinations::delete_destination)
                 .service(destinations::list_deliveries)
-                .service(destinations::replay),
+                .service(destinations::replay)
+                .service(destinations::list_jobs),
         )
         .service(
             scope("/v1")

@@ -19,6 +19,17 @@ pub struct SegmentInput {
     pub rule: Value,
     /// A time or a date (its end) that event windows end at; default now.
     pub as_of: Option<String>,
+    /// Refreshed by the server every so many minutes (1 to 10080); none: on request only.
+    pub refresh_every_minutes: Option<i32>,
+}
+
+fn check_refresh(minutes: Option<i32>) -> AppResult<Option<i32>> {
+    match minutes {
+        Some(m) if !(1..=10_080).contains(&m) => {
+            Err(AppError::field("refresh_every_minutes", "out_of_range", "must be between 1 and 10080 (a week), or null"))
+        }
+        m => Ok(m),
+    }
 }
 
 impl App {
@@ -27,6 +38,7 @@ impl App {
         let (name, description) = check_text(&input.name, input.description.as_deref())?;
         let rule = self.parse_rule(&input.rule)?;
         let ctx = self.eval_context(parse_as_of("as_of", input.as_of.as_deref())?);
+        let refresh_every_minutes = check_refresh(input.refresh_every_minutes)?;
         let (actor, text) = (who.actor(), input.rule.to_string());
         Ok(self.db.write(|c| {
             let now = crate::store::now_micros();
@@ -44,6 +56,7 @@ impl App {
                 created_by: actor.clone(),
                 created_at: now,
                 updated_at: now,
+                refresh_every_minutes,
             };
             SegmentStore::create(c, &row)?;
             refresh_locked(c, &row, &rule, ctx)?;
@@ -64,10 +77,12 @@ impl App {
         let (name, description) = check_text(&input.name, input.description.as_deref())?;
         let rule = self.parse_rule(&input.rule)?;
         let ctx = self.eval_context(parse_as_of("as_of", input.as_of.as_deref())?);
+        let refresh_every_minutes = check_refresh(input.refresh_every_minutes)?;
         let (actor, text) = (who.actor(), input.rule.to_string());
         self.db
             .write(|c| {
-                let seg = SegmentStore::update(c, id, &name, &description, &text, &actor, crate::store::now_micros())?;
+                let edit = crate::store::SegmentEdit { name: &name, description: &description, rule: &text, refresh_every_minutes };
+                let seg = SegmentStore::update(c, id, &edit, &actor, crate::store::now_micros())?;
                 refresh_locked(c, &seg, &rule, ctx)?;
                 SegmentStore::get(c, id)
             })

@@ -113,6 +113,7 @@ pub fn run(backend: Backend, postgres_url: Option<String>, n: usize, seed: u64) 
             created_by: "bench".into(),
             created_at: now,
             updated_at: now,
+            refresh_every_minutes: None,
         };
         db.write(|c| segments::create(c, &row)).expect("create");
         let (first, first_ms) = timed(|| db.write(|c| segments::refresh(c, &row.id, &parsed, ctx, cdp_store::now_micros())).unwrap());

@@ -21,6 +21,7 @@ pub mod loyalty;
 pub mod profile;
 pub mod resolution;
 pub mod rfm;
+pub mod schedule;
 pub mod segment;
 pub mod traits;
 pub mod webhook;

@@ -28,6 +28,10 @@ pub struct Program {
     pub tier_window_days: i64,
     pub points_expire_after_days: i64,
     pub tiers: Vec<Tier>,
+    /// `HH:MM` (UTC): lapsed points are expired by the server every day at
+    /// this time; none: only when asked (`POST /loyalty/expire`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_daily_at: Option<String>,
 }
 
 impl Default for Program {
@@ -45,6 +49,7 @@ impl Default for Program {
                 tier("vang", "Vàng", 15_000_000.0, 1.5),
                 tier("kim_cuong", "Kim Cương", 40_000_000.0, 2.0),
             ],
+            expire_daily_at: None,
         }
     }
 }
@@ -64,6 +69,9 @@ impl Program {
         }
         if !(1..=3650).contains(&self.points_expire_after_days) {
             errs.push(FieldError::new("points_expire_after_days", "out_of_range", "must be between 1 and 3650"));
+        }
+        if self.expire_daily_at.as_deref().is_some_and(|t| crate::schedule::parse_hhmm(t).is_none()) {
+            errs.push(FieldError::new("expire_daily_at", "invalid", "must be a time of day HH:MM (UTC)"));
         }
         if self.tiers.is_empty() {
             errs.push(FieldError::new("tiers", "required", "at least one tier is required"));

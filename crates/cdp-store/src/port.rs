@@ -132,7 +132,7 @@ records! {
     ImprovementRow { id, title, description, categories, channel, published_at, created_by, created_at }
     LedgerRow { id, profile_id, kind, points, balance_after, order_id, reward_id, idempotency_key, reason, created_at, expires_at, remaining }
     RewardRow { id, name, points_cost, stock, active_from, active_to, created_at }
-    SegmentRow { id, name, description, rule, version, size, entered, exited, refreshed_at, as_of, created_by, created_at, updated_at }
+    SegmentRow { id, name, description, rule, version, size, entered, exited, refreshed_at, as_of, created_by, created_at, updated_at, refresh_every_minutes }
     MemberRow { profile_id, entered_at, exited_at }
     DestinationRow { id, name, url, secret, events, segment_ids, consent_channel, consent_purpose, enabled, created_at, updated_at }
     DeliveryRow { id, destination_id, event_type, profile_id, data, occurred_at, status, attempts, next_attempt_at, lease_until, last_status_code, last_error, body, created_at, delivered_at }
@@ -500,8 +500,8 @@ impl app::SegmentStore for AnyConnection {
     fn list(&mut self) -> Res<Vec<app::SegmentRow>> {
         done_all(segments::list(self))
     }
-    fn update(&mut self, id: &str, name: &str, description: &str, rule: &str, actor: &str, now: i64) -> Res<app::SegmentRow> {
-        done(segments::update(self, id, name, description, rule, actor, now))
+    fn update(&mut self, id: &str, edit: &app::SegmentEdit, actor: &str, now: i64) -> Res<app::SegmentRow> {
+        done(segments::update(self, id, edit, actor, now))
     }
     fn delete(&mut self, id: &str) -> Res<()> {
         done(segments::delete(self, id))
@@ -563,8 +563,11 @@ impl app::JobStore for AnyConnection {
     fn run_for(&mut self, job: &str, slot: i64) -> Res<Option<app::JobRunRow>> {
         outbox::run_for(self, job, slot).map(|r| r.map(Into::into)).map_err(Into::into)
     }
-    fn save_run(&mut self, row: &app::JobRunRow) -> Res<()> {
-        done(outbox::save_run(self, &row.into()))
+    fn start_run(&mut self, row: &app::JobRunRow) -> Res<bool> {
+        done(outbox::start_run(self, &row.into()))
+    }
+    fn finish_run(&mut self, row: &app::JobRunRow) -> Res<()> {
+        done(outbox::finish_run(self, &row.into()))
     }
     fn runs(&mut self, job: Option<&str>, limit: i64) -> Res<Vec<app::JobRunRow>> {
         done_all(outbox::runs(self, job, limit))

@@ -30,6 +30,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub limits: Limits,
     pub delivery: cdp_app::activation::deliver::DeliveryConfig,
+    /// How often the scheduler looks for due jobs.
+    pub scheduler_tick: Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             workers: None,
             limits: Limits::default(),
             delivery: Default::default(),
+            scheduler_tick: Duration::from_secs(10),
         }
     }
 }
@@ -89,6 +92,7 @@ impl Settings {
         }
         Ok(Settings {
             delivery,
+            scheduler_tick: ms("CDP_SCHEDULER_TICK_MS", d.scheduler_tick)?,
             database_url: env("DATABASE_URL").unwrap_or(d.database_url),
             bind: env("CDP_BIND").unwrap_or(d.bind),
             jwt_secret: env("CDP_JWT_SECRET"),
@@ -181,8 +185,9 @@ pub struct Application {
     /// The database under the application, for tests and benchmarks that
     /// set data up or look at it directly.
     pub db: Db,
-    /// Delivery workers: they stop when the application is dropped.
+    /// Delivery workers and the scheduler: they stop when the application is dropped.
     _workers: cdp_app::activation::workers::Workers,
+    _scheduler: cdp_app::activation::schedule::Scheduler,
 }
 
 impl Application {
@@ -195,6 +200,7 @@ impl Application {
         log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), app.backend());
         let jwt = JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds };
         let workers = cdp_app::activation::workers::Workers::start(app.clone(), std::sync::Arc::new(http::Http::new()));
+        let scheduler = cdp_app::activation::schedule::Scheduler::start(app.clone(), settings.scheduler_tick);
         let state = web::Data::new(AppState::new(app, jwt, settings.limits.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -204,7 +210,7 @@ impl Application {
             server = server.workers(w);
         }
         log::info!("listening on http://{}", listener_addr(&settings.bind, port));
-        Ok(Application { server: server.run(), port, state, db, _workers: workers })
+        Ok(Application { server: server.run(), port, state, db, _workers: workers, _scheduler: scheduler })
     }
 
     pub fn port(&self) -> u16 {

@@ -7,7 +7,7 @@ use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, time_param, 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use cdp_app::activation::{DeliveryRow, Destination, DestinationPatch};
+use cdp_app::activation::{DeliveryRow, Destination, DestinationPatch, JobRunRow};
 use cdp_domain::auth::Scope;
 use cdp_domain::webhook::{ConsentNeed, DestinationSpec};
 use serde::{Deserialize, Serialize};
@@ -295,4 +295,59 @@ pub async fn replay(
     let to = time_param("to", Some(&r.to))?.ok_or_else(|| ApiError::field("to", "required", "an RFC 3339 time"))?;
     let n = crate::blocking(&state, move |app| app.replay(&who, &id, from, to, r.status.as_deref())).await?;
     Ok(HttpResponse::Accepted().json(ReplayOut { requeued: n }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "01936f3e-7000-7000-8000-0000000000f1", "job": "segment.refresh:01936f3e-7000-7000-8000-0000000000a1",
+    "slot": "2026-12-03T08:00:00Z", "status": "succeeded", "detail": {"size": 1520, "entered": 12, "exited": 3},
+    "started_at": "2026-12-03T08:00:01Z", "finished_at": "2026-12-03T08:00:01Z"}))]
+pub struct JobRunOut {
+    pub id: String,
+    /// `segment.refresh:<segment id>` or `loyalty.expire`.
+    pub job: String,
+    /// The scheduled time the run is for: each slot runs once.
+    pub slot: String,
+    /// running, succeeded or failed.
+    pub status: String,
+    /// What the run did, or why it failed.
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+impl From<JobRunRow> for JobRunOut {
+    fn from(r: JobRunRow) -> Self {
+        JobRunOut {
+            detail: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
+            id: r.id,
+            job: r.job,
+            slot: ts(r.slot),
+            status: r.status,
+            started_at: ts(r.started_at),
+            finished_at: r.finished_at.map(ts),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobsQuery {
+    /// Only runs of this job.
+    pub job: Option<String>,
+    /// 1 to 500; default 50.
+    pub limit: Option<i64>,
+}
+
+/// Recent runs of scheduled work (segment refreshes, loyalty expiry), newest first (admin).
+#[utoipa::path(tag = "destinations", operation_id = "list_jobs", security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
+    params(JobsQuery),
+    responses((status = 200, body = List<JobRunOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[get("/jobs")]
+pub async fn list_jobs(state: web::Data<AppState>, who: Auth, q: web::Query<JobsQuery>) -> ApiResult<web::Json<List<JobRunOut>>> {
+    who.require(Scope::Admin)?;
+    let q = q.into_inner();
+    let limit = page_limit(q.limit)?;
+    let rows = crate::blocking(&state, move |app| app.job_runs(q.job.as_deref(), limit)).await?;
+    Ok(web::Json(List { items: rows.into_iter().map(Into::into).collect() }))
 }

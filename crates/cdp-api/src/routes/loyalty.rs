@@ -24,6 +24,8 @@ pub struct ProgramDoc {
     pub tier_window_days: i64,
     pub points_expire_after_days: i64,
     pub tiers: Vec<TierDoc>,
+    /// `HH:MM` (UTC): the server expires lapsed points every day at this time; absent: only on request.
+    pub expire_daily_at: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

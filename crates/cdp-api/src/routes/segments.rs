@@ -34,6 +34,9 @@ pub struct SegmentIn {
     /// Reference time of the first evaluation (RFC 3339, or a date meaning its
     /// end); default now.
     pub as_of: Option<String>,
+    /// The server refreshes the segment every so many minutes (1 to 10080);
+    /// absent or null: only on request. Entries and exits become `segment.entered`/`segment.exited` facts.
+    pub refresh_every_minutes: Option<i32>,
 }
 
 /// A segment, its current rule version and the outcome of its last refresh.
@@ -62,6 +65,8 @@ pub struct SegmentOut {
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Refreshed by the server every so many minutes; null: on request only.
+    pub refresh_every_minutes: Option<i32>,
 }
 
 impl From<SegmentRow> for SegmentOut {
@@ -77,6 +82,7 @@ impl From<SegmentRow> for SegmentOut {
             exited: r.exited,
             refreshed_at: r.refreshed_at.map(ts),
             as_of: r.as_of.map(ts),
+            refresh_every_minutes: r.refresh_every_minutes,
             created_by: r.created_by,
             created_at: ts(r.created_at),
             updated_at: ts(r.updated_at),
@@ -161,7 +167,13 @@ pub struct VersionOut {
 }
 
 fn input(body: SegmentIn) -> SegmentInput {
-    SegmentInput { name: body.name, description: body.description, rule: body.rule, as_of: body.as_of }
+    SegmentInput {
+        name: body.name,
+        description: body.description,
+        rule: body.rule,
+        as_of: body.as_of,
+        refresh_every_minutes: body.refresh_every_minutes,
+    }
 }
 
 /// Creates a segment and evaluates it at once; answers its size.

@@ -7,6 +7,7 @@
 //! `schedule` runs due jobs.
 
 pub mod deliver;
+pub mod schedule;
 pub mod workers;
 
 pub use crate::store::{DeliveryRow, DestinationRow, JobRunRow};

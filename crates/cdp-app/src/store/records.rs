@@ -289,6 +289,8 @@ pub struct SegmentRow {
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Refreshed by the server every so many minutes (none: on request only).
+    pub refresh_every_minutes: Option<i32>,
 }
 
 #[derive(Debug, Clone)]
@@ -536,6 +538,15 @@ pub struct CaseFilter {
     /// Only active cases past their due time at this instant.
     pub overdue_at: Option<i64>,
     pub after: Option<(i64, String)>,
+}
+
+/// What replacing a segment sets.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentEdit<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub rule: &'a str,
+    pub refresh_every_minutes: Option<i32>,
 }
 
 /// Which members to page through.

@@ -257,7 +257,7 @@ pub trait SegmentStore {
     fn list(&mut self) -> StoreResult<Vec<SegmentRow>>;
     /// A new version of a segment's definition.
     #[allow(clippy::too_many_arguments)]
-    fn update(&mut self, id: &str, name: &str, description: &str, rule: &str, actor: &str, now: i64) -> StoreResult<SegmentRow>;
+    fn update(&mut self, id: &str, edit: &SegmentEdit, actor: &str, now: i64) -> StoreResult<SegmentRow>;
     fn delete(&mut self, id: &str) -> StoreResult<()>;
     /// Every version of the rule: (version, rule, created_by, created_at), oldest first.
     fn versions(&mut self, id: &str) -> StoreResult<Vec<(i32, String, String, i64)>>;
@@ -313,7 +313,10 @@ pub trait OutboxStore {
 pub trait JobStore {
     /// The run of `job` for `slot`, if one was started.
     fn run_for(&mut self, job: &str, slot: i64) -> StoreResult<Option<JobRunRow>>;
-    fn save_run(&mut self, row: &JobRunRow) -> StoreResult<()>;
+    /// Records a run's start unless a run for its job and slot exists: answers whether it did.
+    fn start_run(&mut self, row: &JobRunRow) -> StoreResult<bool>;
+    /// Records how a started run ended (status, detail, finished_at).
+    fn finish_run(&mut self, row: &JobRunRow) -> StoreResult<()>;
     /// The most recent runs, newest first.
     fn runs(&mut self, job: Option<&str>, limit: i64) -> StoreResult<Vec<JobRunRow>>;
 }

@@ -48,8 +48,8 @@ pub struct DeliveryRow {
     pub delivered_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = job_runs, treat_none_as_null = true)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = job_runs)]
 pub struct JobRunRow {
     pub id: String,
     pub job: String,
@@ -158,6 +158,36 @@ pub fn enqueue(conn: &mut AnyConnection, facts: &[Fact], now: i64) -> StoreResul
         ENQUEUED.with(|e| e.set(true));
     }
     Ok(out.len())
+}
+
+/// The entries and exits a refresh of `segment` at `now` recorded, as
+/// `segment.entered` / `segment.exited` facts, when a destination subscribes to them.
+pub fn segment_changes(conn: &mut AnyConnection, segment: &str, now: i64) -> StoreResult<usize> {
+    let wanted =
+        subscribers(conn)?.iter().any(|(_, events, _)| events.contains("\"segment.entered\"") || events.contains("\"segment.exited\""));
+    if !wanted {
+        return Ok(0);
+    }
+    let name: String = crate::schema::segments::table.find(segment).select(crate::schema::segments::name).first(conn)?;
+    let data = serde_json::json!({"segment_id": segment, "segment_name": name}).to_string();
+    let entered: Vec<String> = segment_members::table
+        .filter(segment_members::segment_id.eq(segment))
+        .filter(segment_members::entered_at.eq(now))
+        .select(segment_members::profile_id)
+        .load(conn)?;
+    let exited: Vec<String> = segment_members::table
+        .filter(segment_members::segment_id.eq(segment))
+        .filter(segment_members::exited_at.eq(now))
+        .select(segment_members::profile_id)
+        .load(conn)?;
+    let fact = |kind: &'static str, p: String| Fact { kind, profile_id: p, data: data.clone(), occurred_at: now };
+    let facts: Vec<Fact> =
+        entered.into_iter().map(|p| fact("segment.entered", p)).chain(exited.into_iter().map(|p| fact("segment.exited", p))).collect();
+    let mut n = 0;
+    for chunk in facts.chunks(10_000) {
+        n += enqueue(conn, chunk, now)?;
+    }
+    Ok(n)
 }
 
 pub fn add_destination(conn: &mut AnyConnection, row: &DestinationRow) -> StoreResult<()> {
@@ -318,15 +348,28 @@ pub fn run_for(conn: &mut AnyConnection, job: &str, slot: i64) -> StoreResult<Op
         .optional()?)
 }
 
-pub fn save_run(conn: &mut AnyConnection, row: &JobRunRow) -> StoreResult<()> {
-    match conn {
-        AnyConnection::Postgresql(c) => {
-            diesel::insert_into(job_runs::table).values(row).on_conflict(job_runs::id).do_update().set(row).execute(c)?;
-        }
-        AnyConnection::Sqlite(c) => {
-            diesel::replace_into(job_runs::table).values(row).execute(c)?;
-        }
-    }
+/// See `JobStore::start_run`: the (job, slot) key decides, whoever asks.
+pub fn start_run(conn: &mut AnyConnection, row: &JobRunRow) -> StoreResult<bool> {
+    use diesel::sql_types::Nullable;
+    let n = crate::per_backend!(conn, |c| crate::cached!(
+        "INSERT INTO job_runs (id, job, slot, status, detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT DO NOTHING"
+    )
+    .bind::<Text, _>(row.id.as_str())
+    .bind::<Text, _>(row.job.as_str())
+    .bind::<BigInt, _>(row.slot)
+    .bind::<Text, _>(row.status.as_str())
+    .bind::<Nullable<Text>, _>(row.detail.as_deref())
+    .bind::<BigInt, _>(row.started_at)
+    .bind::<Nullable<BigInt>, _>(row.finished_at)
+    .execute(c)?);
+    Ok(n == 1)
+}
+
+pub fn finish_run(conn: &mut AnyConnection, row: &JobRunRow) -> StoreResult<()> {
+    diesel::update(job_runs::table.find(&row.id))
+        .set((job_runs::status.eq(&row.status), job_runs::detail.eq(&row.detail), job_runs::finished_at.eq(row.finished_at)))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -152,6 +152,9 @@ pub fn refresh(conn: &mut AnyConnection, segment: &str, rule: &Rule, ctx: EvalCo
             segments::as_of.eq(ctx.as_of),
         ))
         .execute(conn)?;
+    if entered + exited > 0 {
+        crate::repo::outbox::segment_changes(conn, segment, now)?;
+    }
     Ok(RefreshOutcome { size, entered, exited, at: now })
 }
 
@@ -171,6 +174,8 @@ pub struct SegmentRow {
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Refreshed by the server every so many minutes (none: on request only).
+    pub refresh_every_minutes: Option<i32>,
 }
 
 pub fn create(conn: &mut AnyConnection, row: &SegmentRow) -> StoreResult<()> {
@@ -209,15 +214,8 @@ pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<SegmentRow>> {
 }
 
 /// Replaces name, description and rule; a changed rule becomes a new version.
-pub fn update(
-    conn: &mut AnyConnection,
-    id: &str,
-    name: &str,
-    description: &str,
-    rule: &str,
-    actor: &str,
-    now: i64,
-) -> StoreResult<SegmentRow> {
+pub fn update(conn: &mut AnyConnection, id: &str, edit: &cdp_app::store::SegmentEdit, actor: &str, now: i64) -> StoreResult<SegmentRow> {
+    let cdp_app::store::SegmentEdit { name, description, rule, refresh_every_minutes } = *edit;
     let cur = lock(conn, id)?;
     let version = if cur.rule == rule { cur.version } else { cur.version + 1 };
     if version != cur.version {
@@ -230,6 +228,7 @@ pub fn update(
             segments::rule.eq(rule),
             segments::version.eq(version),
             segments::updated_at.eq(now),
+            segments::refresh_every_minutes.eq(refresh_every_minutes),
         ))
         .execute(conn)?;
     get(conn, id)
