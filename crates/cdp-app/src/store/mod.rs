@@ -4,10 +4,12 @@
 //! (SQLite and PostgreSQL) and the process wires the two together, so that
 //! nothing above this crate is compiled against a database driver.
 
+mod activation;
 mod error;
 mod records;
 mod repos;
 
+pub use activation::*;
 pub use error::{Abort, StoreError, StoreResult, TxError};
 pub use records::*;
 pub use repos::*;

@@ -4,6 +4,7 @@
 //! Use cases call them by trait (`ProfileStore::get(tx, id)`): names repeat
 //! across traits.
 
+use super::activation::*;
 use super::records::*;
 use super::StoreResult;
 use cdp_domain::loyalty::Program;
