@@ -112,6 +112,11 @@ fn a_dead_and_a_hanging_destination_do_not_hold_up_a_healthy_one() {
     assert!(tried["last_error"].as_str().unwrap().to_lowercase().contains("connect"), "{tried}");
     assert_eq!(tried["last_status_code"], Value::Null);
     assert!(deliveries(&app, &hang_id, "delivered").is_empty());
+    // The dead one rests between rounds of attempts (a circuit breaker):
+    // retried one by one every 20, 40, 80… ms, its 100 deliveries would have
+    // made hundreds of attempts by now.
+    let attempts: i64 = deliveries(&app, &dead_id, "").iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
+    assert!(attempts < 100, "{attempts} attempts on a dead destination");
 }
 
 #[test]

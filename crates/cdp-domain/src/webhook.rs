@@ -88,6 +88,46 @@ impl RetryPolicy {
     }
 }
 
+/// The longest a failing destination rests between probes.
+pub const MAX_REST_MS: u64 = 60_000;
+
+/// A destination's circuit breaker: once `threshold` attempts in a row have
+/// failed (a refused connection, a timeout, a non-2xx answer), the
+/// destination rests — nothing more is attempted, its deliveries stay
+/// pending — for the retry schedule's wait (capped at `MAX_REST_MS`), longer
+/// after each rest that ends in failures again; a success closes it. A dead
+/// endpoint then costs one round of attempts per rest instead of one per
+/// delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Breaker {
+    failures: u32,
+    rests: u32,
+}
+
+impl Breaker {
+    /// Notes an answer; when the destination must rest now, answers for how
+    /// many milliseconds (`jitter` in −1..1, as `RetryPolicy::delay_ms`).
+    pub fn answered(&mut self, ok: bool, threshold: u32, retry: &RetryPolicy, jitter: f64) -> Option<u64> {
+        if ok {
+            *self = Breaker::default();
+            return None;
+        }
+        self.failures += 1;
+        if self.failures < threshold.max(1) {
+            return None;
+        }
+        self.failures = 0;
+        self.rests = self.rests.saturating_add(1);
+        Some(retry.delay_ms(self.rests, jitter).min(MAX_REST_MS))
+    }
+
+    /// Whether the last rest has not been followed by a success yet: after
+    /// it, one round of attempts probes the destination.
+    pub fn probing(&self) -> bool {
+        self.rests > 0
+    }
+}
+
 /// The channel and purpose a destination requires consent for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentNeed {
@@ -170,6 +210,26 @@ fn valid_url(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_breaker_opens_after_a_run_of_failures_rests_longer_each_time_and_a_success_closes_it() {
+        use super::{Breaker, RetryPolicy, MAX_REST_MS};
+        let retry = RetryPolicy { base_ms: 1000, max_attempts: 15 };
+        let mut b = Breaker::default();
+        assert_eq!((0..3).filter_map(|_| b.answered(false, 4, &retry, 0.0)).count(), 0, "three failures: no rest");
+        assert_eq!(b.answered(false, 4, &retry, 0.0), Some(1000));
+        assert!(b.probing());
+        // The probe round fails too: a longer rest, and so on up to the cap.
+        let rests: Vec<u64> = (0..40).filter_map(|_| b.answered(false, 4, &retry, 0.0)).collect();
+        assert_eq!(&rests[..3], &[2000, 4000, 8000]);
+        assert_eq!(*rests.last().unwrap(), MAX_REST_MS);
+        // Failures interleaved with a success never open it.
+        assert_eq!(b.answered(true, 4, &retry, 0.0), None);
+        assert!(!b.probing());
+        for i in 0..100 {
+            assert_eq!(b.answered(i % 3 == 0, 4, &retry, 0.0), None);
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -74,6 +74,8 @@ pub struct Ingestor {
     group: std::sync::Arc<Group>,
     /// The threads leaders run on, started with the first one.
     leaders: std::sync::Arc<std::sync::OnceLock<Option<crate::writer::Writer>>>,
+    /// Microseconds of writing with every leader busy (see `busy_micros`).
+    busy: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Group {
@@ -90,7 +92,7 @@ struct MustLead(());
 impl Ingestor {
     /// Group commit over `db`.
     pub fn new(db: Db) -> Ingestor {
-        Ingestor { db, group: Default::default(), leaders: Default::default() }
+        Ingestor { db, group: Default::default(), leaders: Default::default(), busy: Default::default() }
     }
 
     /// Stores a request's events (prepared with `currency`) in a transaction
@@ -137,7 +139,7 @@ impl Ingestor {
     fn lead(&self, _turn: MustLead) {
         let mut turn = Lead { group: &self.group, held: Vec::new() };
         loop {
-            let jobs: Vec<Job> = {
+            let (jobs, full): (Vec<Job>, bool) = {
                 let mut state = self.group.state();
                 for k in turn.held.drain(..) {
                     state.writing.remove(&k);
@@ -156,10 +158,22 @@ impl Ingestor {
                 }
                 turn.held = jobs.iter().flat_map(|j| j.keys.iter().copied()).collect();
                 state.writing.extend(turn.held.iter().copied());
-                jobs
+                (jobs, state.leaders >= self.leader_limit())
             };
+            let started = std::time::Instant::now();
             self.store_group(jobs);
+            if full {
+                self.busy.fetch_add(started.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Microseconds leaders have spent storing groups while every leader
+    /// there may be was writing, since the start: its growth over an
+    /// interval, divided by the interval, is how much of the time ingestion
+    /// had no writer to spare (up to the number of leaders).
+    pub fn busy_micros(&self) -> u64 {
+        self.busy.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// SQLite has one writer at a time: one leader. PostgreSQL writes in

@@ -86,6 +86,7 @@ impl Settings {
             },
             poll: ms("CDP_DELIVERY_POLL_MS", dd.poll)?,
             concurrency: env_parse("CDP_DELIVERY_CONCURRENCY")?.unwrap_or(dd.concurrency),
+            busy_pause: ms("CDP_DELIVERY_BUSY_PAUSE_MS", dd.busy_pause)?,
         };
         if delivery.retry.max_attempts == 0 || delivery.concurrency == 0 || delivery.timeout.is_zero() {
             return Err("CDP_DELIVERY_MAX_ATTEMPTS, CDP_DELIVERY_CONCURRENCY and CDP_DELIVERY_TIMEOUT_MS must be above 0".into());

@@ -20,6 +20,11 @@ pub struct DeliveryConfig {
     pub poll: Duration,
     /// Requests in flight per destination.
     pub concurrency: usize,
+    /// Ingestion first: while ingestion's writes take most of the time (a
+    /// burst, an import), a destination's worker takes its turn at the
+    /// database (record attempts, lease more) at most this often, and catches
+    /// up once the burst is over. Zero: no pause.
+    pub busy_pause: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -29,6 +34,7 @@ impl Default for DeliveryConfig {
             retry: RetryPolicy::default(),
             poll: Duration::from_millis(1000),
             concurrency: 4,
+            busy_pause: Duration::from_millis(250),
         }
     }
 }
@@ -80,6 +86,7 @@ impl App {
         let lease_until = now + cfg.lease().as_micros() as i64;
         let attempted = self.attempted(done, now);
         let claimed = self.db.write(|c| {
+            OutboxStore::commit_lazily(c)?;
             OutboxStore::record_attempts(c, &attempted)?;
             let dest = match OutboxStore::destination(c, destination) {
                 Ok(d) if d.enabled && limit > 0 => d,
@@ -170,7 +177,10 @@ impl App {
             }
         }
         if !suppressed.is_empty() {
-            self.db.write(|c| OutboxStore::record_attempts(c, &suppressed))?;
+            self.db.write(|c| {
+                OutboxStore::commit_lazily(c)?;
+                OutboxStore::record_attempts(c, &suppressed)
+            })?;
         }
         Ok(outgoing)
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Makes an HTTP request: POST `body` to `url` with `headers`, answering the
 /// status code, or why there was none within `timeout`. Implemented by the
@@ -131,6 +131,10 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
     let mut done: Vec<(Outgoing, Answer)> = Vec::new();
     // Whether deliveries may be due: after a full lease, a wake-up or a poll.
     let mut maybe_due = true;
+    let mut load = Load::new(app.db.ingest_busy_micros());
+    let mut last_turn: Option<Instant> = None;
+    let mut breaker = cdp_domain::webhook::Breaker::default();
+    let mut rest_until: Option<Instant> = None;
     loop {
         let stopping = stop.load(Ordering::Acquire);
         if stopping && in_flight == 0 && done.is_empty() {
@@ -141,8 +145,23 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
         // deep; the queue is refilled once it is down to one round, so that
         // leases and records are written a batch at a time.
         let low = in_flight <= n;
-        let free = if stopping || !low { 0 } else { n * QUEUED - in_flight };
-        if (!done.is_empty() && (low || done.len() >= n * QUEUED / 2)) || (free > 0 && maybe_due) {
+        let resting = rest_until.is_some_and(|t| Instant::now() < t);
+        let free = if stopping || !low || resting {
+            0
+        } else if breaker.probing() {
+            // After a rest, one round of attempts tries the destination again.
+            n - in_flight.min(n)
+        } else {
+            n * QUEUED - in_flight
+        };
+        let want = (!done.is_empty() && (low || done.len() >= n * QUEUED / 2)) || (free > 0 && maybe_due);
+        // Ingestion first: while it is writing most of the time, one turn per `busy_pause`.
+        let pause = match last_turn {
+            Some(at) if want && !stopping && load.share(app.db.ingest_busy_micros()) > BUSY => cfg.busy_pause.checked_sub(at.elapsed()),
+            _ => None,
+        };
+        if want && pause.is_none() {
+            last_turn = Some(Instant::now());
             let due = !done.is_empty() || app.deliveries_due(destination).unwrap_or(true);
             if due {
                 match app.exchange_deliveries(destination, &done, free) {
@@ -173,12 +192,18 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
             // facts every few milliseconds meanwhile.
             let free = n - in_flight.min(n);
             let wait = if free > 0 && !stopping { Duration::from_millis(20).min(cfg.poll) } else { cfg.poll };
+            let wait = pause.map_or(wait, |p| p.min(wait));
             match finished.recv_timeout(wait) {
                 Ok(r) => {
-                    in_flight -= 1;
-                    done.push(r);
-                    while let Ok(r) = finished.try_recv() {
+                    let mut answers = vec![r];
+                    answers.extend(finished.try_iter());
+                    for r in answers {
                         in_flight -= 1;
+                        let ok = matches!(r.1, Ok(code) if (200..300).contains(&code));
+                        if let Some(ms) = breaker.answered(ok, n as u32, &cfg.retry, rand::random::<f64>() * 2.0 - 1.0) {
+                            log::info!("destination {destination} failed {n} attempts in a row: resting {ms} ms");
+                            rest_until = Some(Instant::now() + Duration::from_millis(ms));
+                        }
                         done.push(r);
                     }
                     maybe_due = true;
@@ -186,6 +211,10 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
                 Err(mpsc::RecvTimeoutError::Timeout) => maybe_due = free == 0 || app.db.outbox_count() != seen || wait == cfg.poll,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
+        } else if let Some(p) = pause {
+            std::thread::sleep(p.min(cfg.poll));
+        } else if let Some(t) = rest_until.filter(|_| resting && !stopping) {
+            std::thread::sleep(t.saturating_duration_since(Instant::now()).min(cfg.poll));
         } else if !maybe_due && !stopping {
             app.db.wait_for_outbox(seen, cfg.poll);
             maybe_due = true;
@@ -194,5 +223,35 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
     drop(jobs);
     for s in senders {
         let _ = s.join();
+    }
+}
+
+/// Ingestion counts as busy when its writes took more than this share of the
+/// time since a worker last looked.
+const BUSY: f64 = 0.5;
+
+/// How much of the recent time ingestion spent writing, from the store's
+/// running total of its writers' busy time.
+struct Load {
+    at: Instant,
+    busy_micros: u64,
+    share: f64,
+}
+
+impl Load {
+    fn new(busy_micros: u64) -> Load {
+        Load { at: Instant::now(), busy_micros, share: 0.0 }
+    }
+
+    /// The share over the time since the last look (at least 50 ms, so that
+    /// one long batch does not decide it).
+    fn share(&mut self, busy_micros: u64) -> f64 {
+        let elapsed = self.at.elapsed();
+        if elapsed >= Duration::from_millis(50) {
+            self.share = busy_micros.saturating_sub(self.busy_micros) as f64 / elapsed.as_micros().max(1) as f64;
+            self.at = Instant::now();
+            self.busy_micros = busy_micros;
+        }
+        self.share
     }
 }

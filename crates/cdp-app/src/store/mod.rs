@@ -46,6 +46,10 @@ pub trait Store: Send + Sync {
     /// that other requests' events may share, as one batch; `reply` gets
     /// their outcomes once committed. Does not wait.
     fn ingest(&self, origin: &Origin, events: Vec<Prepared>, currency: &str, received_at: i64, reply: Reply);
+    /// Microseconds this process has spent writing ingestion's batches with
+    /// none of its writers to spare, so far (summed over writers): how
+    /// saturated ingestion is, as its growth over an interval divided by the interval.
+    fn ingest_busy_micros(&self) -> u64;
     /// Runs `work` holding the lock `name` across every process on the
     /// database (PostgreSQL: a session advisory lock, released if the process
     /// dies; SQLite: this process's), or answers `false` at once, without
@@ -107,6 +111,11 @@ impl Db {
     /// See [`Store::exclusive`].
     pub fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> StoreResult<bool> {
         self.0.exclusive(name, work)
+    }
+
+    /// See [`Store::ingest_busy_micros`].
+    pub fn ingest_busy_micros(&self) -> u64 {
+        self.0.ingest_busy_micros()
     }
 
     /// How many commits of this process have written deliveries so far.

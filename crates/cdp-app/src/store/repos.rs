@@ -297,6 +297,10 @@ pub trait OutboxStore {
     fn has_due(&mut self, destination: &str, now: i64) -> StoreResult<bool>;
     /// Records attempts made under leases still held; answers how many were recorded.
     fn record_attempts(&mut self, attempts: &[Attempted]) -> StoreResult<usize>;
+    /// Lets this transaction's commit answer before it is durable (a crash
+    /// right after may lose it): for leases and records of attempts, whose
+    /// loss only makes a delivery due again — at least once still holds.
+    fn commit_lazily(&mut self) -> StoreResult<()>;
     /// A destination's deliveries, newest first.
     fn deliveries(
         &mut self,

@@ -33,6 +33,9 @@ impl app::OutboxStore for AnyConnection {
     fn record_attempts(&mut self, attempts: &[app::Attempted]) -> Res<usize> {
         done(outbox::record_attempts(self, attempts))
     }
+    fn commit_lazily(&mut self) -> Res<()> {
+        done(outbox::commit_lazily(self))
+    }
     fn deliveries(
         &mut self,
         destination: &str,

@@ -60,6 +60,10 @@ impl app::Store for SqlStore {
         self.ingestor.ingest(origin, events, currency, received_at, Box::new(move |r| reply(r.map_err(Into::into))))
     }
 
+    fn ingest_busy_micros(&self) -> u64 {
+        self.ingestor.busy_micros()
+    }
+
     fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Res<bool> {
         use diesel::sql_types::{BigInt, Bool};
         #[derive(diesel::QueryableByName)]

@@ -264,6 +264,16 @@ pub fn has_due(conn: &mut AnyConnection, destination: &str, now: i64) -> StoreRe
     Ok(!rows.is_empty())
 }
 
+/// See `OutboxStore::commit_lazily`: PostgreSQL's `synchronous_commit` off
+/// for the transaction; SQLite (WAL, `synchronous = NORMAL`) never waits for
+/// the disk at commit.
+pub fn commit_lazily(conn: &mut AnyConnection) -> StoreResult<()> {
+    match conn {
+        AnyConnection::Postgresql(c) => Ok(diesel::connection::SimpleConnection::batch_execute(c, "SET LOCAL synchronous_commit = off")?),
+        AnyConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// See `OutboxStore::record_attempts`: one cached statement per attempt
 /// (diesel would prepare an `update` anew every time).
 pub fn record_attempts(conn: &mut AnyConnection, attempts: &[cdp_app::store::Attempted]) -> StoreResult<usize> {
