@@ -200,7 +200,11 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
                     for r in answers {
                         in_flight -= 1;
                         let ok = matches!(r.1, Ok(code) if (200..300).contains(&code));
-                        if let Some(ms) = breaker.answered(ok, n as u32, &cfg.retry, rand::random::<f64>() * 2.0 - 1.0) {
+                        // Failures of attempts queued before a rest began do not lengthen it.
+                        let counted = ok || rest_until.is_none_or(|t| Instant::now() >= t);
+                        let rest =
+                            if counted { breaker.answered(ok, n as u32, &cfg.retry, rand::random::<f64>() * 2.0 - 1.0) } else { None };
+                        if let Some(ms) = rest {
                             log::info!("destination {destination} failed {n} attempts in a row: resting {ms} ms");
                             rest_until = Some(Instant::now() + Duration::from_millis(ms));
                         }
