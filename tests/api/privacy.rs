@@ -52,6 +52,16 @@ fn dump(conn: &mut AnyConnection) -> String {
 #[test]
 fn export_then_erase_leaves_nothing_personal_and_refuses_replays() {
     let app = TestApp::spawn();
+    // A destination for every fact, whose endpoint refuses connections: its
+    // deliveries (and the bodies of their attempts) stay in the outbox.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let d = app.post(
+        "/api/v1/destinations",
+        &app.admin_key,
+        json!({"name": "CRM", "url": format!("http://127.0.0.1:{dead}/hook"),
+               "events": ["profile.created", "profile.merged", "order.completed", "order.refunded", "feedback.negative", "case.opened"]}),
+    );
+    assert_eq!(d.status, 201, "{}", d.body);
     let (_, pos) = app.source("POS", "store");
     let (_, web) = app.source("Web", "web");
     let old = "2026-10-01T03:00:00Z";

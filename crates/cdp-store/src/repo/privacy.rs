@@ -89,6 +89,18 @@ pub fn erase(conn: &mut AnyConnection, profile: &str, actor: &str, now: i64) -> 
         .execute(conn)?;
     e.segment_memberships = diesel::delete(segment_members::table.filter(segment_members::profile_id.eq_any(&ids))).execute(conn)?;
     e.account_memberships = diesel::delete(account_members::table.filter(account_members::profile_id.eq_any(&ids))).execute(conn)?;
+    // Deliveries keep their ids and outcomes (what left, when) but not what
+    // they said; those still pending will never be sent.
+    use crate::schema::deliveries;
+    let theirs = || deliveries::table.filter(deliveries::profile_id.eq_any(&ids));
+    diesel::update(theirs().filter(deliveries::status.eq("pending")))
+        .set((
+            deliveries::status.eq("suppressed"),
+            deliveries::last_error.eq("the profile was erased"),
+            deliveries::lease_until.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    diesel::update(theirs()).set((deliveries::data.eq("{}"), deliveries::body.eq(None::<String>))).execute(conn)?;
     for id in &ids {
         diesel::insert_into(erased_profiles::table)
             .values((erased_profiles::profile_id.eq(id), erased_profiles::erased_at.eq(now), erased_profiles::erased_by.eq(actor)))
