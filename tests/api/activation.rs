@@ -394,3 +394,43 @@ fn scheduled_work_runs_once_per_slot_across_processes_and_segment_changes_become
     assert!(facts.contains(&("segment.exited".to_string(), lan.clone())), "{facts:?}");
     assert!(facts.contains(&("segment.entered".to_string(), hoa.clone())), "{facts:?}");
 }
+
+#[test]
+fn deliveries_follow_merges_and_an_erased_persons_pending_ones_are_suppressed() {
+    let app = spawn();
+    let rx = Receiver::start();
+    let (id, secret) = destination(&app, json!({"name": "CRM", "url": rx.url(), "events": ["order.completed"]}));
+    let (_, pos) = app.source("POS", "store");
+    // Erased while its delivery is still being retried: suppressed at the next attempt.
+    rx.configure(&secret, 1.0, 0.0, 0.0);
+    let gone = app.event(
+        &pos,
+        json!({"event": "Order Completed", "identities": {"phone": "0915000009"}, "properties": {"order_id": "E-1", "revenue": 90000}}),
+    )["profile_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually(20, || deliveries(&app, &id, "pending").iter().any(|d| d["attempts"].as_i64() > Some(0)).then_some(()));
+    let erased = send(ureq::delete(&app.url(&format!("/api/v1/profiles/{gone}"))).set("X-Api-Key", &app.admin_key), None);
+    assert!(erased.status < 300, "{}", erased.body);
+    rx.configure(&secret, 0.0, 0.0, 0.0);
+    let suppressed = eventually(20, || deliveries(&app, &id, "suppressed").into_iter().next());
+    assert!(suppressed["last_error"].as_str().unwrap().contains("erased"), "{suppressed}");
+
+    // An order by a phone-only newcomer and, in the same request, the event
+    // that merges them into the e-mail's older profile: the delivery names
+    // the survivor, with both identities.
+    let older = app.event(&pos, json!({"type": "identify", "identities": {"email": "binh@example.vn"}}))["profile_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let batch = json!({"events": [
+        {"event": "Order Completed", "identities": {"phone": "0915000010"}, "properties": {"order_id": "M-1", "revenue": 120000}},
+        {"type": "identify", "identities": {"phone": "0915000010", "email": "binh@example.vn"}}]});
+    assert_eq!(app.post("/api/v1/events/batch", &pos, batch).status, 200);
+    let stats = rx.wait_for(1, 30);
+    let body = stats["bodies"].as_object().unwrap().values().find(|b| b["data"]["order_id"] == "M-1").unwrap().clone();
+    assert_eq!(body["data"]["profile_id"].as_str(), Some(older.as_str()), "{body}");
+    let kinds: Vec<&str> = body["data"]["profile"]["identities"].as_array().unwrap().iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"phone") && kinds.contains(&"email"), "{body}");
+}

@@ -3,7 +3,7 @@
 //! (`suppressed`), write the body of the others, sign them; then record
 //! what each attempt answered, with the next attempt's time.
 
-use crate::store::{Attempted, ConsentStore, DeliveryRow, OutboxStore, ProfileStore, StoreError};
+use crate::store::{Attempted, ConsentStore, DeliveryRow, OutboxStore, StoreError, Subject};
 use crate::{App, AppResult};
 use cdp_domain::webhook::{self, RetryPolicy};
 use serde_json::{json, Value};
@@ -104,40 +104,28 @@ impl App {
         let need = dest.consent_channel.clone().zip(dest.consent_purpose.clone());
         // Who each delivery is about now (merges followed), and whether they may receive it.
         let prepared = self.db.read(|c| {
-            let mut out = Vec::with_capacity(rows.len());
-            let mut ids: Vec<String> = rows.iter().map(|r| r.profile_id.clone()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let mut views: std::collections::HashMap<String, crate::store::ProfileView> =
-                ProfileStore::get_many(c, &ids)?.into_iter().map(|v| (v.profile.id.clone(), v)).collect();
-            let live: Vec<Option<crate::store::ProfileView>> = rows
-                .iter()
-                .map(|r| match views.get(&r.profile_id) {
-                    Some(v) => Ok(Some(v.clone())),
-                    // Merged away since (or erased): followed to where it lives now.
-                    None => match ProfileStore::get(c, &r.profile_id) {
-                        Ok(v) => {
-                            views.insert(r.profile_id.clone(), v.clone());
-                            Ok(Some(v))
-                        }
-                        Err(StoreError::NotFound) => Ok(None),
-                        Err(e) => Err(e),
-                    },
-                })
-                .collect::<Result<_, _>>()?;
-            let ids: Vec<String> = live.iter().flatten().map(|v| v.profile.id.clone()).collect();
+            let ids: Vec<String> = rows.iter().map(|r| r.profile_id.clone()).collect();
+            let subjects = OutboxStore::subjects(c, &ids)?;
             let granted = match &need {
-                Some((channel, purpose)) => Some(ConsentStore::granted_among(c, &ids, channel, purpose)?),
+                Some((channel, purpose)) => {
+                    let mut live: Vec<String> = subjects.values().map(|s| s.profile_id.clone()).collect();
+                    live.sort_unstable();
+                    live.dedup();
+                    Some(ConsentStore::granted_among(c, &live, channel, purpose)?)
+                }
                 None => None,
             };
-            for (row, view) in rows.iter().zip(live) {
-                let allowed = match (&view, &granted) {
-                    (None, _) => Err("the profile no longer exists (erased)"),
-                    (Some(v), Some(g)) if !g.contains(&v.profile.id) => Err("no consent for the destination's channel and purpose"),
-                    (Some(v), _) => Ok(v),
-                };
-                out.push((row.clone(), allowed.map(|v| body_of(row, v))));
-            }
+            let out: Vec<_> = rows
+                .iter()
+                .map(|row| {
+                    let allowed = match (subjects.get(&row.profile_id), &granted) {
+                        (None, _) => Err("the profile no longer exists (erased)"),
+                        (Some(s), Some(g)) if !g.contains(&s.profile_id) => Err("no consent for the destination's channel and purpose"),
+                        (Some(s), _) => Ok(s),
+                    };
+                    (row.clone(), allowed.map(|s| body_of(row, s)))
+                })
+                .collect();
             Ok::<_, StoreError>(out)
         })?;
         let mut suppressed = Vec::new();
@@ -224,14 +212,14 @@ impl App {
 }
 
 /// `{"type","timestamp","data":{"profile_id","profile":{"traits","identities"},…the fact}}`.
-fn body_of(row: &DeliveryRow, view: &crate::store::ProfileView) -> String {
+fn body_of(row: &DeliveryRow, subject: &Subject) -> String {
     let mut data = match serde_json::from_str::<Value>(&row.data) {
         Ok(Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
-    let traits: Value = serde_json::from_str(&view.profile.traits).unwrap_or_else(|_| json!({}));
-    let identities: Vec<Value> = view.identities.iter().map(|i| json!({"type": i.identity_type, "value": i.value})).collect();
-    data.insert("profile_id".into(), json!(view.profile.id));
+    let traits: Value = serde_json::from_str(&subject.traits).unwrap_or_else(|_| json!({}));
+    let identities: Vec<Value> = subject.identities.iter().map(|(t, v)| json!({"type": t, "value": v})).collect();
+    data.insert("profile_id".into(), json!(subject.profile_id));
     data.insert("profile".into(), json!({"traits": traits, "identities": identities}));
     json!({"type": row.event_type, "timestamp": crate::rfc3339(row.occurred_at), "data": data}).to_string()
 }

@@ -57,6 +57,16 @@ pub struct Fact {
     pub occurred_at: i64,
 }
 
+/// Who a delivery is about now, as its body shows them: the profile its
+/// person lives in (merges followed), their traits (JSON) and identities
+/// (type, value), oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    pub profile_id: String,
+    pub traits: String,
+    pub identities: Vec<(String, String)>,
+}
+
 /// The outcome of one attempt at a delivery, to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempted {

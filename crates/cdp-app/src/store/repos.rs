@@ -295,6 +295,9 @@ pub trait OutboxStore {
     /// Whether a destination has deliveries due at `now` (a read: idle workers
     /// ask before they lease, which writes).
     fn has_due(&mut self, destination: &str, now: i64) -> StoreResult<bool>;
+    /// Who each of `profiles` is now (see `Subject`), by the id asked for;
+    /// erased and unknown ids are absent.
+    fn subjects(&mut self, profiles: &[String]) -> StoreResult<std::collections::HashMap<String, Subject>>;
     /// Records attempts made under leases still held; answers how many were recorded.
     fn record_attempts(&mut self, attempts: &[Attempted]) -> StoreResult<usize>;
     /// Lets this transaction's commit answer before it is durable (a crash

@@ -33,6 +33,9 @@ impl app::OutboxStore for AnyConnection {
     fn record_attempts(&mut self, attempts: &[app::Attempted]) -> Res<usize> {
         done(outbox::record_attempts(self, attempts))
     }
+    fn subjects(&mut self, profiles: &[String]) -> Res<std::collections::HashMap<String, app::Subject>> {
+        done(outbox::subjects(self, profiles))
+    }
     fn commit_lazily(&mut self) -> Res<()> {
         done(outbox::commit_lazily(self))
     }
