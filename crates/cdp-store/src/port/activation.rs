@@ -34,7 +34,7 @@ impl app::OutboxStore for AnyConnection {
         done(outbox::record_attempts(self, attempts))
     }
     fn subjects(&mut self, profiles: &[String]) -> Res<std::collections::HashMap<String, app::Subject>> {
-        done(outbox::subjects(self, profiles))
+        done(crate::repo::profiles::subjects(self, profiles))
     }
     fn commit_lazily(&mut self) -> Res<()> {
         done(outbox::commit_lazily(self))

@@ -10,7 +10,7 @@ use cdp_app::store::Fact;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = destinations, treat_none_as_null = true)]
@@ -263,81 +263,6 @@ pub fn has_due(conn: &mut AnyConnection, destination: &str, now: i64) -> StoreRe
     .load(c)?);
     Ok(!rows.is_empty())
 }
-
-/// See `OutboxStore::subjects`: merges followed a hop at a time for the whole
-/// batch, then the identities of those found; three statements of one
-/// text each (`in_list`), whatever the batch's size.
-pub fn subjects(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<HashMap<String, cdp_app::store::Subject>> {
-    use crate::in_list::in_list;
-    use crate::schema::{erased_profiles, identities, profiles};
-    let mut found: HashMap<String, (Option<String>, String)> = HashMap::new();
-    let mut ask: Vec<String> = ids.to_vec();
-    ask.sort_unstable();
-    ask.dedup();
-    // A chain of merges is as long as the merges made one into another: a few hops.
-    for _ in 0..MAX_HOPS {
-        if ask.is_empty() {
-            break;
-        }
-        let rows: Vec<(String, Option<String>, String)> = profiles::table
-            .filter(in_list(profiles::id, &ask))
-            .select((profiles::id, profiles::merged_into, profiles::traits))
-            .load(conn)?;
-        ask.clear();
-        for (id, into, traits) in rows {
-            if let Some(next) = into.as_ref().filter(|n| !found.contains_key(*n)) {
-                ask.push(next.clone());
-            }
-            found.insert(id, (into, traits));
-        }
-        ask.sort_unstable();
-        ask.dedup();
-    }
-    let live_of = |id: &str| -> Option<String> {
-        let mut at = id;
-        for _ in 0..MAX_HOPS {
-            match found.get(at)? {
-                (Some(next), _) => at = next,
-                (None, _) => return Some(at.to_string()),
-            }
-        }
-        None
-    };
-    let asked: Vec<(String, String)> = ids.iter().filter_map(|id| live_of(id).map(|live| (id.clone(), live))).collect();
-    let mut live: Vec<String> = asked.iter().map(|(_, l)| l.clone()).collect();
-    live.sort_unstable();
-    live.dedup();
-    let erased: HashSet<String> = erased_profiles::table
-        .filter(in_list(erased_profiles::profile_id, &live))
-        .select(erased_profiles::profile_id)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
-    let mut idents: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for (p, t, v) in identities::table
-        .filter(in_list(identities::profile_id, &live))
-        .order((identities::created_at.asc(), identities::identity_type.asc(), identities::value.asc()))
-        .select((identities::profile_id, identities::identity_type, identities::value))
-        .load::<(String, String, String)>(conn)?
-    {
-        idents.entry(p).or_default().push((t, v));
-    }
-    Ok(asked
-        .into_iter()
-        .filter(|(_, live)| !erased.contains(live))
-        .map(|(id, live)| {
-            let subject = cdp_app::store::Subject {
-                traits: found.get(&live).map(|(_, t)| t.clone()).unwrap_or_default(),
-                identities: idents.get(&live).cloned().unwrap_or_default(),
-                profile_id: live,
-            };
-            (id, subject)
-        })
-        .collect())
-}
-
-/// The longest chain of merges `subjects` follows.
-const MAX_HOPS: usize = 64;
 
 /// See `OutboxStore::commit_lazily`: PostgreSQL's `synchronous_commit` off
 /// for the transaction; SQLite (WAL, `synchronous = NORMAL`) never waits for
