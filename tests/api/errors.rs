@@ -160,7 +160,7 @@ fn deep_wide_or_long_json_is_refused_with_its_code() {
 /// both.
 #[test]
 fn every_error_code_is_in_the_spec_and_documented() {
-    const CODES: [&str; 18] = [
+    const CODES: [&str; 21] = [
         "invalid_json",
         "unauthorized",
         "forbidden",
@@ -171,6 +171,9 @@ fn every_error_code_is_in_the_spec_and_documented() {
         "invalid_transition",
         "out_of_stock",
         "reward_inactive",
+        "already_redeemed",
+        "voucher_expired",
+        "not_owner",
         "payload_too_large",
         "unsupported_media_type",
         "validation_failed",

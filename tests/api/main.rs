@@ -14,6 +14,7 @@ mod loyalty;
 mod openapi;
 mod ops;
 mod privacy;
+mod programmes;
 mod segments;
 mod timeline;
 mod tracking;

@@ -33,6 +33,12 @@ pub enum ErrorCode {
     OutOfStock,
     /// 409: the reward is outside its active window.
     RewardInactive,
+    /// 409: the voucher was redeemed for another order.
+    AlreadyRedeemed,
+    /// 422: the voucher is outside its dates.
+    VoucherExpired,
+    /// 403: the voucher belongs to another person.
+    NotOwner,
     /// 413 (400 on the tracking API): the body or a message is too large.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -53,7 +59,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order above.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidJson,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -64,6 +70,9 @@ impl ErrorCode {
         ErrorCode::InvalidTransition,
         ErrorCode::OutOfStock,
         ErrorCode::RewardInactive,
+        ErrorCode::AlreadyRedeemed,
+        ErrorCode::VoucherExpired,
+        ErrorCode::NotOwner,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
@@ -87,6 +96,9 @@ impl ErrorCode {
             ErrorCode::InvalidTransition => "invalid_transition",
             ErrorCode::OutOfStock => "out_of_stock",
             ErrorCode::RewardInactive => "reward_inactive",
+            ErrorCode::AlreadyRedeemed => "already_redeemed",
+            ErrorCode::VoucherExpired => "voucher_expired",
+            ErrorCode::NotOwner => "not_owner",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",
@@ -256,6 +268,9 @@ impl From<AppError> for ApiError {
                     Refusal::InvalidTransition => ErrorCode::InvalidTransition,
                     Refusal::OutOfStock => ErrorCode::OutOfStock,
                     Refusal::RewardInactive => ErrorCode::RewardInactive,
+                    Refusal::AlreadyRedeemed => ErrorCode::AlreadyRedeemed,
+                    Refusal::VoucherExpired => return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::VoucherExpired, message),
+                    Refusal::NotOwner => return ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotOwner, message),
                 };
                 ApiError::new(StatusCode::CONFLICT, code, message)
             }

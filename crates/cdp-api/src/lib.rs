@@ -17,7 +17,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
 use routes::{
     analytics, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, privacy, profiles, rfm, segments,
-    sources, token,
+    sources, token, vouchers,
 };
 pub use state::{AppState, Limits};
 use std::time::Instant;
@@ -49,6 +49,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "consent", description = "Consent per contact channel and purpose with history and proof (Decree 13/2023), and preferences"),
         (name = "destinations", description = "Outbound webhooks signed to the Standard Webhooks specification: subscriptions, delivery log, replay"),
         (name = "interaction", description = "Surveys, feedback with sentiment, cases with SLA, the agent's context, \"you spoke, we listened\""),
+        (name = "programmes", description = "Vouchers with single-use codes redeemed exactly once, referrals, campaigns measured against a holdout"),
         (name = "privacy", description = "Export and erasure of a person's data (Decree 13/2023, GDPR), and the audit log"),
         (name = "segments", description = "Audiences: rules evaluated in the database, membership with entry and exit times, consent-filtered exports"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
@@ -112,6 +113,12 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(loyalty::list_rewards)
                 .service(loyalty::create_reward)
                 .service(loyalty::expire)
+                .service(vouchers::create_voucher_campaign)
+                .service(vouchers::list_voucher_campaigns)
+                .service(vouchers::get_voucher_campaign)
+                .service(vouchers::issue_vouchers)
+                .service(vouchers::redeem_voucher)
+                .service(vouchers::list_profile_vouchers)
                 .service(consent::put_consent)
                 .service(consent::get_consents)
                 .service(consent::get_preferences)

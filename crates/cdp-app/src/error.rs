@@ -43,6 +43,12 @@ pub enum Refusal {
     OutOfStock,
     /// The reward is outside its active window.
     RewardInactive,
+    /// The voucher was redeemed for another order.
+    AlreadyRedeemed,
+    /// The voucher is outside its dates.
+    VoucherExpired,
+    /// The voucher belongs to another person.
+    NotOwner,
 }
 
 pub type AppResult<T> = Result<T, AppError>;

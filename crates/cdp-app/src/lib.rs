@@ -23,6 +23,7 @@ pub mod sources;
 pub mod store;
 pub mod users;
 pub mod value;
+pub mod vouchers;
 
 pub use crate::store::StoreError;
 pub use caller::{Caller, Principal};

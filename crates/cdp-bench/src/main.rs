@@ -13,6 +13,7 @@ mod deliver;
 mod floor;
 mod http;
 mod load;
+mod programmes;
 mod receiver;
 mod report;
 mod segments;
@@ -220,6 +221,19 @@ enum Command {
         #[arg(long, default_value_t = 2_000)]
         requests: usize,
     },
+    /// Vouchers: codes issued to every person of a hot campaign, redeemed by
+    /// concurrent tills (redemptions/s), and one code fought over by every till.
+    Vouchers {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        #[arg(long, default_value_t = 20_000)]
+        people: usize,
+        /// Concurrent tills.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
     /// CLV: BG/NBD + Gamma-Gamma fit and scoring on CDNOW and on simulated customers,
     /// optionally against Python's lifetimes on the same data.
     Clv {
@@ -253,6 +267,7 @@ fn main() {
         Command::Context { backend, postgres_url, events, requests } => context(backend, postgres_url, events, requests),
         Command::Undo { backend, postgres_url, events, rounds } => undo(backend, postgres_url, events, rounds),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
+        Command::Vouchers { backend, postgres_url, people, clients } => programmes::vouchers(backend, postgres_url, people, clients),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
         Command::Deliver { backend, postgres_url, events, orders_per_s, seconds, seed } => {
             deliver::run(deliver::Args { backend, postgres_url, events, orders_per_s, seconds, seed })

@@ -24,6 +24,7 @@ pub mod rfm;
 pub mod schedule;
 pub mod segment;
 pub mod traits;
+pub mod voucher;
 pub mod webhook;
 
 pub use channel::Channel;

@@ -514,3 +514,33 @@ diesel::allow_tables_to_appear_in_same_query!(
     erased_profiles,
     loyalty_accounts
 );
+
+diesel::table! {
+    voucher_campaigns (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        value -> Double,
+        currency -> Nullable<Text>,
+        valid_from -> BigInt,
+        valid_to -> BigInt,
+        per_profile_limit -> Integer,
+        consent_channel -> Nullable<Text>,
+        consent_purpose -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    vouchers (code) {
+        code -> Text,
+        campaign_id -> Text,
+        profile_id -> Text,
+        issued_at -> BigInt,
+        redeemed_at -> Nullable<BigInt>,
+        redeemed_order_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(vouchers -> voucher_campaigns (campaign_id));
+diesel::allow_tables_to_appear_in_same_query!(vouchers, voucher_campaigns, profiles);

@@ -14,3 +14,4 @@ pub mod rfm;
 pub mod segments;
 pub mod sources;
 pub mod token;
+pub mod vouchers;

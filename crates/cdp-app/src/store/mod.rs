@@ -6,11 +6,13 @@
 
 mod activation;
 mod error;
+mod programmes;
 mod records;
 mod repos;
 
 pub use activation::*;
 pub use error::{Abort, StoreError, StoreResult, TxError};
+pub use programmes::*;
 pub use records::*;
 pub use repos::*;
 

@@ -5,6 +5,7 @@
 //! across traits.
 
 use super::activation::*;
+use super::programmes::ProgrammeStore;
 use super::records::*;
 use super::StoreResult;
 use cdp_domain::loyalty::Program;
@@ -27,6 +28,7 @@ pub trait Tx:
     + SegmentStore
     + OutboxStore
     + JobStore
+    + ProgrammeStore
 {
 }
 
@@ -45,6 +47,7 @@ impl<T> Tx for T where
         + SegmentStore
         + OutboxStore
         + JobStore
+        + ProgrammeStore
         + ?Sized
 {
 }

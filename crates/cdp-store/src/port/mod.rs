@@ -12,6 +12,7 @@ use crate::repo::loyalty::{LedgerRow, RewardRow};
 use crate::repo::outbox::{DeliveryRow, DestinationRow, JobRunRow};
 
 mod activation;
+mod programmes;
 use crate::repo::privacy::AuditRow;
 use crate::repo::profiles::{EventRow, IdentityRow, MergeRow, ProfileRow, ProfileView};
 use crate::repo::segments::{MemberRow, SegmentRow};

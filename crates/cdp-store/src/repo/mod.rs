@@ -16,6 +16,7 @@ pub mod sources;
 pub mod undo;
 pub mod users;
 pub mod value;
+pub mod vouchers;
 
 pub use cdp_app::store::Page;
 

@@ -1,0 +1,58 @@
+//! Records and repository of customer programmes: voucher campaigns and
+//! their codes.
+
+use super::{Page, StoreResult};
+
+/// A voucher campaign, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoucherCampaignRow {
+    pub id: String,
+    pub name: String,
+    /// amount | percent | points
+    pub kind: String,
+    pub value: f64,
+    pub currency: Option<String>,
+    pub valid_from: i64,
+    pub valid_to: i64,
+    pub per_profile_limit: i32,
+    pub consent_channel: Option<String>,
+    pub consent_purpose: Option<String>,
+    pub created_at: i64,
+}
+
+/// One code, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoucherRow {
+    pub code: String,
+    pub campaign_id: String,
+    /// The profile it was issued to (see `VoucherView::owner` for who holds it now).
+    pub profile_id: String,
+    pub issued_at: i64,
+    pub redeemed_at: Option<i64>,
+    pub redeemed_order_id: Option<String>,
+}
+
+/// A code with its campaign and the live profile that holds it (merges followed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoucherView {
+    pub voucher: VoucherRow,
+    pub owner: String,
+    pub campaign: VoucherCampaignRow,
+}
+
+pub trait ProgrammeStore {
+    fn add_voucher_campaign(&mut self, row: &VoucherCampaignRow) -> StoreResult<()>;
+    fn voucher_campaign(&mut self, id: &str) -> StoreResult<VoucherCampaignRow>;
+    /// Newest first, from the `before` (created_at, id) key on.
+    fn voucher_campaigns(&mut self, before: Option<(i64, String)>, limit: i64) -> StoreResult<Page<VoucherCampaignRow>>;
+    /// How many codes of the campaign each of these live profiles holds
+    /// (codes issued to profiles merged into them count); absent: none.
+    fn vouchers_held(&mut self, campaign: &str, profiles: &[String]) -> StoreResult<std::collections::HashMap<String, i64>>;
+    fn add_vouchers(&mut self, rows: &[VoucherRow]) -> StoreResult<()>;
+    fn voucher(&mut self, code: &str) -> StoreResult<VoucherView>;
+    /// Marks the code redeemed for the order unless it already is; answers
+    /// whether this call did it.
+    fn redeem_voucher(&mut self, code: &str, order_id: &str, now: i64) -> StoreResult<bool>;
+    /// The codes a live profile holds, newest first, from the `before` (issued_at, code) key on.
+    fn profile_vouchers(&mut self, profile: &str, before: Option<(i64, String)>, limit: i64) -> StoreResult<Page<VoucherView>>;
+}

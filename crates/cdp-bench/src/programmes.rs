@@ -1,0 +1,147 @@
+//! Customer programmes over HTTP: a hot voucher campaign — codes issued to
+//! every person, then redeemed by concurrent tills (each code once, for
+//! its own order), and one code fought over by every till at once.
+
+use crate::{percentile, scratch_database, Backend};
+use cdp::{Application, Settings};
+use cdp_domain::auth::{Grants, Scope};
+use serde_json::{json, Value};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The real server in-process, without the per-key rate limit (the load comes from one key).
+fn start(url: &str) -> (u16, cdp_store::Db) {
+    let mut settings = Settings {
+        database_url: url.to_string(),
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
+        ..Settings::default()
+    };
+    settings.limits.rate_per_key = 0.0;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(&settings).expect("server starts");
+            tx.send((app.port(), app.db.clone())).unwrap();
+            let _ = app.run_until_stopped().await;
+        })
+    });
+    rx.recv().unwrap()
+}
+
+pub fn vouchers(backend: Backend, postgres_url: Option<String>, people: usize, clients: usize) {
+    let scratch = scratch_database(backend, postgres_url);
+    let (port, db) = start(&scratch.url);
+    let key = db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![Scope::Admin]), None)).unwrap().1;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(300)).build();
+    let post = |path: &str, body: Value| -> Value {
+        match agent.post(&format!("{base}{path}")).set("X-Api-Key", &key).send_json(body) {
+            Ok(r) => r.into_json().unwrap(),
+            Err(ureq::Error::Status(s, r)) => panic!("{path}: {s} {}", r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{path}: {e}"),
+        }
+    };
+    eprintln!("loading {people} people…");
+    let mut ids = Vec::with_capacity(people);
+    for chunk in (0..people).collect::<Vec<_>>().chunks(1000) {
+        let events: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({"event": "Signed Up", "channel": "store", "identities": {"loyalty_card": format!("LC{i:08}")}}))
+            .collect();
+        let r = post("/events/batch", json!({ "events": events }));
+        ids.extend(
+            r["results"].as_array().expect("results").iter().map(|x| x["profile_id"].as_str().unwrap_or_else(|| panic!("{x}")).to_string()),
+        );
+    }
+    let now = chrono::Utc::now();
+    let campaign = post(
+        "/voucher-campaigns",
+        json!({"name": "Hot", "kind": "amount", "value": 20000, "valid_from": (now - chrono::Duration::days(1)).to_rfc3339(),
+               "valid_to": (now + chrono::Duration::days(30)).to_rfc3339()}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = Instant::now();
+    let mut codes = Vec::with_capacity(people);
+    for chunk in ids.chunks(1000) {
+        let r = post(&format!("/voucher-campaigns/{campaign}/issue"), json!({ "profile_ids": chunk }));
+        codes.extend(r["items"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap().to_string()));
+    }
+    let issue_s = t.elapsed().as_secs_f64();
+    assert_eq!(codes.len(), people);
+
+    // Every till redeems its share of the codes, each for its own order.
+    let redeem = |code: &str, order: &str| -> (u16, Duration) {
+        let t = Instant::now();
+        let status =
+            match agent.post(&format!("{base}/vouchers/{code}/redeem")).set("X-Api-Key", &key).send_json(json!({"order_id": order})) {
+                Ok(r) => {
+                    let _ = r.into_string();
+                    200
+                }
+                Err(ureq::Error::Status(s, r)) => {
+                    let _ = r.into_string();
+                    s
+                }
+                Err(e) => panic!("redeem: {e}"),
+            };
+        (status, t.elapsed())
+    };
+    let t = Instant::now();
+    let results: Vec<(u16, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|w| {
+                let codes = &codes;
+                let redeem = &redeem;
+                s.spawn(move || (w..codes.len()).step_by(clients).map(|i| redeem(&codes[i], &format!("O-{i}"))).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let took = t.elapsed().as_secs_f64();
+    assert!(results.iter().all(|r| r.0 == 200), "every code redeems once");
+    let mut lat: Vec<Duration> = results.iter().map(|r| r.1).collect();
+    lat.sort();
+
+    // Every till at once on the same code, a round per code: one wins each.
+    let rounds = 200.min(people);
+    let fresh: Vec<String> = {
+        let r = post(
+            "/voucher-campaigns",
+            json!({"name": "Contended", "kind": "amount", "value": 20000, "valid_from": (now - chrono::Duration::days(1)).to_rfc3339(),
+                   "valid_to": (now + chrono::Duration::days(30)).to_rfc3339()}),
+        );
+        let c = r["id"].as_str().unwrap().to_string();
+        let r = post(&format!("/voucher-campaigns/{c}/issue"), json!({ "profile_ids": ids[..rounds] }));
+        r["items"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap().to_string()).collect()
+    };
+    let t = Instant::now();
+    let mut wins = 0;
+    let mut fought = Vec::new();
+    for code in &fresh {
+        let r: Vec<(u16, Duration)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..clients).map(|w| s.spawn(move || redeem(code, &format!("C-{code}-{w}")))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        wins += r.iter().filter(|x| x.0 == 200).count();
+        assert!(r.iter().all(|x| x.0 == 200 || x.0 == 409), "{r:?}");
+        fought.extend(r.into_iter().map(|x| x.1));
+    }
+    let fought_s = t.elapsed().as_secs_f64();
+    assert_eq!(wins, rounds, "exactly one till wins each code");
+    fought.sort();
+    println!(
+        "backend={} people={people} clients={clients} issue_codes_per_s={:.0} redemptions_per_s={:.0} p50_ms={:.2} p99_ms={:.2} \
+         contended_rounds={rounds} contended_requests_per_s={:.0} contended_p99_ms={:.2} winners_per_round=1",
+        backend.name(),
+        people as f64 / issue_s,
+        people as f64 / took,
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        (rounds * clients) as f64 / fought_s,
+        percentile(&fought, 0.99).as_secs_f64() * 1e3,
+    );
+    drop(db);
+}

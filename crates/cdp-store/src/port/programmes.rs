@@ -1,0 +1,33 @@
+//! The programmes' port: voucher campaigns and codes.
+
+use super::Res;
+use crate::repo::vouchers;
+use crate::AnyConnection;
+use cdp_app::store::{self as app, Page};
+
+impl app::ProgrammeStore for AnyConnection {
+    fn add_voucher_campaign(&mut self, row: &app::VoucherCampaignRow) -> Res<()> {
+        Ok(vouchers::add_campaign(self, row)?)
+    }
+    fn voucher_campaign(&mut self, id: &str) -> Res<app::VoucherCampaignRow> {
+        Ok(vouchers::campaign(self, id)?)
+    }
+    fn voucher_campaigns(&mut self, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::VoucherCampaignRow>> {
+        Ok(vouchers::campaigns(self, before, limit)?)
+    }
+    fn vouchers_held(&mut self, campaign: &str, profiles: &[String]) -> Res<std::collections::HashMap<String, i64>> {
+        Ok(vouchers::held(self, campaign, profiles)?)
+    }
+    fn add_vouchers(&mut self, rows: &[app::VoucherRow]) -> Res<()> {
+        Ok(vouchers::add(self, rows)?)
+    }
+    fn voucher(&mut self, code: &str) -> Res<app::VoucherView> {
+        Ok(vouchers::get(self, code)?)
+    }
+    fn redeem_voucher(&mut self, code: &str, order_id: &str, now: i64) -> Res<bool> {
+        Ok(vouchers::redeem(self, code, order_id, now)?)
+    }
+    fn profile_vouchers(&mut self, profile: &str, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::VoucherView>> {
+        Ok(vouchers::of_profile(self, profile, before, limit)?)
+    }
+}
