@@ -9,7 +9,10 @@ fn secured_operations(app: &TestApp) -> Vec<(String, String, String)> {
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let Some(sec) = op.get("security").and_then(Value::as_array) else { continue };
-            let scope = sec[0]["api_key"][0].as_str().expect("secured operations name their scope").to_string();
+            let scope = match sec[0].get("customer_token") {
+                Some(_) => "customer".to_string(),
+                None => sec[0]["api_key"][0].as_str().expect("secured operations name their scope").to_string(),
+            };
             ops.push((method.to_uppercase(), path.clone(), scope));
         }
     }
@@ -19,8 +22,10 @@ fn secured_operations(app: &TestApp) -> Vec<(String, String, String)> {
 fn call(app: &TestApp, method: &str, path: &str, key: Option<&str>) -> Resp {
     let url = app.url(&path.replace("{id}", "01936f3e-8a40-7000-8000-000000000000"));
     let mut req = ureq::request(method, &url);
-    if let Some(k) = key {
-        req = req.set("X-Api-Key", k);
+    match key.map(|k| (k, k.strip_prefix("Bearer "))) {
+        Some((_, Some(_))) => req = req.set("Authorization", key.unwrap()),
+        Some((k, None)) => req = req.set("X-Api-Key", k),
+        None => {}
     }
     let path_has_query = path.contains("lookup");
     if path_has_query {
@@ -32,12 +37,43 @@ fn call(app: &TestApp, method: &str, path: &str, key: Option<&str>) -> Resp {
     }
 }
 
+fn rand_digits() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(10_000_000);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 #[test]
 fn every_endpoint_times_no_key_wrong_key_lacking_scope_right_scope() {
     let app = TestApp::spawn();
     let ops = secured_operations(&app);
     assert!(ops.len() >= 12, "the spec lists the secured operations: {ops:?}");
+    let (_, pos) = app.source("POS", "store");
+    // A customer's token: for a person of their own each time (`DELETE /me` erases them).
+    let customer = || {
+        let phone = format!("09{:08}", rand_digits());
+        app.event(&pos, json!({"event": "Signed Up", "identities": {"phone": phone}}));
+        let r = app.post("/api/v1/customer-tokens", &app.admin_key, json!({"identity": {"type": "phone", "value": phone}}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        format!("Bearer {}", r.body["access_token"].as_str().unwrap())
+    };
+    let one_customer = customer();
     for (method, path, scope) in &ops {
+        if scope == "customer" {
+            let r = call(&app, method, path, None);
+            assert_eq!((r.status, r.code()), (401, "unauthorized"), "{method} {path} without a token");
+            let r = call(&app, method, path, Some("Bearer not-a-token"));
+            assert_eq!((r.status, r.code()), (401, "unauthorized"), "{method} {path} with a wrong token");
+            let r = call(&app, method, path, Some(&app.admin_key));
+            assert_eq!((r.status, r.code()), (403, "forbidden"), "{method} {path} with an admin key");
+            let r = call(&app, method, path, Some(&customer()));
+            assert!(![401, 403].contains(&r.status), "{method} {path} with a customer token: {} {}", r.status, r.body);
+            assert!(r.status < 500, "{method} {path}: {} {}", r.status, r.body);
+            continue;
+        }
+        // A customer's token reaches nothing but `/me`.
+        let r = call(&app, method, path, Some(&one_customer));
+        assert_eq!((r.status, r.code()), (403, "forbidden"), "{method} {path} with a customer token");
         let needed: Scope = scope.parse().unwrap();
         let others: Vec<Scope> = Scope::ALL.into_iter().filter(|s| *s != needed && *s != Scope::Admin).collect();
         let lacking = app.key(&others, None);
@@ -154,7 +190,11 @@ fn operators_log_in_and_roles_map_to_scopes() {
     assert_eq!(bearer(&app, "GET", "/api/v1/keys", agent, None).status, 403);
 
     // Expired, forged and customer tokens.
-    let jwt = |ttl: i64, secret: &str| cdp_api::jwt::JwtConfig { secret: secret.as_bytes().to_vec(), ttl_seconds: ttl };
+    let jwt = |ttl: i64, secret: &str| cdp_api::jwt::JwtConfig {
+        secret: secret.as_bytes().to_vec(),
+        ttl_seconds: ttl,
+        customer_ttl_seconds: ttl,
+    };
     let now = chrono_now();
     let expired = jwt(-120, TEST_JWT_SECRET).issue("u", "operator", Some("admin"), now).unwrap();
     assert_eq!(bearer(&app, "GET", "/api/v1/keys", &expired, None).status, 401);

@@ -185,3 +185,117 @@ fn vouchers_are_issued_and_redeemed_exactly_once() {
     let fields: Vec<&str> = r.body["error"]["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert_eq!((r.status, fields), (422, vec!["kind", "valid_to"]), "{}", r.body);
 }
+
+fn bearer(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> Resp {
+    send(ureq::request(method, &app.url(path)).set("Authorization", &format!("Bearer {token}")), body)
+}
+
+/// A customer's token, issued to the app backend, reads and edits that
+/// customer's own data, follows merges, reaches nothing else, and stops
+/// working when the customer erases themselves.
+#[test]
+fn customers_see_and_edit_their_own_data_and_nothing_else() {
+    let app = TestApp::spawn();
+    let (_, pos) = app.source("POS", "store");
+    let backend = app.key(&[Scope::ProfilesWrite], None);
+    let writer = app.key(&[Scope::LoyaltyWrite], None);
+    let b = person(&app, &pos, "0913 000 002");
+    let a = app.event(
+        &pos,
+        json!({"event": "Order Completed", "identities": {"phone": "0912 000 001"}, "properties": {"order_id": "A-1", "revenue": 1_200_000}}),
+    )["profile_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (yesterday, tomorrow) = (iso(now_secs() - 86_400), iso(now_secs() + 86_400));
+    let gift =
+        campaign(&app, &writer, json!({"name": "Quà", "kind": "amount", "value": 30000, "valid_from": yesterday, "valid_to": tomorrow}));
+    let r = app.post(&format!("/api/v1/voucher-campaigns/{gift}/issue"), &writer, json!({"profile_ids": [a]}));
+    let code = r.body["items"][0]["code"].as_str().unwrap().to_string();
+
+    let token_for = |body: Value| {
+        let r = app.post("/api/v1/customer-tokens", &backend, body);
+        assert_eq!((r.status, r.body["token_type"].as_str()), (200, Some("Bearer")), "{}", r.body);
+        r.body["access_token"].as_str().unwrap().to_string()
+    };
+    // The app knows its customer by phone, in its own spelling.
+    let ta = token_for(json!({"identity": {"type": "phone", "value": "+84 912 000 001"}}));
+    let tb = token_for(json!({"profile_id": b}));
+    assert_eq!(app.post("/api/v1/customer-tokens", &backend, json!({"profile_id": "nobody"})).status, 404);
+    let r = app.post("/api/v1/customer-tokens", &backend, json!({"identity": {"type": "phone", "value": "12"}}));
+    assert_eq!((r.status, r.body["error"]["details"]["fields"][0]["field"].as_str()), (422, Some("identity.value")), "{}", r.body);
+    assert_eq!(app.post("/api/v1/customer-tokens", &writer, json!({"profile_id": b})).status, 403, "profiles:write issues tokens");
+
+    let me = bearer(&app, "GET", "/api/v1/me", &ta, None);
+    assert_eq!((me.status, me.body["id"].as_str()), (200, Some(a.as_str())), "{}", me.body);
+    let loyalty = bearer(&app, "GET", "/api/v1/me/loyalty", &ta, None).body;
+    assert_eq!((loyalty["points_balance"].as_i64(), loyalty["tier"]["code"].as_str()), (Some(120), Some("dong")), "{loyalty}");
+    let ledger = bearer(&app, "GET", "/api/v1/me/loyalty/ledger", &ta, None).body;
+    assert_eq!(ledger["items"][0]["order_id"], "A-1", "{ledger}");
+    let vouchers = bearer(&app, "GET", "/api/v1/me/vouchers", &ta, None).body;
+    assert_eq!((vouchers["items"][0]["code"].as_str(), vouchers["items"][0]["status"].as_str()), (Some(code.as_str()), Some("active")));
+    assert_eq!(bearer(&app, "GET", "/api/v1/me/vouchers", &tb, None).body["items"], json!([]));
+
+    // Their own consents and preferences, recorded as theirs.
+    let r = bearer(&app, "PUT", "/api/v1/me/consents/zalo", &ta, Some(json!({"status": "granted", "policy_version": "2026-10"})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!((r.body["items"][0]["status"].as_str(), r.body["items"][0]["purpose"].as_str()), (Some("granted"), Some("marketing")));
+    let h = &r.body["history"][0];
+    assert_eq!((h["source"].as_str(), h["actor"].as_str()), (Some("self-service"), Some(format!("customer:{a}").as_str())), "{h}");
+    bearer(&app, "PUT", "/api/v1/me/consents/email", &ta, Some(json!({"status": "denied"})));
+    let zalo = bearer(&app, "GET", "/api/v1/me/consents/zalo", &ta, None).body;
+    assert!(zalo["items"].as_array().unwrap().iter().all(|i| i["channel"] == "zalo") && zalo["items"].as_array().unwrap().len() == 1);
+    let all = app.get(&format!("/api/v1/profiles/{a}/consents"), &app.admin_key).body;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2, "the operator sees what the customer decided: {all}");
+    let r = bearer(&app, "PUT", "/api/v1/me/consents/pigeon", &ta, Some(json!({"status": "granted"})));
+    assert_eq!(r.status, 422);
+    let prefs = json!({"preferred_channel": "zalo", "language": "vi", "favourite_categories": ["sua-chua"]});
+    let r = bearer(&app, "PUT", "/api/v1/me/preferences", &ta, Some(prefs));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p = bearer(&app, "GET", "/api/v1/me/preferences", &ta, None).body;
+    assert_eq!(p["preferences"]["preferred_channel"], "zalo", "{p}");
+    let f = bearer(&app, "POST", "/api/v1/me/feedback", &ta, Some(json!({"kind": "csat", "score": 5, "text": "Sữa ngon, giao nhanh"})));
+    assert_eq!((f.status, f.body["profile_id"].as_str(), f.body["channel"].as_str()), (201, Some(a.as_str()), Some("app")), "{}", f.body);
+
+    // Nothing else: not their profile by id, not another's, not any list.
+    for path in [
+        format!("/api/v1/profiles/{a}"),
+        format!("/api/v1/profiles/{b}"),
+        format!("/api/v1/profiles/{b}/vouchers"),
+        format!("/api/v1/profiles/{b}/loyalty"),
+        "/api/v1/segments".to_string(),
+    ] {
+        let r = bearer(&app, "GET", &path, &ta, None);
+        assert_eq!((r.status, r.code()), (403, "forbidden"), "{path}");
+    }
+    let r = bearer(&app, "POST", &format!("/api/v1/vouchers/{code}/redeem"), &ta, Some(json!({"order_id": "self"})));
+    assert_eq!(r.status, 403);
+    // An operator's key is not a customer.
+    assert_eq!(app.get("/api/v1/me", &app.admin_key).status, 403);
+
+    // A merge: both tokens read the survivor, with both phones.
+    app.event(&pos, json!({"event": "Signed Up", "identities": {"phone": "0912 000 001", "email": "ab@example.vn"}}));
+    app.event(&pos, json!({"event": "Signed Up", "identities": {"phone": "0913 000 002", "email": "ab@example.vn"}}));
+    let survivor = app.get(&format!("/api/v1/profiles/{a}"), &app.admin_key).body["id"].as_str().unwrap().to_string();
+    for t in [&ta, &tb] {
+        let me = bearer(&app, "GET", "/api/v1/me", t, None).body;
+        assert_eq!(me["id"].as_str(), Some(survivor.as_str()), "{me}");
+        let phones = me["identities"].as_array().unwrap().iter().filter(|i| i["type"] == "phone").count();
+        assert_eq!(phones, 2, "{me}");
+        assert_eq!(bearer(&app, "GET", "/api/v1/me/vouchers", t, None).body["items"][0]["code"].as_str(), Some(code.as_str()));
+    }
+
+    // Their export, then their erasure: the token stops working.
+    let export = bearer(&app, "GET", "/api/v1/me/export", &tb, None);
+    assert_eq!((export.status, export.body["profile"]["id"].as_str()), (200, Some(survivor.as_str())), "{}", export.body);
+    let erased = bearer(&app, "DELETE", "/api/v1/me", &tb, None);
+    assert_eq!((erased.status, erased.body["profile_id"].as_str()), (200, Some(survivor.as_str())), "{}", erased.body);
+    for t in [&ta, &tb] {
+        let r = bearer(&app, "GET", "/api/v1/me", t, None);
+        assert_eq!((r.status, r.code()), (401, "unauthorized"), "{}", r.body);
+    }
+    let audit = app.get(&format!("/api/v1/audit?profile_id={survivor}"), &app.admin_key).body;
+    let actions: Vec<(&str, &str)> =
+        audit["items"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
+    assert!(actions.contains(&("profile.erase", format!("customer:{b}").as_str())), "{actions:?}");
+}

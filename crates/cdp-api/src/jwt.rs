@@ -8,12 +8,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone)]
 pub struct JwtConfig {
     pub secret: Vec<u8>,
+    /// Operator tokens' lifetime.
     pub ttl_seconds: i64,
+    /// Customer tokens' lifetime.
+    pub customer_ttl_seconds: i64,
 }
 
 impl std::fmt::Debug for JwtConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtConfig").field("secret", &"***").field("ttl_seconds", &self.ttl_seconds).finish()
+        f.debug_struct("JwtConfig")
+            .field("secret", &"***")
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("customer_ttl_seconds", &self.customer_ttl_seconds)
+            .finish()
     }
 }
 
@@ -40,12 +47,21 @@ impl JwtConfig {
             role: role.map(str::to_string),
             iss: ISSUER.into(),
             iat: now,
-            exp: now + self.ttl_seconds,
+            exp: now + self.ttl(kind),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&self.secret)).map_err(|e| {
             log::error!("cannot sign a token: {e}");
             ApiError::internal()
         })
+    }
+
+    /// The lifetime of a token of this kind.
+    pub fn ttl(&self, kind: &str) -> i64 {
+        if kind == "customer" {
+            self.customer_ttl_seconds
+        } else {
+            self.ttl_seconds
+        }
     }
 
     /// Checks signature (HS256 only), expiry and issuer.
@@ -64,13 +80,13 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_expire() {
-        let cfg = JwtConfig { secret: b"test-secret-test-secret-test-secret".to_vec(), ttl_seconds: 60 };
+        let cfg = JwtConfig { secret: b"test-secret-test-secret-test-secret".to_vec(), ttl_seconds: 60, customer_ttl_seconds: 60 };
         let now = chrono::Utc::now().timestamp();
         let t = cfg.issue("u1", "operator", Some("admin"), now).unwrap();
         assert_eq!(cfg.verify(&t).unwrap().sub, "u1");
         let old = cfg.issue("u1", "operator", Some("admin"), now - 3600).unwrap();
         assert!(cfg.verify(&old).is_none(), "expired");
-        let other = JwtConfig { secret: b"another-secret-another-secret-xx".to_vec(), ttl_seconds: 60 };
+        let other = JwtConfig { secret: b"another-secret-another-secret-xx".to_vec(), ttl_seconds: 60, customer_ttl_seconds: 60 };
         assert!(other.verify(&t).is_none(), "wrong secret");
         // alg=none and other algorithms are refused.
         let none = format!(

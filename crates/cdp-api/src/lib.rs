@@ -16,7 +16,7 @@ use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
 use routes::{
-    analytics, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, privacy, profiles, rfm, segments,
+    analytics, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, me, privacy, profiles, rfm, segments,
     sources, token, vouchers,
 };
 pub use state::{AppState, Limits};
@@ -50,6 +50,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "destinations", description = "Outbound webhooks signed to the Standard Webhooks specification: subscriptions, delivery log, replay"),
         (name = "interaction", description = "Surveys, feedback with sentiment, cases with SLA, the agent's context, \"you spoke, we listened\""),
         (name = "programmes", description = "Vouchers with single-use codes redeemed exactly once, referrals, campaigns measured against a holdout"),
+        (name = "self-service", description = "Customer tokens for the app backend, and the customer's own view: profile, points, vouchers, consents, preferences, feedback, export, erasure"),
         (name = "privacy", description = "Export and erasure of a person's data (Decree 13/2023, GDPR), and the audit log"),
         (name = "segments", description = "Audiences: rules evaluated in the database, membership with entry and exit times, consent-filtered exports"),
         (name = "tracking", description = "Segment-compatible tracking API: point Segment or RudderStack SDKs at this host")
@@ -66,6 +67,16 @@ impl Modify for Security {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "customer_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A customer's token from `POST /api/v1/customer-tokens`: it reaches `/api/v1/me…` only"))
+                    .build(),
+            ),
         );
     }
 }
@@ -119,6 +130,19 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(vouchers::issue_vouchers)
                 .service(vouchers::redeem_voucher)
                 .service(vouchers::list_profile_vouchers)
+                .service(me::create_customer_token)
+                .service(me::get_me)
+                .service(me::erase_me)
+                .service(me::get_my_loyalty)
+                .service(me::list_my_ledger)
+                .service(me::list_my_vouchers)
+                .service(me::get_my_consents)
+                .service(me::get_my_consent)
+                .service(me::put_my_consent)
+                .service(me::get_my_preferences)
+                .service(me::put_my_preferences)
+                .service(me::create_my_feedback)
+                .service(me::export_me)
                 .service(consent::put_consent)
                 .service(consent::get_consents)
                 .service(consent::get_preferences)

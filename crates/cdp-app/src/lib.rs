@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod interaction;
 pub mod keys;
 pub mod loyalty;
+pub mod me;
 pub mod memory;
 pub mod privacy;
 pub mod profiles;

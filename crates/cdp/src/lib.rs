@@ -24,6 +24,8 @@ pub struct Settings {
     pub bind: String,
     pub jwt_secret: Option<String>,
     pub jwt_ttl_seconds: i64,
+    /// Customer (self-service) tokens' lifetime.
+    pub customer_token_ttl_seconds: i64,
     pub default_region: String,
     pub default_currency: String,
     pub db_pool_size: Option<u32>,
@@ -41,6 +43,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             jwt_secret: None,
             jwt_ttl_seconds: 900,
+            customer_token_ttl_seconds: 3600,
             default_region: "VN".into(),
             default_currency: "VND".into(),
             db_pool_size: None,
@@ -98,6 +101,7 @@ impl Settings {
             bind: env("CDP_BIND").unwrap_or(d.bind),
             jwt_secret: env("CDP_JWT_SECRET"),
             jwt_ttl_seconds: env_parse("CDP_JWT_TTL_SECONDS")?.unwrap_or(d.jwt_ttl_seconds),
+            customer_token_ttl_seconds: env_parse("CDP_CUSTOMER_TOKEN_TTL_SECONDS")?.unwrap_or(d.customer_token_ttl_seconds),
             default_region: env("CDP_DEFAULT_REGION").unwrap_or(d.default_region),
             default_currency: env("CDP_DEFAULT_CURRENCY").unwrap_or(d.default_currency),
             db_pool_size: env_parse("CDP_DB_POOL_SIZE")?,
@@ -199,7 +203,7 @@ impl Application {
         let db = settings.open_db()?;
         let app = settings.app_over(db.clone())?;
         log::info!("database: {} ({})", DbUrl::parse(&settings.database_url).redacted(), app.backend());
-        let jwt = JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds };
+        let jwt = JwtConfig { secret, ttl_seconds: settings.jwt_ttl_seconds, customer_ttl_seconds: settings.customer_token_ttl_seconds };
         let workers = cdp_app::activation::workers::Workers::start(app.clone(), std::sync::Arc::new(http::Http::new()));
         let scheduler = cdp_app::activation::schedule::Scheduler::start(app.clone(), settings.scheduler_tick);
         let state = web::Data::new(AppState::new(app, jwt, settings.limits.clone()));

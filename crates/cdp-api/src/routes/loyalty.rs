@@ -88,13 +88,18 @@ pub struct LoyaltyOut {
 #[get("/profiles/{id}/loyalty")]
 pub async fn get_loyalty(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<LoyaltyOut>> {
     who.require(Scope::LoyaltyRead)?;
-    let s = crate::blocking(&state, move |app| app.standing(&id)).await?;
-    Ok(web::Json(LoyaltyOut {
-        points_balance: s.points_balance,
-        tier: TierRef { code: s.tier.code, name: s.tier.name },
-        spend_in_window: s.spend_in_window,
-        next_tier: s.next_tier.map(|(n, spend_needed)| NextTier { code: n.code, name: n.name, min_spend: n.min_spend, spend_needed }),
-    }))
+    Ok(web::Json(crate::blocking(&state, move |app| app.standing(&id)).await?.into()))
+}
+
+impl From<cdp_app::loyalty::Standing> for LoyaltyOut {
+    fn from(s: cdp_app::loyalty::Standing) -> Self {
+        LoyaltyOut {
+            points_balance: s.points_balance,
+            tier: TierRef { code: s.tier.code, name: s.tier.name },
+            spend_in_window: s.spend_in_window,
+            next_tier: s.next_tier.map(|(n, spend_needed)| NextTier { code: n.code, name: n.name, min_spend: n.min_spend, spend_needed }),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -152,9 +157,12 @@ pub async fn list_ledger(
     let q = q.into_inner();
     let limit = page_limit(q.limit)?;
     let cursor = cursor_decode(q.cursor.as_deref(), time_id)?;
-    let (rows, next) = crate::blocking(&state, move |app| app.loyalty_ledger(&id, cursor, limit)).await?;
-    let next_cursor = next.map(|(t, id)| cursor_encode(&format!("{t}|{id}")));
-    Ok(web::Json(Page { items: rows.into_iter().map(LedgerOut::from).collect(), next_cursor }))
+    Ok(web::Json(ledger_page(crate::blocking(&state, move |app| app.loyalty_ledger(&id, cursor, limit)).await?)))
+}
+
+/// A page of the ledger and the cursor to the next.
+pub fn ledger_page((rows, next): cdp_app::store::Page<cdp_app::loyalty::LedgerRow>) -> Page<LedgerOut> {
+    Page { items: rows.into_iter().map(LedgerOut::from).collect(), next_cursor: next.map(|(t, id)| cursor_encode(&format!("{t}|{id}"))) }
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ pub mod interaction;
 pub mod keys;
 pub mod kpis;
 pub mod loyalty;
+pub mod me;
 pub mod privacy;
 pub mod profiles;
 pub mod rfm;
