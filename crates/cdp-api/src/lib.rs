@@ -16,8 +16,8 @@ use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
 use routes::{
-    analytics, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, me, privacy, profiles, rfm, segments,
-    sources, token, vouchers,
+    analytics, campaigns, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, me, privacy, profiles, rfm,
+    segments, sources, token, vouchers,
 };
 pub use state::{AppState, Limits};
 use std::time::Instant;
@@ -130,6 +130,11 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(vouchers::issue_vouchers)
                 .service(vouchers::redeem_voucher)
                 .service(vouchers::list_profile_vouchers)
+                .service(campaigns::create_campaign)
+                .service(campaigns::list_campaigns)
+                .service(campaigns::get_campaign)
+                .service(campaigns::list_campaign_assignments)
+                .service(campaigns::get_campaign_results)
                 .service(me::create_customer_token)
                 .service(me::get_me)
                 .service(me::erase_me)

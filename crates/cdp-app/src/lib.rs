@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod caller;
+pub mod campaigns;
 pub mod consent;
 pub mod error;
 pub mod identity;

@@ -234,6 +234,18 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         clients: usize,
     },
+    /// Campaigns: creating one over a segment of N members (20% held out)
+    /// and computing its results, with a goal event for one person in seven.
+    Campaign {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// CLV: BG/NBD + Gamma-Gamma fit and scoring on CDNOW and on simulated customers,
     /// optionally against Python's lifetimes on the same data.
     Clv {
@@ -268,6 +280,7 @@ fn main() {
         Command::Undo { backend, postgres_url, events, rounds } => undo(backend, postgres_url, events, rounds),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Vouchers { backend, postgres_url, people, clients } => programmes::vouchers(backend, postgres_url, people, clients),
+        Command::Campaign { backend, postgres_url, people, seed } => programmes::campaign(backend, postgres_url, people, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
         Command::Deliver { backend, postgres_url, events, orders_per_s, seconds, seed } => {
             deliver::run(deliver::Args { backend, postgres_url, events, orders_per_s, seconds, seed })

@@ -145,3 +145,91 @@ pub fn vouchers(backend: Backend, postgres_url: Option<String>, people: usize, c
     );
     drop(db);
 }
+
+/// A campaign over a segment of `people` members (20% held out) and a goal
+/// event for one person in seven: the time to create it and to compute its
+/// results, over HTTP.
+pub fn campaign(backend: Backend, postgres_url: Option<String>, people: usize, seed: u64) {
+    let scratch = scratch_database(backend, postgres_url);
+    let (port, db) = start(&scratch.url);
+    let key = db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![Scope::Admin]), None)).unwrap().1;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(1800)).build();
+    let call = |method: &str, path: &str, body: Option<Value>| -> (Value, f64) {
+        let t = Instant::now();
+        let req = agent.request(method, &format!("{base}{path}")).set("X-Api-Key", &key);
+        let r = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match r {
+            Ok(r) => (r.into_json().unwrap(), t.elapsed().as_secs_f64() * 1e3),
+            Err(ureq::Error::Status(s, r)) => panic!("{path}: {s} {}", r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{path}: {e}"),
+        }
+    };
+    eprintln!("loading {people} profiles…");
+    crate::segments::load(&db, people, seed);
+    crate::settle(&scratch.url);
+    let (segment, segment_ms) =
+        call("POST", "/segments", Some(json!({"name": "everyone", "rule": {"metric": "orders_count", "op": "gte", "value": 0}})));
+    assert_eq!(segment["size"].as_u64(), Some(people as u64), "{segment}");
+    let start = chrono::Utc::now() - chrono::Duration::days(3);
+    let (c, create_ms) = call(
+        "POST",
+        "/campaigns",
+        Some(json!({"name": "bench", "segment_id": segment["id"], "holdout_percent": 20,
+                    "goal": {"event": "Order Completed", "window_days": 30}, "starts_at": start.to_rfc3339()})),
+    );
+    let id = c["id"].as_str().unwrap().to_string();
+    eprintln!("created in {create_ms:.0} ms; writing goal events…");
+    let at = (start + chrono::Duration::days(1)).timestamp_micros();
+    let goals: Vec<usize> = (0..people).filter(|i| i % 7 == 0).collect();
+    for chunk in goals.chunks(2000) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|&i| {
+                format!(
+                    "('{}', '{}', 'bench', NULL, NULL, 'track', 'Order Completed', 'web', {at}, {at}, '{{}}', '{{}}', \
+                     '{{\"order_id\":\"G-{i}\",\"revenue\":{}}}', '{{}}', NULL, NULL)",
+                    cdp_store::new_id(),
+                    crate::segments::id(i),
+                    100_000 + (i % 13) * 25_000
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (id, profile_id, source_key, source_id, message_id, event_type, name, channel, occurred_at, received_at, \
+             identities, traits, properties, context, blocked_identities, origin_profile_id) VALUES {}",
+            rows.join(",")
+        );
+        db.write(|conn| {
+            cdp_store::per_backend!(&mut *conn, |x| diesel::RunQueryDsl::execute(diesel::sql_query(&sql), x))?;
+            Ok::<_, cdp_store::StoreError>(())
+        })
+        .expect("goal events");
+    }
+    crate::settle(&scratch.url);
+    let mut runs = Vec::new();
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        let (r, ms) = call("GET", &format!("/campaigns/{id}/results"), None);
+        runs.push(ms);
+        last = r;
+    }
+    let converters =
+        last["groups"]["treatment"]["converters"].as_u64().unwrap() + last["groups"]["control"]["converters"].as_u64().unwrap();
+    assert_eq!(converters, goals.len() as u64, "every goal event counted once");
+    println!(
+        "backend={} members={people} control={} segment_create_ms={segment_ms:.0} campaign_create_ms={create_ms:.0} goal_events={} \
+         results_ms={:.0}/{:.0}/{:.0} p_value={}",
+        backend.name(),
+        c["groups"]["control"],
+        goals.len(),
+        runs[0],
+        runs[1],
+        runs[2],
+        last["uplift"]["p_value"],
+    );
+    drop(db);
+}

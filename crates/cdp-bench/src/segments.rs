@@ -13,11 +13,11 @@ use std::time::Instant;
 
 const CITIES: [&str; 8] = ["Hà Nội", "Hà Nội", "TP HCM", "TP HCM", "Đà Nẵng", "Huế", "Cần Thơ", "Hải Phòng"];
 
-fn id(i: usize) -> String {
+pub(crate) fn id(i: usize) -> String {
     format!("0190{:04x}-0000-7000-8000-{:012x}", i >> 16, i)
 }
 
-fn load(db: &Db, n: usize, seed: u64) {
+pub(crate) fn load(db: &Db, n: usize, seed: u64) {
     let mut uniform = splitmix(seed);
     let mut r = move || (uniform() * (1u64 << 53) as f64) as u64;
     let now = cdp_store::now_micros();

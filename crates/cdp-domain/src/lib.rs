@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod campaign;
 pub mod channel;
 pub mod clv;
 pub mod commerce;

@@ -544,3 +544,26 @@ diesel::table! {
 
 diesel::joinable!(vouchers -> voucher_campaigns (campaign_id));
 diesel::allow_tables_to_appear_in_same_query!(vouchers, voucher_campaigns, profiles);
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        name -> Text,
+        segment_id -> Text,
+        holdout_bp -> Integer,
+        goal_event -> Text,
+        window_days -> Integer,
+        starts_at -> BigInt,
+        size -> BigInt,
+        control_size -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    campaign_members (campaign_id, profile_id) {
+        campaign_id -> Text,
+        profile_id -> Text,
+        grp -> Text,
+    }
+}

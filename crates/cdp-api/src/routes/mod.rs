@@ -1,4 +1,5 @@
 pub mod analytics;
+pub mod campaigns;
 pub mod consent;
 pub mod destinations;
 pub mod events;

@@ -1,5 +1,5 @@
 //! Records and repository of customer programmes: voucher campaigns and
-//! their codes.
+//! their codes, campaigns with a holdout and their members.
 
 use super::{Page, StoreResult};
 
@@ -40,6 +40,33 @@ pub struct VoucherView {
     pub campaign: VoucherCampaignRow,
 }
 
+/// A campaign measured against a holdout, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignRow {
+    pub id: String,
+    pub name: String,
+    pub segment_id: String,
+    /// Share held out, in basis points.
+    pub holdout_bp: i32,
+    pub goal_event: String,
+    pub window_days: i32,
+    pub starts_at: i64,
+    pub size: i64,
+    pub control_size: i64,
+    pub created_at: i64,
+}
+
+/// Who may be listed among a campaign's members.
+#[derive(Debug, Clone, Default)]
+pub struct AssignmentFilter {
+    /// treatment | control
+    pub group: Option<String>,
+    /// Only those (merges followed) whose consent on this channel and purpose is granted.
+    pub consent: Option<(String, String)>,
+    /// Profile ids strictly after this one.
+    pub after: Option<String>,
+}
+
 pub trait ProgrammeStore {
     fn add_voucher_campaign(&mut self, row: &VoucherCampaignRow) -> StoreResult<()>;
     fn voucher_campaign(&mut self, id: &str) -> StoreResult<VoucherCampaignRow>;
@@ -55,4 +82,25 @@ pub trait ProgrammeStore {
     fn redeem_voucher(&mut self, code: &str, order_id: &str, now: i64) -> StoreResult<bool>;
     /// The codes a live profile holds, newest first, from the `before` (issued_at, code) key on.
     fn profile_vouchers(&mut self, profile: &str, before: Option<(i64, String)>, limit: i64) -> StoreResult<Page<VoucherView>>;
+
+    fn add_campaign(&mut self, row: &CampaignRow) -> StoreResult<()>;
+    /// Members and their group (treatment | control), inserted as given.
+    fn add_campaign_members(&mut self, campaign: &str, members: &[(String, &'static str)]) -> StoreResult<()>;
+    fn campaign(&mut self, id: &str) -> StoreResult<CampaignRow>;
+    /// Newest first, from the `before` (created_at, id) key on.
+    fn campaigns(&mut self, before: Option<(i64, String)>, limit: i64) -> StoreResult<Page<CampaignRow>>;
+    /// A page of members by profile id: (profile id as snapshotted, live profile id, group).
+    fn campaign_members(&mut self, campaign: &str, f: &AssignmentFilter, limit: i64)
+        -> StoreResult<Page<(String, String, String), String>>;
+    /// Calls `f(member, group, revenue property as text)` for every event
+    /// named `event` between `from` and `to` (inclusive) of each member's
+    /// live profile.
+    fn for_each_goal_event(
+        &mut self,
+        campaign: &str,
+        event: &str,
+        from: i64,
+        to: i64,
+        f: &mut dyn FnMut(&str, &str, Option<&str>),
+    ) -> StoreResult<()>;
 }

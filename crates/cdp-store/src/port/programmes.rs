@@ -1,7 +1,7 @@
-//! The programmes' port: voucher campaigns and codes.
+//! The programmes' port: voucher campaigns and codes, campaigns with a holdout.
 
 use super::Res;
-use crate::repo::vouchers;
+use crate::repo::{campaigns, vouchers};
 use crate::AnyConnection;
 use cdp_app::store::{self as app, Page};
 
@@ -29,5 +29,30 @@ impl app::ProgrammeStore for AnyConnection {
     }
     fn profile_vouchers(&mut self, profile: &str, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::VoucherView>> {
         Ok(vouchers::of_profile(self, profile, before, limit)?)
+    }
+    fn add_campaign(&mut self, row: &app::CampaignRow) -> Res<()> {
+        Ok(campaigns::add(self, row)?)
+    }
+    fn add_campaign_members(&mut self, campaign: &str, members: &[(String, &'static str)]) -> Res<()> {
+        Ok(campaigns::add_members(self, campaign, members)?)
+    }
+    fn campaign(&mut self, id: &str) -> Res<app::CampaignRow> {
+        Ok(campaigns::get(self, id)?)
+    }
+    fn campaigns(&mut self, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::CampaignRow>> {
+        Ok(campaigns::list(self, before, limit)?)
+    }
+    fn campaign_members(&mut self, campaign: &str, f: &app::AssignmentFilter, limit: i64) -> Res<Page<(String, String, String), String>> {
+        Ok(campaigns::members(self, campaign, f, limit)?)
+    }
+    fn for_each_goal_event(
+        &mut self,
+        campaign: &str,
+        event: &str,
+        from: i64,
+        to: i64,
+        f: &mut dyn FnMut(&str, &str, Option<&str>),
+    ) -> Res<()> {
+        Ok(campaigns::for_each_goal_event(self, campaign, event, from, to, f)?)
     }
 }

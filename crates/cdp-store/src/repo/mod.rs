@@ -1,6 +1,7 @@
 //! Repositories: one module per resource, each function one unit of work on
 //! a connection the caller holds (inside a transaction when it writes).
 
+pub mod campaigns;
 pub mod consent;
 pub mod identity;
 pub mod ingest;
