@@ -465,3 +465,93 @@ fn a_holdout_is_assigned_by_hash_and_measured_as_the_contract_says() {
     assert!(got(&body["uplift"]["p_value"]) < 0.001, "a real effect is significant: {body}");
     assert_eq!(app.get(&format!("/api/v1/campaigns/{id}/results"), &app.admin_key).body, r.body, "reading twice changes nothing");
 }
+
+/// A refers B: B's first order gives A the reward once — not B's second
+/// order, not a replay, not a merge of B into A — and B's revenue shows in
+/// A's value. A person who becomes the referrer by a merge earns nothing.
+#[test]
+fn a_referral_is_rewarded_once_on_the_first_order() {
+    let app = TestApp::spawn();
+    let (_, pos) = app.source("POS", "store");
+    let (_, web) = app.source("Web", "web");
+    let writer = app.key(&[Scope::LoyaltyWrite], None);
+    let reader = app.key(&[Scope::LoyaltyRead, Scope::AnalyticsRead], None);
+    let a = person(&app, &pos, "0912 000 001");
+    let code = app.post(&format!("/api/v1/profiles/{a}/referral-code"), &writer, json!({})).body["code"].as_str().unwrap().to_string();
+    assert_eq!(app.post(&format!("/api/v1/profiles/{a}/referral-code"), &writer, json!({})).body["code"], code.as_str(), "stable");
+    assert_eq!(code.len(), 9, "{code}");
+
+    // B signs up on the web with A's code (as typed: any case, no dash).
+    let b = app.event(&web, json!({"event": "Signed Up", "identities": {"email": "b@example.vn"}, "context": {"referral_code": code.to_lowercase().replace('-', "")}}))
+        ["profile_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Someone with a code nobody holds, and A sending their own code: no link.
+    app.event(&web, json!({"event": "Signed Up", "identities": {"email": "x@example.vn"}, "context": {"referral_code": "ZZZZ-ZZZZ"}}));
+    app.event(&pos, json!({"event": "Visited", "identities": {"phone": "0912 000 001"}, "context": {"referral_code": code}}));
+    let refs = |id: &str| app.get(&format!("/api/v1/profiles/{id}/referrals"), &reader).body;
+    let r = refs(&a);
+    assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!((r["items"][0]["profile_id"].as_str(), r["items"][0]["outcome"].as_str()), (Some(b.as_str()), Some("pending")));
+    let balance = |id: &str| app.get(&format!("/api/v1/profiles/{id}/loyalty"), &reader).body["points_balance"].as_i64().unwrap();
+    assert_eq!(balance(&a), 0);
+
+    let order = |id: &str, revenue: i64| {
+        json!({"event": "Order Completed", "message_id": format!("m-{id}"), "identities": {"email": "b@example.vn"},
+               "properties": {"order_id": id, "revenue": revenue}})
+    };
+    app.event(&web, order("B-1", 500_000));
+    assert_eq!(balance(&a), 100, "the default referral_points");
+    app.event(&web, order("B-2", 300_000));
+    assert_eq!(app.post("/api/v1/events", &web, order("B-1", 500_000)).body["status"], "duplicate");
+    assert_eq!(balance(&a), 100, "once");
+    let r = refs(&a);
+    assert_eq!((r["items"][0]["outcome"].as_str(), r["items"][0]["points"].as_i64()), (Some("rewarded"), Some(100)), "{r}");
+    assert_eq!((r["items"][0]["revenue_total"].as_f64(), r["referral_revenue"].as_f64()), (Some(800_000.0), Some(800_000.0)), "{r}");
+    let value = app.get(&format!("/api/v1/profiles/{a}/value"), &reader).body;
+    assert_eq!((value["referrals"].as_i64(), value["referral_revenue"].as_f64()), (Some(1), Some(800_000.0)), "{value}");
+    let ledger = app.get(&format!("/api/v1/profiles/{a}/loyalty/ledger"), &reader).body;
+    assert_eq!(ledger["items"][0]["kind"], "adjust", "{ledger}");
+
+    // B turns out to be A: their points join, the referral gives nothing more.
+    let before = balance(&a) + balance(&b);
+    app.event(&pos, json!({"event": "Signed Up", "identities": {"phone": "0912 000 001", "email": "b@example.vn"}}));
+    app.event(&web, order("B-3", 200_000));
+    assert_eq!(balance(&a), before + 20, "B-3 earns its own 20 points, nothing for the referral");
+    assert_eq!(refs(&a)["items"], json!([]), "someone merged into the referrer is not a referral");
+
+    // C refers D, and D turns out to be C before ordering: nothing.
+    let c = person(&app, &pos, "0912 000 003");
+    let code_c = app.post(&format!("/api/v1/profiles/{c}/referral-code"), &writer, json!({})).body["code"].as_str().unwrap().to_string();
+    let d = app.event(&web, json!({"event": "Signed Up", "identities": {"email": "d@example.vn"}, "context": {"referral_code": code_c}}))
+        ["profile_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(refs(&c)["items"][0]["profile_id"], d.as_str());
+    app.event(&pos, json!({"event": "Signed Up", "identities": {"phone": "0912 000 003", "email": "d@example.vn"}}));
+    app.event(&web, json!({"event": "Order Completed", "identities": {"email": "d@example.vn"}, "properties": {"order_id": "D-1", "revenue": 1_000_000}}));
+    assert_eq!(balance(&c), 100, "D-1's own 100 points and no referral reward");
+    let ledger = app.get(&format!("/api/v1/profiles/{c}/loyalty/ledger"), &reader).body;
+    assert!(ledger["items"].as_array().unwrap().iter().all(|e| e["kind"] != "adjust"), "{ledger}");
+
+    // The customer's own view: their code, and what their referrals earned, nothing about the others.
+    let backend = app.key(&[Scope::ProfilesWrite], None);
+    let token = app.post("/api/v1/customer-tokens", &backend, json!({"profile_id": a})).body["access_token"].as_str().unwrap().to_string();
+    let mine = bearer(&app, "POST", "/api/v1/me/referral-code", &token, Some(json!({})));
+    assert_eq!((mine.status, mine.body["code"].as_str()), (200, Some(code.as_str())));
+    let e = app.event(&web, json!({"event": "Signed Up", "identities": {"email": "e@example.vn"}, "context": {"referral_code": code}}));
+    app.event(
+        &web,
+        json!({"event": "Order Completed", "identities": {"email": "e@example.vn"}, "properties": {"order_id": "E-1", "revenue": 100_000}}),
+    );
+    let list = bearer(&app, "GET", "/api/v1/me/referrals", &token, None).body;
+    assert_eq!(
+        list["items"],
+        json!([{"linked_at": list["items"][0]["linked_at"], "outcome": "rewarded",
+        "first_order_at": list["items"][0]["first_order_at"], "points": 100}]),
+        "{list}"
+    );
+    assert!(!list.to_string().contains(e["profile_id"].as_str().unwrap()));
+}

@@ -16,8 +16,8 @@ use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
 use routes::{
-    analytics, campaigns, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, me, privacy, profiles, rfm,
-    segments, sources, token, vouchers,
+    analytics, campaigns, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, me, privacy, profiles,
+    referrals, rfm, segments, sources, token, vouchers,
 };
 pub use state::{AppState, Limits};
 use std::time::Instant;
@@ -130,6 +130,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(vouchers::issue_vouchers)
                 .service(vouchers::redeem_voucher)
                 .service(vouchers::list_profile_vouchers)
+                .service(referrals::create_referral_code)
+                .service(referrals::list_referrals)
                 .service(campaigns::create_campaign)
                 .service(campaigns::list_campaigns)
                 .service(campaigns::get_campaign)
@@ -141,6 +143,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(me::get_my_loyalty)
                 .service(me::list_my_ledger)
                 .service(me::list_my_vouchers)
+                .service(me::create_my_referral_code)
+                .service(me::list_my_referrals)
                 .service(me::get_my_consents)
                 .service(me::get_my_consent)
                 .service(me::put_my_consent)

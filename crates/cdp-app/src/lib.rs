@@ -19,6 +19,7 @@ pub mod me;
 pub mod memory;
 pub mod privacy;
 pub mod profiles;
+pub mod referrals;
 pub mod secrets;
 pub mod segments;
 pub mod sources;

@@ -88,6 +88,9 @@ pub struct ProfileValue {
     pub rfm: Option<RfmRow>,
     /// The profile's CLV scores and the fit that made them.
     pub clv: Option<(ScoreRow, ClvFit)>,
+    /// People this person referred, and their revenue (minor units).
+    pub referrals: usize,
+    pub referral_revenue: i64,
 }
 
 /// Customers and revenue of one named RFM segment.
@@ -361,7 +364,15 @@ pub(crate) fn value_of(c: &mut dyn Tx, p: ProfileRow, currency: &str) -> crate::
     let model = if score.is_some() { ValueStore::latest_model(c)? } else { None };
     let model: Option<ClvFit> = model.and_then(|m| serde_json::from_str(&m).ok());
     let rfm = ValueStore::rfm_of(c, &p.id)?;
-    Ok(ProfileValue { clv: score.zip(model), rfm, currency: currency.to_string(), profile: p })
+    let mut referred: Vec<(String, i64)> = crate::store::ProgrammeStore::referrals_of(c, &p.id)?
+        .into_iter()
+        .filter(|r| r.referee != p.id)
+        .map(|r| (r.referee, r.revenue_total))
+        .collect();
+    referred.sort();
+    referred.dedup();
+    let referral_revenue = referred.iter().map(|r| r.1).sum();
+    Ok(ProfileValue { clv: score.zip(model), rfm, currency: currency.to_string(), profile: p, referrals: referred.len(), referral_revenue })
 }
 
 fn summarise(h: &PurchaseSummary, as_of_day: i64, unit_days: f64, currency: &str) -> (Customer, Option<Spender>) {

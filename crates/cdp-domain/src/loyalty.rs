@@ -32,6 +32,14 @@ pub struct Program {
     /// this time; none: only when asked (`POST /loyalty/expire`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_daily_at: Option<String>,
+    /// Points a referrer earns when a person they referred completes their
+    /// first order (0: referrals are tracked, not rewarded).
+    #[serde(default = "default_referral_points")]
+    pub referral_points: i64,
+}
+
+fn default_referral_points() -> i64 {
+    100
 }
 
 impl Default for Program {
@@ -50,6 +58,7 @@ impl Default for Program {
                 tier("kim_cuong", "Kim Cương", 40_000_000.0, 2.0),
             ],
             expire_daily_at: None,
+            referral_points: default_referral_points(),
         }
     }
 }
@@ -72,6 +81,9 @@ impl Program {
         }
         if self.expire_daily_at.as_deref().is_some_and(|t| crate::schedule::parse_hhmm(t).is_none()) {
             errs.push(FieldError::new("expire_daily_at", "invalid", "must be a time of day HH:MM (UTC)"));
+        }
+        if !(0..=1_000_000_000).contains(&self.referral_points) {
+            errs.push(FieldError::new("referral_points", "out_of_range", "must be between 0 and 1e9"));
         }
         if self.tiers.is_empty() {
             errs.push(FieldError::new("tiers", "required", "at least one tier is required"));

@@ -86,57 +86,18 @@ impl CampaignSpec {
     }
 }
 
-/// Crockford's base-32 alphabet: no I, L, O or U, so that a code read aloud
-/// or typed from a receipt is not mistaken.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
 /// Random bytes a code is made of: 80 bits, unguessable.
 pub const CODE_BYTES: usize = 10;
 
 /// A code from random bytes: 16 characters in four groups (`7KQ2-M9XD-…`).
 pub fn format_code(bytes: &[u8; CODE_BYTES]) -> String {
-    let mut bits: u128 = 0;
-    for b in bytes {
-        bits = (bits << 8) | u128::from(*b);
-    }
-    let mut out = String::with_capacity(19);
-    for i in 0..16 {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        let shift = 5 * (15 - i);
-        out.push(ALPHABET[((bits >> shift) & 31) as usize] as char);
-    }
-    out
+    crate::codes::encode(bytes, 4)
 }
 
 /// A code as typed (any case, spaces or dashes anywhere, O for 0, I or L for
 /// 1) in the form it is stored in; `None` when it cannot be a code.
 pub fn normalise_code(input: &str) -> Option<String> {
-    let mut plain = String::with_capacity(16);
-    for c in input.chars() {
-        let c = match c.to_ascii_uppercase() {
-            '-' | ' ' => continue,
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        };
-        if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) {
-            return None;
-        }
-        plain.push(c);
-    }
-    if plain.len() != 16 {
-        return None;
-    }
-    let mut out = String::with_capacity(19);
-    for (i, c) in plain.chars().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        out.push(c);
-    }
-    Some(out)
+    crate::codes::normalise(input, 16, 4)
 }
 
 /// A voucher's state, as redemption sees it.

@@ -567,3 +567,26 @@ diesel::table! {
         grp -> Text,
     }
 }
+
+diesel::table! {
+    referral_codes (code) {
+        code -> Text,
+        profile_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    referrals (referee_id) {
+        referee_id -> Text,
+        referrer_id -> Text,
+        code -> Text,
+        linked_at -> BigInt,
+        outcome -> Text,
+        first_order_id -> Nullable<Text>,
+        first_order_at -> Nullable<BigInt>,
+        points -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(referral_codes, referrals, profiles);

@@ -156,7 +156,7 @@ pub struct ClvOut {
 /// A profile's value: orders, revenue and the latest model's predictions.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"orders_count": 3, "revenue_total": 1250000, "currency": "VND", "first_order_at": "2026-01-05T03:15:00Z",
-    "last_order_at": "2026-10-20T09:00:00Z", "rfm": null,
+    "last_order_at": "2026-10-20T09:00:00Z", "rfm": null, "referrals": 2, "referral_revenue": 3400000,
     "clv": {"p_alive": 0.82, "expected_purchases": 2.1, "expected_order_value": 415000, "clv": 830000, "horizon": 52.0, "time_unit": "week", "as_of": "2026-11-23"}}))]
 pub struct ValueOut {
     pub orders_count: i64,
@@ -167,6 +167,10 @@ pub struct ValueOut {
     pub last_order_at: Option<String>,
     pub rfm: Option<ProfileRfm>,
     pub clv: Option<ClvOut>,
+    /// People this person referred (a referral code they shared).
+    pub referrals: usize,
+    /// The revenue of the people they referred, in major units.
+    pub referral_revenue: f64,
 }
 
 /// What a customer is worth: orders, revenue, and the latest CLV model's
@@ -188,6 +192,8 @@ impl From<ProfileValue> for ValueOut {
         ValueOut {
             orders_count: p.orders_count,
             revenue_total: to_major(p.revenue_total, &currency),
+            referrals: v.referrals,
+            referral_revenue: to_major(v.referral_revenue, &currency),
             first_order_at: p.first_order_at.map(ts),
             last_order_at: p.last_order_at.map(ts),
             rfm: v.rfm.map(|r| ProfileRfm { r: r.r, f: r.f, m: r.m, segment: r.segment, as_of: date_of(r.as_of_day) }),

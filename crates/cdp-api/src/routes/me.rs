@@ -12,6 +12,7 @@ use crate::routes::interaction::FeedbackOut;
 use crate::routes::loyalty::{ledger_page, LedgerOut, LedgerQuery, LoyaltyOut};
 use crate::routes::privacy::{ErasedOut, ExportOut};
 use crate::routes::profiles::ProfileOut;
+use crate::routes::referrals::ReferralCodeOut;
 use crate::routes::token::TokenResponse;
 use crate::routes::vouchers::{voucher_page, PageQuery, VoucherOut};
 use crate::state::AppState;
@@ -119,6 +120,46 @@ pub async fn list_my_vouchers(state: web::Data<AppState>, who: Auth, q: web::Que
     let limit = page_limit(q.limit)?;
     let before = cursor_decode(q.cursor.as_deref(), time_id)?;
     Ok(web::Json(voucher_page(for_me(&state, &who, move |app, _, me| app.profile_vouchers(me, before, limit)).await?)))
+}
+
+/// The customer's referral code to share, the same every time.
+#[utoipa::path(tag = "self-service", operation_id = "create_my_referral_code", security(("customer_token" = [])),
+    responses((status = 200, body = ReferralCodeOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[post("/me/referral-code")]
+pub async fn create_my_referral_code(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<ReferralCodeOut>> {
+    Ok(web::Json(ReferralCodeOut { code: for_me(&state, &who, |app, _, me| app.referral_code(me)).await? }))
+}
+
+/// One person the customer referred, as the customer may see it: nothing
+/// about the other person beyond whether their referral counted.
+#[derive(serde::Serialize, ToSchema)]
+#[schema(example = json!({"linked_at": "2026-11-02T09:00:00Z", "outcome": "rewarded", "first_order_at": "2026-11-03T10:00:00Z", "points": 100}))]
+pub struct MyReferralOut {
+    pub linked_at: String,
+    /// pending (no order yet), rewarded, or self_referral.
+    pub outcome: String,
+    pub first_order_at: Option<String>,
+    /// Points earned for it.
+    pub points: Option<i64>,
+}
+
+/// The people the customer referred: when, and what it earned them.
+#[utoipa::path(tag = "self-service", operation_id = "list_my_referrals", security(("customer_token" = [])),
+    responses((status = 200, body = Page<MyReferralOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[get("/me/referrals")]
+pub async fn list_my_referrals(state: web::Data<AppState>, who: Auth) -> ApiResult<web::Json<Page<MyReferralOut>>> {
+    let r = for_me(&state, &who, |app, _, me| app.referrals(me)).await?;
+    let items = r
+        .items
+        .into_iter()
+        .map(|v| MyReferralOut {
+            linked_at: ts(v.linked_at),
+            outcome: v.outcome,
+            first_order_at: v.first_order_at.map(ts),
+            points: v.points,
+        })
+        .collect();
+    Ok(web::Json(Page { items, next_cursor: None }))
 }
 
 /// The customer's consent in force on every channel and purpose, and its history.

@@ -12,6 +12,7 @@ pub mod loyalty;
 pub mod me;
 pub mod privacy;
 pub mod profiles;
+pub mod referrals;
 pub mod rfm;
 pub mod segments;
 pub mod sources;

@@ -67,6 +67,23 @@ pub struct AssignmentFilter {
     pub after: Option<String>,
 }
 
+/// Someone a person referred, as they are now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferralView {
+    /// The referee's live profile.
+    pub referee: String,
+    pub code: String,
+    pub linked_at: i64,
+    /// pending | rewarded | self_referral
+    pub outcome: String,
+    pub first_order_at: Option<i64>,
+    /// Points the referrer earned.
+    pub points: Option<i64>,
+    /// The referee's revenue so far (minor units of the default currency).
+    pub revenue_total: i64,
+    pub orders_count: i64,
+}
+
 pub trait ProgrammeStore {
     fn add_voucher_campaign(&mut self, row: &VoucherCampaignRow) -> StoreResult<()>;
     fn voucher_campaign(&mut self, id: &str) -> StoreResult<VoucherCampaignRow>;
@@ -103,4 +120,10 @@ pub trait ProgrammeStore {
         to: i64,
         f: &mut dyn FnMut(&str, &str, Option<&str>),
     ) -> StoreResult<()>;
+
+    /// The referral code of a live profile (or of one merged into it), if any.
+    fn referral_code(&mut self, profile: &str) -> StoreResult<Option<String>>;
+    fn add_referral_code(&mut self, code: &str, profile: &str, now: i64) -> StoreResult<()>;
+    /// The people a live profile referred, oldest link first.
+    fn referrals_of(&mut self, profile: &str) -> StoreResult<Vec<ReferralView>>;
 }

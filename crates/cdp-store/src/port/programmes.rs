@@ -1,7 +1,7 @@
 //! The programmes' port: voucher campaigns and codes, campaigns with a holdout.
 
 use super::Res;
-use crate::repo::{campaigns, vouchers};
+use crate::repo::{campaigns, referrals, vouchers};
 use crate::AnyConnection;
 use cdp_app::store::{self as app, Page};
 
@@ -54,5 +54,14 @@ impl app::ProgrammeStore for AnyConnection {
         f: &mut dyn FnMut(&str, &str, Option<&str>),
     ) -> Res<()> {
         Ok(campaigns::for_each_goal_event(self, campaign, event, from, to, f)?)
+    }
+    fn referral_code(&mut self, profile: &str) -> Res<Option<String>> {
+        Ok(referrals::code_of(self, profile)?)
+    }
+    fn add_referral_code(&mut self, code: &str, profile: &str, now: i64) -> Res<()> {
+        Ok(referrals::add_code(self, code, profile, now)?)
+    }
+    fn referrals_of(&mut self, profile: &str) -> Res<Vec<app::ReferralView>> {
+        Ok(referrals::of_referrer(self, profile)?)
     }
 }

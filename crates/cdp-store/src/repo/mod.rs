@@ -12,6 +12,7 @@ pub mod orders;
 pub mod outbox;
 pub mod privacy;
 pub mod profiles;
+pub mod referrals;
 pub mod segments;
 pub mod sources;
 pub mod undo;

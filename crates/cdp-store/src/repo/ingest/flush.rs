@@ -123,6 +123,9 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
             diesel::update(consents::table.find(&row.id)).set(consents::origin_profile_id.eq(Some(profile))).execute(conn)?;
         }
     }
+    let links = referral_links(b);
+    let bought: Vec<(&str, &str, i64)> = placed.iter().map(|o| (o.profile_id.as_str(), o.order_id.as_str(), o.occurred_at)).collect();
+    crate::repo::referrals::on_batch(conn, &links, &bought, now)?;
     let groups = std::mem::take(&mut b.groups);
     for (account, traits, profile) in groups {
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;
@@ -130,6 +133,27 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     crate::insert_rows!(&mut *conn, merges::table, &b.log)?;
     crate::repo::outbox::enqueue(conn, &facts(b, now), now)?;
     Ok(())
+}
+
+/// People the batch created whose events carry `context.referral_code`:
+/// (profile, code as sent, when), the earliest event's code for each.
+fn referral_links(b: &Batch) -> Vec<(String, String, i64)> {
+    let mut out: Vec<(String, String, i64)> = Vec::new();
+    // A substring test first: most events carry no code, and parsing every
+    // context would cost ingestion.
+    for e in b.events.iter().filter(|e| e.context.contains("referral_code")) {
+        if !b.work.get(&e.profile_id).is_some_and(|w| w.new && w.row.merged_into.is_none()) {
+            continue;
+        }
+        let Ok(ctx) = serde_json::from_str::<Value>(&e.context) else { continue };
+        let Some(code) = ctx.get("referral_code").and_then(Value::as_str) else { continue };
+        match out.iter_mut().find(|l| l.0 == e.profile_id) {
+            Some(l) if e.occurred_at < l.2 => *l = (e.profile_id.clone(), code.to_string(), e.occurred_at),
+            Some(_) => {}
+            None => out.push((e.profile_id.clone(), code.to_string(), e.occurred_at)),
+        }
+    }
+    out
 }
 
 /// What the batch made true that destinations may subscribe to: profiles
