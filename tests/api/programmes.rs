@@ -554,4 +554,17 @@ fn a_referral_is_rewarded_once_on_the_first_order() {
         "{list}"
     );
     assert!(!list.to_string().contains(e["profile_id"].as_str().unwrap()));
+
+    // Signing up with the code and ordering in one batch: linked, then rewarded.
+    let before = balance(&a);
+    let r = app.post(
+        "/api/v1/events/batch",
+        &web,
+        json!({"events": [
+            {"event": "Signed Up", "identities": {"email": "f@example.vn"}, "context": {"referral_code": code}},
+            {"event": "Order Completed", "identities": {"email": "f@example.vn"}, "properties": {"order_id": "F-1", "revenue": 100_000}},
+            {"event": "Order Completed", "identities": {"email": "f@example.vn"}, "properties": {"order_id": "F-2", "revenue": 100_000}}]}),
+    );
+    assert_eq!(r.body["accepted"], 3, "{}", r.body);
+    assert_eq!(balance(&a), before + 100);
 }

@@ -42,8 +42,17 @@ pub fn add_code(conn: &mut AnyConnection, code: &str, profile: &str, now: i64) -
 /// are linked to the code's owner unless that is themselves; the first new
 /// order (`orders`: live profile, order id, when) of a pending referee
 /// rewards the referrer once, or closes the referral when the two are one
-/// person by now.
-pub fn on_batch(conn: &mut AnyConnection, links: &[(String, String, i64)], orders: &[(&str, &str, i64)], now: i64) -> StoreResult<()> {
+/// person by now. `pending`: the pending referrals of the batch's profiles
+/// (referee, referrer, referee's live profile) when the lookups read them
+/// (PostgreSQL, saving a round trip per batch); otherwise read here.
+pub fn on_batch(
+    conn: &mut AnyConnection,
+    links: &[(String, String, i64)],
+    orders: &[(&str, &str, i64)],
+    pending: Option<Vec<(String, String, String)>>,
+    now: i64,
+) -> StoreResult<()> {
+    let mut linked = Vec::new();
     for (referee, sent, at) in links {
         let Some(code) = referral::normalise_code(sent) else { continue };
         let owner: Option<String> = referral_codes::table.find(&code).select(referral_codes::profile_id).first(conn).optional()?;
@@ -60,23 +69,36 @@ pub fn on_batch(conn: &mut AnyConnection, links: &[(String, String, i64)], order
                 referrals::outcome.eq("pending"),
             ))
             .execute(conn)?;
+        linked.push((referee.clone(), referrer, referee.clone()));
     }
     if orders.is_empty() {
         return Ok(());
     }
-    let mut buyers: Vec<&str> = orders.iter().map(|o| o.0).collect();
-    buyers.sort_unstable();
-    buyers.dedup();
-    let mut pending: Vec<(String, String, Option<String>)> = Vec::new();
-    for chunk in buyers.chunks(500) {
-        let found: Vec<(String, String, Option<String>)> = referrals::table
-            .inner_join(profiles::table.on(profiles::id.eq(referrals::referee_id)))
-            .filter(referrals::outcome.eq("pending"))
-            .filter(in_list(profiles::id, chunk).or(in_list(profiles::merged_into.assume_not_null(), chunk)))
-            .select((referrals::referee_id, referrals::referrer_id, profiles::merged_into))
-            .load(conn)?;
-        pending.extend(found);
-    }
+    let mut pending = match pending {
+        Some(mut read) => {
+            read.extend(linked);
+            read
+        }
+        None => {
+            let mut buyers: Vec<&str> = orders.iter().map(|o| o.0).collect();
+            buyers.sort_unstable();
+            buyers.dedup();
+            let mut found = Vec::new();
+            for chunk in buyers.chunks(500) {
+                let rows: Vec<(String, String, Option<String>)> = referrals::table
+                    .inner_join(profiles::table.on(profiles::id.eq(referrals::referee_id)))
+                    .filter(referrals::outcome.eq("pending"))
+                    .filter(in_list(profiles::id, chunk).or(in_list(profiles::merged_into.assume_not_null(), chunk)))
+                    .select((referrals::referee_id, referrals::referrer_id, profiles::merged_into))
+                    .load(conn)?;
+                found.extend(rows.into_iter().map(|(referee, referrer, into)| {
+                    let live = into.unwrap_or_else(|| referee.clone());
+                    (referee, referrer, live)
+                }));
+            }
+            found
+        }
+    };
     if pending.is_empty() {
         return Ok(());
     }
@@ -90,8 +112,8 @@ pub fn on_batch(conn: &mut AnyConnection, links: &[(String, String, i64)], order
     }
     let points = crate::repo::loyalty::program(conn)?.referral_points;
     pending.sort();
-    for (referee, referrer, merged_into) in pending {
-        let referee_live = merged_into.unwrap_or_else(|| referee.clone());
+    pending.dedup();
+    for (referee, referrer, referee_live) in pending {
         let Some(&(order, at)) = first.get(referee_live.as_str()) else { continue };
         let referrer_live = live(conn, &referrer)?.unwrap_or(referrer);
         let (outcome, credited) = match referral::reward(&referrer_live, &referee_live, points) {

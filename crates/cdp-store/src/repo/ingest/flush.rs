@@ -125,7 +125,17 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
     }
     let links = referral_links(b);
     let bought: Vec<(&str, &str, i64)> = placed.iter().map(|o| (o.profile_id.as_str(), o.order_id.as_str(), o.occurred_at)).collect();
-    crate::repo::referrals::on_batch(conn, &links, &bought, now)?;
+    // Pending referrals read with the lookups name the referee's survivor
+    // before this batch: its merges are followed here.
+    let pending = b.pending_referrals.take().map(|rows| {
+        rows.into_iter()
+            .map(|(referee, referrer, into)| {
+                let live = b.live(into.as_deref().unwrap_or(&referee));
+                (referee, referrer, live)
+            })
+            .collect::<Vec<_>>()
+    });
+    crate::repo::referrals::on_batch(conn, &links, &bought, pending, now)?;
     let groups = std::mem::take(&mut b.groups);
     for (account, traits, profile) in groups {
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;

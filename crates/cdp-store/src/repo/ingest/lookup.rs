@@ -37,6 +37,9 @@ pub(super) struct Found {
     /// On PostgreSQL, the profiles that own the identities and orders found,
     /// locked in id order (`load_profiles`, in the same statement).
     pub profiles: Option<Vec<ProfileRow>>,
+    /// On PostgreSQL, the pending referrals whose referee is (or was merged
+    /// into) one of those profiles: (referee, referrer, referee's survivor).
+    pub pending_referrals: Option<Vec<(String, String, Option<String>)>>,
 }
 
 /// The keys a batch looks up.
@@ -98,6 +101,7 @@ const ORDER: i32 = 4;
 const PROFILE: i32 = 5;
 const RULES: i32 = 6;
 const APART: i32 = 7;
+const REFERRAL: i32 = 8;
 
 /// The reads as one statement; every branch is an index lookup over a bound
 /// array. The owners of the identities and orders found are locked in id
@@ -137,6 +141,9 @@ UNION ALL SELECT 6, body, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
   FROM identity_rules WHERE id = 1 \
 UNION ALL SELECT 7, a, b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
   FROM kept_apart WHERE a IN (SELECT id FROM owner) OR b IN (SELECT id FROM owner) \
+UNION ALL SELECT 8, r.referee_id, r.referrer_id, p.merged_into, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+  FROM referrals r JOIN profiles p ON p.id = r.referee_id \
+  WHERE r.outcome = 'pending' AND (p.id IN (SELECT id FROM owner) OR p.merged_into IN (SELECT id FROM owner)) \
 UNION ALL SELECT 5, id, merged_into, user_id, traits, trait_times, identity_counts, channels, first_seen_at, last_seen_at, event_count, created_at, \
                  updated_at, orders_count, revenue_total, margin_total, first_order_at, last_order_at \
   FROM owner";
@@ -155,6 +162,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
             found.program = Some(None);
             found.rules = Some(None);
             found.apart = Some(Vec::new());
+            found.pending_referrals = Some(Vec::new());
             let mut owners = Vec::new();
             for r in rows {
                 let text = |v: Option<String>| v.unwrap_or_default();
@@ -173,6 +181,7 @@ pub(super) fn lookup(conn: &mut AnyConnection, keys: &Keys) -> StoreResult<Found
                     PROGRAM => found.program = Some(r.a),
                     RULES => found.rules = Some(r.a),
                     APART => found.apart.get_or_insert_with(Vec::new).push((text(r.a), text(r.b))),
+                    REFERRAL => found.pending_referrals.get_or_insert_with(Vec::new).push((text(r.a), text(r.b), r.c)),
                     ORDER => found.orders.push(OrderRow {
                         order_id: text(r.a),
                         profile_id: text(r.b),

@@ -69,6 +69,8 @@ struct Batch {
     rules: Arc<IdentityRules>,
     /// Pairs of profiles kept apart (merges undone) among those the batch loaded.
     apart: Vec<(String, String)>,
+    /// Pending referrals of the profiles the batch loaded, when the lookups read them.
+    pending_referrals: Option<Vec<(String, String, Option<String>)>>,
 }
 
 /// The live profile an id stands for, following the batch's merges.
@@ -170,12 +172,19 @@ pub fn ingest_keyed(
         hashes: prepared.iter().flat_map(|p| p.hashes.iter().map(String::as_str)).collect(),
         order_ids: &order_ids,
     };
-    let Found { seen, identities: found, tombstones, orders, program, rules, apart, profiles } = lookup(conn, &wanted)?;
+    let Found { seen, identities: found, tombstones, orders, program, rules, apart, profiles, pending_referrals } = lookup(conn, &wanted)?;
     let rules = match rules {
         Some(body) => rules_of(body)?,
         None => rules_of(crate::repo::identity::rules(conn)?)?,
     };
-    let mut b = Batch { currency: currency.to_string(), orders: OrderBook::from_rows(orders), program, rules, ..Batch::default() };
+    let mut b = Batch {
+        currency: currency.to_string(),
+        orders: OrderBook::from_rows(orders),
+        program,
+        rules,
+        pending_referrals,
+        ..Batch::default()
+    };
     // Dedupe keys seen before, and where their events live now.
     for (mid, id, pid, merged_into) in seen {
         // merged_into always names the final survivor.
