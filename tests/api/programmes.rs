@@ -308,6 +308,7 @@ fn customers_see_and_edit_their_own_data_and_nothing_else() {
     // Their export, then their erasure: the token stops working.
     let export = bearer(&app, "GET", "/api/v1/me/export", &tb, None);
     assert_eq!((export.status, export.body["profile"]["id"].as_str()), (200, Some(survivor.as_str())), "{}", export.body);
+    assert_eq!(export.body["vouchers"][0]["code"].as_str(), Some(code.as_str()), "{}", export.body);
     let erased = bearer(&app, "DELETE", "/api/v1/me", &tb, None);
     assert_eq!((erased.status, erased.body["profile_id"].as_str()), (200, Some(survivor.as_str())), "{}", erased.body);
     for t in [&ta, &tb] {

@@ -5,7 +5,7 @@ use crate::consent::{consents_of, preferences_of, Consents, PreferenceHistory};
 pub use crate::store::{AuditFilter, AuditRow, Erased, StoredEvent, StoredOrder};
 use crate::store::{
     CaseFilter, CaseRow, FeedbackFilter, FeedbackRow, InteractionStore, LedgerEntry, MergeRow, Page, PrivacyStore, ProfileStore,
-    ProfileView,
+    ProfileView, ProgrammeStore,
 };
 use crate::{App, AppError, AppResult, Principal};
 use serde_json::json;
@@ -28,6 +28,13 @@ pub struct Export {
     pub cases: Vec<CaseRow>,
     /// (segment id, entered_at, exited_at).
     pub segment_memberships: Vec<(String, i64, Option<i64>)>,
+    /// Voucher codes held, newest first.
+    pub vouchers: Vec<crate::store::VoucherView>,
+    pub referral_code: Option<String>,
+    /// The people referred, as outcomes only (the others' ids are theirs).
+    pub referrals: Vec<crate::store::ReferralView>,
+    /// (campaign id, name, group).
+    pub campaigns: Vec<(String, String, String)>,
 }
 
 impl App {
@@ -56,6 +63,10 @@ impl App {
                     feedback,
                     cases,
                     segment_memberships: PrivacyStore::memberships_of(c, &pid)?,
+                    vouchers: ProgrammeStore::profile_vouchers(c, &pid, None, 10_000)?.0,
+                    referral_code: ProgrammeStore::referral_code(c, &pid)?,
+                    referrals: ProgrammeStore::referrals_of(c, &pid)?.into_iter().filter(|r| r.referee != pid).collect(),
+                    campaigns: ProgrammeStore::campaigns_of(c, &pid)?,
                     profile,
                 };
                 PrivacyStore::audit(c, &actor, "profile.export", Some(&pid), &json!({}), now)?;

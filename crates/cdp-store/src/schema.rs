@@ -590,3 +590,4 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(referral_codes, referrals, profiles);
+diesel::allow_tables_to_appear_in_same_query!(campaign_members, campaigns, profiles);

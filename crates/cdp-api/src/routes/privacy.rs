@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"exported_at": "2026-11-23T08:00:00Z", "profile": {"id": "01936f3e-8a40-7000-8000-000000000001"},
     "merged_profiles": [], "events": [], "orders": [], "consents": {}, "preferences": {}, "loyalty_ledger": [], "merge_log": [],
-    "feedback": [], "cases": [], "segment_memberships": []}))]
+    "feedback": [], "cases": [], "segment_memberships": [], "vouchers": [], "referral_code": null, "referrals": [], "campaigns": []}))]
 pub struct ExportOut {
     pub exported_at: String,
     pub profile: ProfileOut,
@@ -43,6 +43,14 @@ pub struct ExportOut {
     pub cases: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
     pub segment_memberships: Vec<Value>,
+    pub vouchers: Vec<crate::routes::vouchers::VoucherOut>,
+    pub referral_code: Option<String>,
+    /// The people this person referred, as outcomes only.
+    #[schema(value_type = Vec<Object>)]
+    pub referrals: Vec<Value>,
+    /// Campaigns they are a member of, and their group.
+    #[schema(value_type = Vec<Object>)]
+    pub campaigns: Vec<Value>,
 }
 
 /// Everything held about a person (profile, identities, events, orders,
@@ -115,6 +123,14 @@ impl From<Export> for ExportOut {
             feedback: x.feedback.into_iter().map(FeedbackOut::from).collect(),
             cases,
             segment_memberships: memberships,
+            vouchers: x.vouchers.into_iter().map(Into::into).collect(),
+            referral_code: x.referral_code,
+            referrals: x
+                .referrals
+                .into_iter()
+                .map(|r| json!({"linked_at": ts(r.linked_at), "outcome": r.outcome, "first_order_at": r.first_order_at.map(ts), "points": r.points}))
+                .collect(),
+            campaigns: x.campaigns.into_iter().map(|(id, name, group)| json!({"campaign_id": id, "name": name, "group": group})).collect(),
             profile: x.profile.into(),
         }
     }

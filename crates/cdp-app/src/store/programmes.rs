@@ -126,4 +126,6 @@ pub trait ProgrammeStore {
     fn add_referral_code(&mut self, code: &str, profile: &str, now: i64) -> StoreResult<()>;
     /// The people a live profile referred, oldest link first.
     fn referrals_of(&mut self, profile: &str) -> StoreResult<Vec<ReferralView>>;
+    /// The campaigns a live profile (or one merged into it) is a member of: (campaign id, name, group).
+    fn campaigns_of(&mut self, profile: &str) -> StoreResult<Vec<(String, String, String)>>;
 }

@@ -64,4 +64,7 @@ impl app::ProgrammeStore for AnyConnection {
     fn referrals_of(&mut self, profile: &str) -> Res<Vec<app::ReferralView>> {
         Ok(referrals::of_referrer(self, profile)?)
     }
+    fn campaigns_of(&mut self, profile: &str) -> Res<Vec<(String, String, String)>> {
+        Ok(campaigns::of_profile(self, profile)?)
+    }
 }

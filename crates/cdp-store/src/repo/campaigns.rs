@@ -3,7 +3,7 @@
 //! the profile id they had at the snapshot; reads follow it to its survivor.
 
 use crate::error::StoreResult;
-use crate::schema::{campaign_members, campaigns};
+use crate::schema::{campaign_members, campaigns, profiles};
 use crate::AnyConnection;
 use cdp_app::store::{AssignmentFilter, CampaignRow as Campaign};
 use diesel::prelude::*;
@@ -171,4 +171,15 @@ pub fn for_each_goal_event(
         f(&g.profile_id, &g.grp, g.revenue.as_deref());
     }
     Ok(())
+}
+
+/// The campaigns a live profile (or one merged into it) belongs to: (campaign id, name, group).
+pub fn of_profile(conn: &mut AnyConnection, live: &str) -> StoreResult<Vec<(String, String, String)>> {
+    Ok(campaign_members::table
+        .inner_join(profiles::table.on(profiles::id.eq(campaign_members::profile_id)))
+        .inner_join(campaigns::table.on(campaigns::id.eq(campaign_members::campaign_id)))
+        .filter(profiles::id.eq(live).or(profiles::merged_into.eq(live)))
+        .order(campaigns::created_at.asc())
+        .select((campaigns::id, campaigns::name, campaign_members::grp))
+        .load(conn)?)
 }
