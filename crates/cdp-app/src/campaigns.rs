@@ -32,6 +32,11 @@ pub struct CampaignResults {
 
 const DAY: i64 = 86_400_000_000;
 
+/// Segment members read at a time when a whole segment is taken: large, as
+/// PostgreSQL read a big segment in small pages several times slower than at
+/// once (docs/benchmarks.md).
+pub(crate) const MEMBERS_PAGE: i64 = 1_000_000;
+
 /// The revenue an event's `revenue` property holds (a number, or a number
 /// written as text); 0 otherwise.
 fn revenue_of(v: Option<&str>) -> f64 {
@@ -79,7 +84,7 @@ impl App {
             let mut members: Vec<(String, &'static str)> = Vec::new();
             let mut filter = MemberFilter::default();
             loop {
-                let (rows, next) = SegmentStore::members(c, &input.segment_id, &filter, 10_000)?;
+                let (rows, next) = SegmentStore::members(c, &input.segment_id, &filter, MEMBERS_PAGE)?;
                 members.extend(rows.into_iter().map(|r| {
                     let g = campaign::assign(&id, &r.profile_id, holdout_bp).as_str();
                     (r.profile_id, g)

@@ -138,7 +138,7 @@ impl App {
                     let mut all = Vec::new();
                     let mut filter = MemberFilter::default();
                     loop {
-                        let (rows, next) = SegmentStore::members(c, id, &filter, 5000)?;
+                        let (rows, next) = SegmentStore::members(c, id, &filter, crate::campaigns::MEMBERS_PAGE)?;
                         all.extend(rows.into_iter().map(|r| r.profile_id));
                         match next {
                             Some(n) => filter.after = Some(n),
