@@ -4,7 +4,6 @@
 use crate::caller::{Caller, Principal};
 use crate::store::ProfileStore;
 use crate::{App, AppError, AppResult};
-use cdp_domain::{Identity, IdentityType};
 
 /// Whom a customer token is for.
 #[derive(Debug, Clone)]
@@ -31,17 +30,7 @@ impl App {
     /// The live profile a customer token is issued for (merges followed).
     pub fn customer_token_subject(&self, target: &CustomerTarget) -> AppResult<String> {
         match target {
-            CustomerTarget::Identity { kind, value } => {
-                let identity = Identity::parse(kind, value, &self.config.normalize).map_err(|m| {
-                    let field = if IdentityType::parse(kind).is_err() { "identity.type" } else { "identity.value" };
-                    AppError::field(field, "invalid_identity", m)
-                })?;
-                let view = self
-                    .db
-                    .read_statement(|c| ProfileStore::lookup(c, identity.kind.as_str(), &identity.value))
-                    .map_err(AppError::or_missing("profile"))?;
-                Ok(view.profile.id)
-            }
+            CustomerTarget::Identity { kind, value } => Ok(self.find_by_identity(kind, value, "identity.")?.profile.id),
             CustomerTarget::ProfileId(id) => {
                 Ok(self.db.read_statement(|c| ProfileStore::resolve(c, id)).map_err(AppError::or_missing("profile"))?.id)
             }

@@ -18,16 +18,21 @@ impl App {
 
     /// The profile holding an identity, its value normalised as ingestion does.
     pub fn lookup_profile(&self, who: &Principal, kind: &str, value: &str) -> AppResult<ProfileView> {
-        let identity = Identity::parse(kind, value, &self.config.normalize).map_err(|m| {
-            let field = if IdentityType::parse(kind).is_err() { "type" } else { "value" };
-            AppError::field(field, "invalid_identity", m)
-        })?;
-        let view = self
-            .db
-            .read_statement(|c| ProfileStore::lookup(c, identity.kind.as_str(), &identity.value))
-            .map_err(AppError::or_missing("profile"))?;
+        let view = self.find_by_identity(kind, value, "")?;
         self.audit_read(who, &view.profile.id, "profile.read")?;
         Ok(view)
+    }
+
+    /// The live profile holding an identity (normalised as ingestion does);
+    /// a bad identity is a 422 naming `{prefix}type` or `{prefix}value`.
+    pub(crate) fn find_by_identity(&self, kind: &str, value: &str, prefix: &str) -> AppResult<ProfileView> {
+        let identity = Identity::parse(kind, value, &self.config.normalize).map_err(|m| {
+            let field = if IdentityType::parse(kind).is_err() { "type" } else { "value" };
+            AppError::field(&format!("{prefix}{field}"), "invalid_identity", m)
+        })?;
+        self.db
+            .read_statement(|c| ProfileStore::lookup(c, identity.kind.as_str(), &identity.value))
+            .map_err(AppError::or_missing("profile"))
     }
 
     /// The profile's events, newest first, from `after` on.

@@ -412,13 +412,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Starts the real server in-process over a database; answers its port and the pool.
+/// The per-key rate limit is off: the load comes from one key.
 fn start_server(url: &str) -> (u16, cdp_store::Db) {
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: url.to_string(),
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
         ..Settings::default()
     };
+    settings.limits.rate_per_key = 0.0;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {

@@ -2,32 +2,10 @@
 //! every person, then redeemed by concurrent tills (each code once, for
 //! its own order), and one code fought over by every till at once.
 
-use crate::{percentile, scratch_database, Backend};
-use cdp::{Application, Settings};
+use crate::{percentile, scratch_database, start_server as start, Backend};
 use cdp_domain::auth::{Grants, Scope};
 use serde_json::{json, Value};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// The real server in-process, without the per-key rate limit (the load comes from one key).
-fn start(url: &str) -> (u16, cdp_store::Db) {
-    let mut settings = Settings {
-        database_url: url.to_string(),
-        bind: "127.0.0.1:0".into(),
-        jwt_secret: Some("bench-secret-bench-secret-bench-secret!".into()),
-        ..Settings::default()
-    };
-    settings.limits.rate_per_key = 0.0;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let app = Application::build(&settings).expect("server starts");
-            tx.send((app.port(), app.db.clone())).unwrap();
-            let _ = app.run_until_stopped().await;
-        })
-    });
-    rx.recv().unwrap()
-}
 
 pub fn vouchers(backend: Backend, postgres_url: Option<String>, people: usize, clients: usize) {
     let scratch = scratch_database(backend, postgres_url);
