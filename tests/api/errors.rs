@@ -160,7 +160,7 @@ fn deep_wide_or_long_json_is_refused_with_its_code() {
 /// both.
 #[test]
 fn every_error_code_is_in_the_spec_and_documented() {
-    const CODES: [&str; 21] = [
+    const CODES: [&str; 22] = [
         "invalid_json",
         "unauthorized",
         "forbidden",
@@ -174,6 +174,7 @@ fn every_error_code_is_in_the_spec_and_documented() {
         "already_redeemed",
         "voucher_expired",
         "not_owner",
+        "tracking_plan_violation",
         "payload_too_large",
         "unsupported_media_type",
         "validation_failed",

@@ -18,5 +18,6 @@ mod programmes;
 mod segments;
 mod timeline;
 mod tracking;
+mod tracking_plans;
 mod undo;
 mod value;

@@ -39,6 +39,8 @@ pub enum ErrorCode {
     VoucherExpired,
     /// 403: the voucher belongs to another person.
     NotOwner,
+    /// 422 (400 on the tracking API): the event breaks its source's tracking plan, which blocks it; `details.path` names where.
+    TrackingPlanViolation,
     /// 413 (400 on the tracking API): the body or a message is too large.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -59,7 +61,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order above.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidJson,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -73,6 +75,7 @@ impl ErrorCode {
         ErrorCode::AlreadyRedeemed,
         ErrorCode::VoucherExpired,
         ErrorCode::NotOwner,
+        ErrorCode::TrackingPlanViolation,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
@@ -99,6 +102,7 @@ impl ErrorCode {
             ErrorCode::AlreadyRedeemed => "already_redeemed",
             ErrorCode::VoucherExpired => "voucher_expired",
             ErrorCode::NotOwner => "not_owner",
+            ErrorCode::TrackingPlanViolation => "tracking_plan_violation",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",

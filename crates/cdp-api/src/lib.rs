@@ -17,7 +17,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
 use routes::{
     analytics, campaigns, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, me, privacy, profiles,
-    referrals, rfm, segments, sources, token, vouchers,
+    referrals, rfm, segments, sources, token, tracking_plans, vouchers,
 };
 pub use state::{AppState, Limits};
 use std::time::Instant;
@@ -91,6 +91,9 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(token::create_token)
                 .service(sources::create_source)
                 .service(sources::list_sources)
+                .service(tracking_plans::put_tracking_plan)
+                .service(tracking_plans::get_tracking_plan)
+                .service(tracking_plans::list_violations)
                 .service(keys::create_key)
                 .service(keys::list_keys)
                 .service(keys::revoke_key)

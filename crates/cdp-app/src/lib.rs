@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod segments;
 pub mod sources;
 pub mod store;
+pub mod tracking_plans;
 pub mod users;
 pub mod value;
 pub mod vouchers;
@@ -60,6 +61,7 @@ pub struct Parts {
     keys: keys::KeyCache,
     /// Destinations created, changed or deleted in this process: the delivery supervisor wakes.
     pub destinations_changed: store::Signal,
+    plans: tracking_plans::PlanCache,
 }
 
 impl std::ops::Deref for App {
@@ -73,7 +75,7 @@ impl App {
     /// The use cases over a store (`cdp-store` implements one).
     pub fn new(store: Arc<dyn store::Store>, config: Config) -> App {
         let keys = keys::KeyCache::new(config.key_cache_seconds);
-        App(Arc::new(Parts { db: Db::new(store), config, keys, destinations_changed: Default::default() }))
+        App(Arc::new(Parts { db: Db::new(store), config, keys, destinations_changed: Default::default(), plans: Default::default() }))
     }
 
     pub fn config(&self) -> &Config {

@@ -26,6 +26,7 @@ pub mod resolution;
 pub mod rfm;
 pub mod schedule;
 pub mod segment;
+pub mod tracking_plan;
 pub mod traits;
 pub mod voucher;
 pub mod webhook;

@@ -591,3 +591,27 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(referral_codes, referrals, profiles);
 diesel::allow_tables_to_appear_in_same_query!(campaign_members, campaigns, profiles);
+
+diesel::table! {
+    tracking_plans (source_id) {
+        source_id -> Text,
+        body -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    tracking_violations (id) {
+        id -> Text,
+        source_id -> Text,
+        event_name -> Text,
+        message_id -> Nullable<Text>,
+        kind -> Text,
+        path -> Text,
+        message -> Text,
+        blocked -> Bool,
+        event_id -> Nullable<Text>,
+        received_at -> BigInt,
+    }
+}

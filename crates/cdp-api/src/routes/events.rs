@@ -1,12 +1,15 @@
 use crate::auth::Auth;
 use crate::body::{from_value, off_worker, parse_json, read_limited};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::tracking_plans::{apply, plan_for, record, Taken};
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use cdp_app::ingest::{accepted, Prepared};
 use cdp_app::Principal;
 use cdp_domain::auth::Scope;
 use cdp_domain::event::EventDefaults;
+use cdp_domain::tracking_plan::Plan;
 use cdp_domain::{NewEvent, RawEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -115,8 +118,18 @@ pub async fn create_event(state: web::Data<AppState>, who: Auth, req: HttpReques
     let bytes = read_limited(&req, payload, state.limits.event_body_bytes).await?;
     let raw: RawEvent = parse_json(&bytes)?;
     let event = NewEvent::parse(raw, &defaults_for(&state, &who)).inspect_err(|_| state.metrics.count_events(0, 0, 1))?;
-    let events = state.app.prepare(vec![event])?;
-    let outcome = state.app.ingest(&who.origin(), events, cdp_app::now_micros()).await?.pop();
+    let plan = plan_for(&state, &who).await?;
+    let mut planned = apply(plan.as_deref(), vec![(0, event)], StatusCode::UNPROCESSABLE_ENTITY);
+    let violations = planned.take_violations();
+    if let Some((_, refused)) = planned.refused.pop() {
+        record(&state, &who, violations, &[]).await?;
+        state.metrics.count_events(0, 0, 1);
+        return Err(refused);
+    }
+    let events = state.app.prepare(planned.events)?;
+    let mut outcomes = state.app.ingest(&who.origin(), events, cdp_app::now_micros()).await?;
+    record(&state, &who, violations, &outcomes).await?;
+    let outcome = outcomes.pop();
     let outcome = outcome.ok_or_else(|| {
         log::error!("ingestion answered no outcome for an event");
         ApiError::internal()
@@ -144,9 +157,12 @@ pub async fn create_event_batch(
     who.require(Scope::EventsWrite)?;
     let bytes = read_limited(&req, payload, state.limits.batch_body_bytes).await?;
     let (defaults, limit, app) = (defaults_for(&state, &who), state.limits.batch_events, state.app.clone());
-    let (mut results, indexes, events) = off_worker(bytes.len(), move || parse_batch(&app, &bytes, limit, &defaults)).await?;
-    let outcomes = indexes.into_iter().zip(state.app.ingest(&who.origin(), events, cdp_app::now_micros()).await?);
-    for (index, o) in outcomes {
+    let plan = plan_for(&state, &who).await?;
+    let (mut results, indexes, events, violations) =
+        off_worker(bytes.len(), move || parse_batch(&app, &bytes, limit, &defaults, plan.as_deref())).await?;
+    let outcomes = state.app.ingest(&who.origin(), events, cdp_app::now_micros()).await?;
+    record(&state, &who, violations, &outcomes).await?;
+    for (index, o) in indexes.into_iter().zip(outcomes) {
         results.push(match accepted(o) {
             Ok((id, profile_id, status)) => {
                 BatchResult { index, status: status.into(), id: Some(id), profile_id: Some(profile_id), error: None }
@@ -164,14 +180,20 @@ pub async fn create_event_batch(
     Ok(web::Json(out))
 }
 
-/// A batch body parsed: the events rejected (with their index), and the
-/// indexes and prepared forms of the valid ones.
+/// The results of the events refused, the indexes and prepared forms of the
+/// others, and the violations to record.
+type ParsedBatch = (Vec<BatchResult>, Vec<usize>, Vec<Prepared>, Taken);
+
+/// A batch body parsed and screened against the source's plan: the events
+/// rejected (with their index), the indexes and prepared forms of the
+/// others, and the plan's violations to record.
 fn parse_batch(
     app: &cdp_app::App,
     bytes: &[u8],
     limit: usize,
     defaults: &EventDefaults,
-) -> ApiResult<(Vec<BatchResult>, Vec<usize>, Vec<Prepared>)> {
+    plan: Option<&Plan>,
+) -> ApiResult<ParsedBatch> {
     let mut body: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))?;
     let items = match body.get_mut("events").map(Value::take) {
         Some(Value::Array(items)) => items,
@@ -199,6 +221,10 @@ fn parse_batch(
             }),
         }
     }
-    let (indexes, events): (Vec<usize>, Vec<NewEvent>) = valid.into_iter().unzip();
-    Ok((results, indexes, app.prepare(events)?))
+    let mut planned = apply(plan, valid, StatusCode::UNPROCESSABLE_ENTITY);
+    for (index, err) in std::mem::take(&mut planned.refused) {
+        results.push(BatchResult { index, status: "rejected".into(), id: None, profile_id: None, error: Some(json!(err.body().error)) });
+    }
+    let violations = planned.take_violations();
+    Ok((results, planned.indexes, app.prepare(planned.events)?, violations))
 }

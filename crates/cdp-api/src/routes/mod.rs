@@ -17,4 +17,5 @@ pub mod rfm;
 pub mod segments;
 pub mod sources;
 pub mod token;
+pub mod tracking_plans;
 pub mod vouchers;

@@ -9,6 +9,7 @@ use crate::body::off_worker;
 use crate::body::read_limited;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::routes::events::defaults_for;
+use crate::routes::tracking_plans::{apply, plan_for, record};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
@@ -164,19 +165,27 @@ async fn track_messages(
     let defaults = defaults_for(&state, &who);
     let source_channel = who.source_channel();
     let app = state.app.clone();
-    let (rejected, indexes, valid) = off_worker(size, move || {
-        let (rejected, valid) = validate(messages, kind, &env, source_channel, received, &defaults);
-        let (indexes, events): (Vec<usize>, Vec<NewEvent>) = valid.into_iter().unzip();
-        Ok((rejected, indexes, app.prepare(events)?))
+    let plan = plan_for(&state, &who).await?;
+    let (rejected, indexes, valid, violations) = off_worker(size, move || {
+        let (mut rejected, valid) = validate(messages, kind, &env, source_channel, received, &defaults);
+        let mut planned = apply(plan.as_deref(), valid, StatusCode::BAD_REQUEST);
+        rejected.extend(planned.refused.drain(..).map(|(index, e)| json!({"index": index, "error": e.body().error})));
+        rejected.sort_by_key(|r| r["index"].as_u64());
+        let violations = planned.take_violations();
+        Ok((rejected, planned.indexes, app.prepare(planned.events)?, violations))
     })
     .await?;
     if valid.is_empty() {
+        record(&state, &who, violations, &[]).await?;
         let first = rejected.first().and_then(|r| r["error"]["message"].as_str()).unwrap_or("no messages").to_string();
-        return Err(
-            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, first).with_details(json!({ "rejected": rejected }))
-        );
+        let code = match rejected.first().and_then(|r| r["error"]["code"].as_str()) {
+            Some("tracking_plan_violation") => ErrorCode::TrackingPlanViolation,
+            _ => ErrorCode::ValidationFailed,
+        };
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, code, first).with_details(json!({ "rejected": rejected })));
     }
     let outcomes = state.app.ingest(&who.origin(), valid, received.timestamp_micros()).await?;
+    record(&state, &who, violations, &outcomes).await?;
     let ack = acknowledge(rejected, indexes, outcomes);
     state.metrics.count_events(ack.accepted as u64, ack.duplicates as u64, ack.rejected.len() as u64);
     Ok(HttpResponse::Ok().json(ack))

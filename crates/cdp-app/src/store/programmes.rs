@@ -129,3 +129,29 @@ pub trait ProgrammeStore {
     /// The campaigns a live profile (or one merged into it) is a member of: (campaign id, name, group).
     fn campaigns_of(&mut self, profile: &str) -> StoreResult<Vec<(String, String, String)>>;
 }
+
+/// An event that broke its source's tracking plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViolationRow {
+    pub id: String,
+    pub source_id: String,
+    pub event_name: String,
+    pub message_id: Option<String>,
+    /// unplanned | invalid
+    pub kind: String,
+    pub path: String,
+    pub message: String,
+    pub blocked: bool,
+    /// The event stored despite it (allowed violations).
+    pub event_id: Option<String>,
+    pub received_at: i64,
+}
+
+pub trait TrackingPlanStore {
+    /// The plan's document of a source, if it has one.
+    fn tracking_plan(&mut self, source: &str) -> StoreResult<Option<String>>;
+    fn save_tracking_plan(&mut self, source: &str, body: &str, now: i64, actor: &str) -> StoreResult<()>;
+    fn add_violations(&mut self, rows: &[ViolationRow]) -> StoreResult<()>;
+    /// Newest first, from the `before` (received_at, id) key on.
+    fn violations(&mut self, source: &str, before: Option<(i64, String)>, limit: i64) -> StoreResult<Page<ViolationRow>>;
+}

@@ -5,7 +5,7 @@
 //! across traits.
 
 use super::activation::*;
-use super::programmes::ProgrammeStore;
+use super::programmes::{ProgrammeStore, TrackingPlanStore};
 use super::records::*;
 use super::StoreResult;
 use cdp_domain::loyalty::Program;
@@ -29,6 +29,7 @@ pub trait Tx:
     + OutboxStore
     + JobStore
     + ProgrammeStore
+    + TrackingPlanStore
 {
 }
 
@@ -48,6 +49,7 @@ impl<T> Tx for T where
         + OutboxStore
         + JobStore
         + ProgrammeStore
+        + TrackingPlanStore
         + ?Sized
 {
 }

@@ -1,4 +1,5 @@
-//! The programmes' port: voucher campaigns and codes, campaigns with a holdout.
+//! The programmes' port: voucher campaigns and codes, campaigns with a holdout,
+//! referrals; and tracking plans.
 
 use super::Res;
 use crate::repo::{campaigns, referrals, vouchers};
@@ -66,5 +67,20 @@ impl app::ProgrammeStore for AnyConnection {
     }
     fn campaigns_of(&mut self, profile: &str) -> Res<Vec<(String, String, String)>> {
         Ok(campaigns::of_profile(self, profile)?)
+    }
+}
+
+impl app::TrackingPlanStore for AnyConnection {
+    fn tracking_plan(&mut self, source: &str) -> Res<Option<String>> {
+        Ok(crate::repo::tracking::plan(self, source)?)
+    }
+    fn save_tracking_plan(&mut self, source: &str, body: &str, now: i64, actor: &str) -> Res<()> {
+        Ok(crate::repo::tracking::save_plan(self, source, body, now, actor)?)
+    }
+    fn add_violations(&mut self, rows: &[app::ViolationRow]) -> Res<()> {
+        Ok(crate::repo::tracking::add_violations(self, rows)?)
+    }
+    fn violations(&mut self, source: &str, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::ViolationRow>> {
+        Ok(crate::repo::tracking::violations(self, source, before, limit)?)
     }
 }

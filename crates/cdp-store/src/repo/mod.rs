@@ -15,6 +15,7 @@ pub mod profiles;
 pub mod referrals;
 pub mod segments;
 pub mod sources;
+pub mod tracking;
 pub mod undo;
 pub mod users;
 pub mod value;

@@ -1,0 +1,2 @@
+DROP TABLE tracking_violations;
+DROP TABLE tracking_plans;
