@@ -234,6 +234,19 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         clients: usize,
     },
+    /// Tracking plans: batch ingestion through a source with a plan against
+    /// one without, alternated in one server.
+    Tracking {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Events per run.
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Campaigns: creating one over a segment of N members (20% held out)
     /// and computing its results, with a goal event for one person in seven.
     Campaign {
@@ -280,6 +293,7 @@ fn main() {
         Command::Undo { backend, postgres_url, events, rounds } => undo(backend, postgres_url, events, rounds),
         Command::Segments { backend, postgres_url, profiles, seed } => segments::run(backend, postgres_url, profiles, seed),
         Command::Vouchers { backend, postgres_url, people, clients } => programmes::vouchers(backend, postgres_url, people, clients),
+        Command::Tracking { backend, postgres_url, events, rounds } => programmes::tracking(backend, postgres_url, events, rounds),
         Command::Campaign { backend, postgres_url, people, seed } => programmes::campaign(backend, postgres_url, people, seed),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
         Command::Deliver { backend, postgres_url, events, orders_per_s, seconds, seed } => {

@@ -1,6 +1,7 @@
-//! Customer programmes over HTTP: a hot voucher campaign — codes issued to
-//! every person, then redeemed by concurrent tills (each code once, for
-//! its own order), and one code fought over by every till at once.
+//! Programmes and plans over HTTP: a hot voucher campaign (codes issued to
+//! every person, redeemed by concurrent tills, one code fought over by every
+//! till at once), a campaign's results over a big segment, and ingestion
+//! through a source with a tracking plan against one without.
 
 use crate::{percentile, scratch_database, start_server as start, Backend};
 use cdp_domain::auth::{Grants, Scope};
@@ -208,6 +209,87 @@ pub fn campaign(backend: Backend, postgres_url: Option<String>, people: usize, s
         runs[1],
         runs[2],
         last["uplift"]["p_value"],
+    );
+    drop(db);
+}
+
+/// Ingestion through a source with a tracking plan against one without, in
+/// the same server, alternated: batches of 100 orders (valid, so every event
+/// is checked against its schema and stored), 4 clients.
+pub fn tracking(backend: Backend, postgres_url: Option<String>, events: usize, rounds: usize) {
+    let scratch = scratch_database(backend, postgres_url);
+    let (port, db) = start(&scratch.url);
+    let key = db.write(|c| cdp_app::keys::issue(c, "bench", &Grants::new(vec![Scope::Admin]), None)).unwrap().1;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(300)).build();
+    let source = |name: &str| -> (String, String) {
+        let r: Value = agent
+            .post(&format!("{base}/sources"))
+            .set("X-Api-Key", &key)
+            .send_json(json!({"name": name, "channel": "store"}))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        (r["id"].as_str().unwrap().to_string(), r["write_key"].as_str().unwrap().to_string())
+    };
+    let (planned, planned_key) = source("planned");
+    let (_, plain_key) = source("plain");
+    let schema = json!({"type": "object", "required": ["order_id", "revenue"], "properties": {
+        "order_id": {"type": "string"}, "revenue": {"type": "number", "minimum": 0}, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "products": {"type": "array", "items": {"type": "object", "required": ["product_id", "price"],
+            "properties": {"product_id": {"type": "string"}, "price": {"type": "number"}, "quantity": {"type": "integer", "minimum": 1}}}}}});
+    agent
+        .put(&format!("{base}/sources/{planned}/tracking-plan"))
+        .set("X-Api-Key", &key)
+        .send_json(json!({"events": {"Order Completed": schema}, "violations": "block"}))
+        .unwrap();
+    let run = |write_key: &str, tag: &str| -> f64 {
+        let bodies: Vec<String> = (0..events / 100)
+            .map(|b| {
+                let batch: Vec<Value> = (0..100)
+                    .map(|i| {
+                        let n = b * 100 + i;
+                        json!({"event": "Order Completed", "identities": {"loyalty_card": format!("{tag}{:06}", n % 5000)},
+                               "properties": {"order_id": format!("{tag}-{n}"), "revenue": 250_000, "currency": "VND",
+                                              "products": [{"product_id": "sua-1l", "price": 125_000, "quantity": 2}]}})
+                    })
+                    .collect();
+                json!({ "events": batch }).to_string()
+            })
+            .collect();
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for w in 0..4 {
+                let (bodies, agent, base) = (&bodies, &agent, &base);
+                s.spawn(move || {
+                    for body in bodies.iter().skip(w).step_by(4) {
+                        let r = agent
+                            .post(&format!("{base}/events/batch"))
+                            .set("X-Api-Key", write_key)
+                            .set("Content-Type", "application/json")
+                            .send_string(body)
+                            .expect("batch");
+                        let v: Value = r.into_json().unwrap();
+                        assert_eq!(v["accepted"].as_u64(), Some(100), "{v}");
+                    }
+                });
+            }
+        });
+        events as f64 / t.elapsed().as_secs_f64()
+    };
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        without.push(run(&plain_key, &format!("P{r}")));
+        with.push(run(&planned_key, &format!("T{r}")));
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(",");
+    println!(
+        "backend={} events_per_run={events} without_plan_events_per_s={} with_plan_events_per_s={} ratio={:.3}",
+        backend.name(),
+        fmt(&without),
+        fmt(&with),
+        mean(&with) / mean(&without)
     );
     drop(db);
 }

@@ -187,13 +187,7 @@ type ParsedBatch = (Vec<BatchResult>, Vec<usize>, Vec<Prepared>, Taken);
 /// A batch body parsed and screened against the source's plan: the events
 /// rejected (with their index), the indexes and prepared forms of the
 /// others, and the plan's violations to record.
-fn parse_batch(
-    app: &cdp_app::App,
-    bytes: &[u8],
-    limit: usize,
-    defaults: &EventDefaults,
-    plan: Option<&Plan>,
-) -> ApiResult<ParsedBatch> {
+fn parse_batch(app: &cdp_app::App, bytes: &[u8], limit: usize, defaults: &EventDefaults, plan: Option<&Plan>) -> ApiResult<ParsedBatch> {
     let mut body: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))?;
     let items = match body.get_mut("events").map(Value::take) {
         Some(Value::Array(items)) => items,
