@@ -153,8 +153,10 @@ impl App {
             people.retain(|p| seen.insert(p.clone()));
             let asked = people.len();
             if let (Some(channel), Some(purpose)) = (&campaign.consent_channel, &campaign.consent_purpose) {
-                let granted: std::collections::HashSet<String> =
-                    ConsentStore::granted_among(c, &people, channel, purpose)?.into_iter().collect();
+                let mut granted = std::collections::HashSet::new();
+                for chunk in people.chunks(500) {
+                    granted.extend(ConsentStore::granted_among(c, chunk, channel, purpose)?);
+                }
                 people.retain(|p| granted.contains(p));
             }
             let held = ProgrammeStore::vouchers_held(c, &campaign.id, &people)?;
