@@ -9,6 +9,7 @@ mod consent;
 mod errors;
 mod identity;
 mod identity_rules;
+mod imports;
 mod interaction;
 mod loyalty;
 mod openapi;

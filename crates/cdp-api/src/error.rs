@@ -280,6 +280,10 @@ impl From<AppError> for ApiError {
             }
             AppError::RateLimited { retry_after } => ApiError::rate_limited(retry_after),
             AppError::Store(e) => e.into(),
+            AppError::Io(m) => {
+                log::error!("reading input: {m}");
+                ApiError::internal()
+            }
         }
     }
 }

@@ -16,8 +16,8 @@ use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{middleware, web, App, HttpMessage};
 use routes::{
-    analytics, campaigns, consent, destinations, events, health, identity, interaction, keys, kpis, loyalty, me, privacy, profiles,
-    referrals, rfm, segments, sources, token, tracking_plans, vouchers,
+    analytics, campaigns, consent, destinations, events, health, identity, imports, interaction, keys, kpis, loyalty, me, privacy,
+    profiles, referrals, rfm, segments, sources, token, tracking_plans, vouchers,
 };
 pub use state::{AppState, Limits};
 use std::time::Instant;
@@ -43,6 +43,7 @@ Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         (name = "sources", description = "Touchpoints and their write keys"),
         (name = "keys", description = "Scoped API keys"),
         (name = "events", description = "Ingestion"),
+        (name = "imports", description = "CSV exports of customers and orders from the POS, imported as background jobs"),
         (name = "profiles", description = "Unified customer profiles"),
         (name = "analytics", description = "Customer value: orders, CLV (BG/NBD + Gamma-Gamma)"),
         (name = "loyalty", description = "Points, tiers Đồng/Bạc/Vàng/Kim Cương, rewards, expiry"),
@@ -94,6 +95,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(tracking_plans::put_tracking_plan)
                 .service(tracking_plans::get_tracking_plan)
                 .service(tracking_plans::list_violations)
+                .service(imports::create_import)
+                .service(imports::get_import)
                 .service(keys::create_key)
                 .service(keys::list_keys)
                 .service(keys::revoke_key)

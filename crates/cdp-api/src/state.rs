@@ -20,6 +20,8 @@ pub struct Limits {
     /// again (0: ask every time). A key revoked through another process keeps
     /// working here for at most this long; revoked through this one, at once.
     pub key_cache_seconds: u64,
+    /// Largest CSV file an import may upload.
+    pub import_body_bytes: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +33,7 @@ impl Default for Limits {
             rate_per_key: 2000.0,
             rate_burst: 4000.0,
             key_cache_seconds: 5,
+            import_body_bytes: 1 << 30,
         }
     }
 }

@@ -26,6 +26,9 @@ pub enum AppError {
     RateLimited { retry_after: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A file or stream given to a use case could not be read.
+    #[error("{0}")]
+    Io(String),
 }
 
 /// What refused a request that was well-formed.

@@ -11,6 +11,7 @@ pub mod campaigns;
 pub mod consent;
 pub mod error;
 pub mod identity;
+pub mod imports;
 pub mod ingest;
 pub mod interaction;
 pub mod keys;

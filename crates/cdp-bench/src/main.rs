@@ -12,6 +12,7 @@ mod clv;
 mod deliver;
 mod floor;
 mod http;
+mod import;
 mod load;
 mod programmes;
 mod receiver;
@@ -259,6 +260,25 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// CSV import: `cdp import` of customers and orders files of each size
+    /// into a fresh database; rows/s and the importing process's peak RSS.
+    Import {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, env = "CDP_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Rows per file, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        rows: Vec<usize>,
+    },
+    /// (internal) One `cdp import` in this process, then its peak RSS.
+    #[command(hide = true)]
+    ImportRun {
+        #[arg(long)]
+        database_url: String,
+        kind: String,
+        file: String,
+    },
     /// CLV: BG/NBD + Gamma-Gamma fit and scoring on CDNOW and on simulated customers,
     /// optionally against Python's lifetimes on the same data.
     Clv {
@@ -295,6 +315,8 @@ fn main() {
         Command::Vouchers { backend, postgres_url, people, clients } => programmes::vouchers(backend, postgres_url, people, clients),
         Command::Tracking { backend, postgres_url, events, rounds } => programmes::tracking(backend, postgres_url, events, rounds),
         Command::Campaign { backend, postgres_url, people, seed } => programmes::campaign(backend, postgres_url, people, seed),
+        Command::Import { backend, postgres_url, rows } => import::run(backend, postgres_url, &rows),
+        Command::ImportRun { database_url, kind, file } => import::run_child(&database_url, &kind, &file),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
         Command::Deliver { backend, postgres_url, events, orders_per_s, seconds, seed } => {
             deliver::run(deliver::Args { backend, postgres_url, events, orders_per_s, seconds, seed })

@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod identity;
 pub mod identity_rules;
+pub mod import;
 pub mod interaction;
 pub mod kpis;
 pub mod loyalty;

@@ -27,6 +27,23 @@ enum Command {
     Users(UsersCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Import a POS export (CSV) of customers or orders into the database.
+    Import {
+        /// customers or orders.
+        #[arg(value_parser = ["customers", "orders"])]
+        kind: String,
+        /// The CSV file (header row first; comma, semicolon or tab separated).
+        file: std::path::PathBuf,
+        /// Imported orders earn loyalty points and are announced to destinations, as live orders are.
+        #[arg(long)]
+        points: bool,
+        /// The offset of times written without one.
+        #[arg(long, default_value = "+07:00", allow_hyphen_values = true)]
+        utc_offset: String,
+        /// Write every refused row to this CSV file (row, field, code, message).
+        #[arg(long)]
+        errors: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +159,11 @@ fn execute(command: Command, settings: &Settings, console: Console<'_>) -> Resul
             Ok(())
         }
         Command::Keys(k) => keys_command(settings, k, out),
+        Command::Import { kind, file, points, utc_offset, errors } => {
+            let kind = cdp_domain::import::ImportKind::parse(&kind).ok_or("kind must be customers or orders")?;
+            let opts = cdp_app::imports::ImportOptions { points, utc_offset, ..cdp_app::imports::ImportOptions::new(kind) };
+            crate::import::run(&settings.app()?, &file, &opts, errors.as_deref(), out)
+        }
         Command::Users(u) => users_command(settings, u, console),
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod cli;
 mod http;
+mod import;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -76,6 +77,7 @@ impl Settings {
             rate_per_key: env_parse("CDP_RATE_LIMIT_PER_KEY")?.unwrap_or(d.limits.rate_per_key),
             rate_burst: env_parse("CDP_RATE_LIMIT_BURST")?.unwrap_or(d.limits.rate_burst),
             key_cache_seconds: env_parse("CDP_KEY_CACHE_SECONDS")?.unwrap_or(d.limits.key_cache_seconds),
+            import_body_bytes: env_parse("CDP_MAX_IMPORT_BYTES")?.unwrap_or(d.limits.import_body_bytes),
         };
         let dd = &d.delivery;
         let ms = |name: &str, default: Duration| -> Result<Duration, BoxError> {

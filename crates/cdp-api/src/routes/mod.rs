@@ -5,6 +5,7 @@ pub mod destinations;
 pub mod events;
 pub mod health;
 pub mod identity;
+pub mod imports;
 pub mod interaction;
 pub mod keys;
 pub mod kpis;

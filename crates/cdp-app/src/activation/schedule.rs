@@ -2,7 +2,8 @@
 //! points expired daily. Each run is for a slot (the scheduled time); a slot
 //! runs once however many processes see it due — the job's lock is held
 //! across processes while it runs (`Store::exclusive`) and the run is
-//! recorded by slot, looked at again under the lock.
+//! recorded by slot, looked at again under the lock. Each tick also resumes
+//! CSV import jobs whose process stopped.
 
 use crate::store::{JobRunRow, JobStore, LoyaltyStore, SegmentStore, StoreError};
 use crate::{App, AppResult};
@@ -112,6 +113,7 @@ impl Scheduler {
             .spawn(move || {
                 while !flag.load(Ordering::Acquire) {
                     let seen = signal.seen();
+                    app.resume_imports();
                     match app.due_jobs(crate::now_micros()) {
                         Ok(due) => {
                             for (job, slot) in due {

@@ -6,12 +6,14 @@
 
 mod activation;
 mod error;
+mod imports;
 mod programmes;
 mod records;
 mod repos;
 
 pub use activation::*;
 pub use error::{Abort, StoreError, StoreResult, TxError};
+pub use imports::*;
 pub use programmes::*;
 pub use records::*;
 pub use repos::*;

@@ -390,6 +390,10 @@ pub struct Prepared {
     pub context: String,
     /// `identity_hash` of each of the event's identities, in order.
     pub hashes: Vec<String>,
+    /// An order it makes earns loyalty points and is announced as an
+    /// `order.completed` fact, as live orders are (history imported without
+    /// points is neither).
+    pub earn: bool,
 }
 
 impl Prepared {
@@ -401,6 +405,7 @@ impl Prepared {
             properties: serde_json::to_string(&event.properties)?,
             context: serde_json::to_string(&event.context)?,
             hashes: event.identities.iter().map(|i| super::identity_hash(i.kind.as_str(), &i.value)).collect(),
+            earn: true,
             event,
         })
     }

@@ -5,6 +5,7 @@
 //! across traits.
 
 use super::activation::*;
+use super::imports::ImportStore;
 use super::programmes::{ProgrammeStore, TrackingPlanStore};
 use super::records::*;
 use super::StoreResult;
@@ -30,6 +31,7 @@ pub trait Tx:
     + JobStore
     + ProgrammeStore
     + TrackingPlanStore
+    + ImportStore
 {
 }
 
@@ -50,6 +52,7 @@ impl<T> Tx for T where
         + JobStore
         + ProgrammeStore
         + TrackingPlanStore
+        + ImportStore
         + ?Sized
 {
 }

@@ -1,5 +1,5 @@
 //! The programmes' port: voucher campaigns and codes, campaigns with a holdout,
-//! referrals; and tracking plans.
+//! referrals; tracking plans and CSV import jobs.
 
 use super::Res;
 use crate::repo::{campaigns, referrals, vouchers};
@@ -82,5 +82,35 @@ impl app::TrackingPlanStore for AnyConnection {
     }
     fn violations(&mut self, source: &str, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::ViolationRow>> {
         Ok(crate::repo::tracking::violations(self, source, before, limit)?)
+    }
+}
+
+impl app::ImportStore for AnyConnection {
+    fn add_import_chunk(&mut self, id: &str, seq: i32, data: &[u8]) -> Res<()> {
+        Ok(crate::repo::imports::add_chunk(self, id, seq, data)?)
+    }
+    fn drop_import_chunks(&mut self, id: &str) -> Res<()> {
+        Ok(crate::repo::imports::drop_chunks(self, id)?)
+    }
+    fn import_chunk(&mut self, id: &str, seq: i32) -> Res<Option<Vec<u8>>> {
+        Ok(crate::repo::imports::chunk(self, id, seq)?)
+    }
+    fn add_import(&mut self, row: &app::ImportRow) -> Res<()> {
+        Ok(crate::repo::imports::add(self, row)?)
+    }
+    fn import(&mut self, id: &str) -> Res<Option<app::ImportRow>> {
+        Ok(crate::repo::imports::get(self, id)?)
+    }
+    fn import_errors(&mut self, id: &str, limit: i64) -> Res<Vec<app::ImportErrorRow>> {
+        Ok(crate::repo::imports::errors(self, id, limit)?)
+    }
+    fn claim_import(&mut self, id: Option<&str>, now: i64, lease_until: i64) -> Res<Option<app::ImportRow>> {
+        Ok(crate::repo::imports::claim(self, id, now, lease_until)?)
+    }
+    fn import_progress(&mut self, id: &str, p: &app::ImportProgress, now: i64, lease_until: i64) -> Res<()> {
+        Ok(crate::repo::imports::progress(self, id, p, now, lease_until)?)
+    }
+    fn finish_import(&mut self, id: &str, status: &str, message: Option<&str>, now: i64) -> Res<()> {
+        Ok(crate::repo::imports::finish(self, id, status, message, now)?)
     }
 }

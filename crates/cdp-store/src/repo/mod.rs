@@ -4,6 +4,7 @@
 pub mod campaigns;
 pub mod consent;
 pub mod identity;
+pub mod imports;
 pub mod ingest;
 pub mod interaction;
 pub mod keys;

@@ -120,7 +120,15 @@ impl OrderBook {
 
     /// Applies an order event; returns the profile whose aggregates change and
     /// how (only orders in the default currency count in aggregates).
-    pub fn apply(&mut self, ev: &OrderEvent, at: &At, currency: &str, live: impl Fn(&str) -> String) -> Option<(String, Delta)> {
+    /// An order that does not `earn` is stored and counted, without points or a fact.
+    pub fn apply(
+        &mut self,
+        ev: &OrderEvent,
+        at: &At,
+        earn: bool,
+        currency: &str,
+        live: impl Fn(&str) -> String,
+    ) -> Option<(String, Delta)> {
         match ev {
             OrderEvent::Completed { order_id, currency: cur, revenue, margin, products } => {
                 if self.orders.contains_key(order_id) {
@@ -143,7 +151,9 @@ impl OrderBook {
                     updated_at: at.now,
                 };
                 self.orders.insert(order_id.clone(), (row, true, true));
-                self.loyalty.push(crate::repo::loyalty::LoyaltyOp::Earn { order_id: order_id.clone() });
+                if earn {
+                    self.loyalty.push(crate::repo::loyalty::LoyaltyOp::Earn { order_id: order_id.clone() });
+                }
                 if cur != currency {
                     return None;
                 }

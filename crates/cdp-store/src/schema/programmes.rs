@@ -1,4 +1,4 @@
-//! The tables of customer programmes (vouchers, campaigns, referrals) and of tracking plans.
+//! The tables of customer programmes (vouchers, campaigns, referrals), of tracking plans and of CSV imports.
 
 use super::profiles;
 
@@ -100,5 +100,46 @@ diesel::table! {
         blocked -> Bool,
         event_id -> Nullable<Text>,
         received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Text,
+        kind -> Text,
+        status -> Text,
+        options -> Text,
+        chunks -> Integer,
+        bytes -> BigInt,
+        rows_read -> BigInt,
+        imported -> BigInt,
+        duplicates -> BigInt,
+        rejected -> BigInt,
+        error_count -> BigInt,
+        message -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        lease_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    import_chunks (import_id, seq) {
+        import_id -> Text,
+        seq -> Integer,
+        data -> Binary,
+    }
+}
+
+diesel::table! {
+    import_errors (import_id, seq) {
+        import_id -> Text,
+        seq -> BigInt,
+        row_number -> BigInt,
+        field -> Text,
+        code -> Text,
+        message -> Text,
     }
 }

@@ -388,7 +388,7 @@ fn resolve_one(b: &mut Batch, origin: &Origin, p: &Prepared, received_at: i64) -
         let at = orders::At { profile: &target, event_id: &event_id, channel: e.channel.as_str(), occurred_at: at, now: received_at };
         let redirect = b.redirect.clone();
         let live = |id: &str| live_in(&redirect, id);
-        if let Some((owner, d)) = b.orders.apply(order, &at, &b.currency, live) {
+        if let Some((owner, d)) = b.orders.apply(order, &at, p.earn, &b.currency, live) {
             let w = b.work(&owner)?;
             let mut totals = w.row.totals();
             totals.record_order(d.orders, d.revenue, d.margin, d.at);
