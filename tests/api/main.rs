@@ -6,6 +6,7 @@ mod activation;
 mod auth;
 mod cli;
 mod consent;
+mod demo;
 mod errors;
 mod identity;
 mod identity_rules;

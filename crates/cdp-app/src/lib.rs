@@ -9,6 +9,7 @@ pub mod activation;
 pub mod caller;
 pub mod campaigns;
 pub mod consent;
+pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod imports;

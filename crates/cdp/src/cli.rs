@@ -27,6 +27,15 @@ enum Command {
     Users(UsersCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Fill an empty database with a demo retailer: a Vietnamese dairy brand's year.
+    Demo {
+        /// People in the data set.
+        #[arg(long, default_value_t = 2000)]
+        customers: usize,
+        /// The same seed (on the same day) gives the same data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Import a POS export (CSV) of customers or orders into the database.
     Import {
         /// customers or orders.
@@ -159,6 +168,25 @@ fn execute(command: Command, settings: &Settings, console: Console<'_>) -> Resul
             Ok(())
         }
         Command::Keys(k) => keys_command(settings, k, out),
+        Command::Demo { customers, seed } => {
+            let started = std::time::Instant::now();
+            let app = settings.app()?;
+            let s = app.load_demo(&cdp_app::demo::DemoOptions { customers, seed }, &mut |step| eprintln!("demo: {step}"))?;
+            writeln!(
+                out,
+                "demo data loaded in {:.1} s: {} customers ({} buying), {} events, {} orders, {} refunds, {} survey answers, {} cases, {} segments",
+                started.elapsed().as_secs_f64(),
+                s.customers,
+                s.profiles,
+                s.events,
+                s.orders,
+                s.refunds,
+                s.feedback,
+                s.cases,
+                s.segments
+            )?;
+            Ok(())
+        }
         Command::Import { kind, file, points, utc_offset, errors } => {
             let kind = cdp_domain::import::ImportKind::parse(&kind).ok_or("kind must be customers or orders")?;
             let opts = cdp_app::imports::ImportOptions { points, utc_offset, ..cdp_app::imports::ImportOptions::new(kind) };
