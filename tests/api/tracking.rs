@@ -150,3 +150,55 @@ fn gzip_limits_and_errors() {
     assert_eq!((r.status, r.body["accepted"].as_u64(), r.body["rejected"][0]["index"].as_u64()), (200, Some(1), Some(1)));
     assert_eq!(app.count_live_profiles(), 2);
 }
+
+#[test]
+fn analytics_js_loads_its_settings_here_and_browsers_may_call_from_any_site() {
+    let app = TestApp::spawn();
+    let (_, web) = app.source("Website", "web");
+    let r = send(ureq::get(&app.url(&format!("/v1/projects/{web}/settings"))).set("Origin", "https://shop.example.vn"), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let s = &r.body["integrations"]["Segment.io"];
+    let host = app.base.trim_start_matches("http://");
+    assert_eq!(
+        (s["apiKey"].as_str(), s["apiHost"].as_str(), s["protocol"].as_str()),
+        (Some(web.as_str()), Some(format!("{host}/v1").as_str()), Some("http"))
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.body["metrics"]["sampleRate"], 0.0, "nothing is reported to Segment's servers");
+    // Unknown keys, and keys that may not send events, have no settings.
+    assert_eq!(send(ureq::get(&app.url("/v1/projects/cdp_nope/settings")), None).status, 404);
+    let reader = app.key(&[cdp_domain::auth::Scope::ProfilesRead], None);
+    assert_eq!(send(ureq::get(&app.url(&format!("/v1/projects/{reader}/settings"))), None).status, 404);
+
+    // The preflight a browser sends before posting with an Authorization header.
+    let r = send(
+        ureq::request("OPTIONS", &app.url("/v1/t"))
+            .set("Origin", "https://shop.example.vn")
+            .set("Access-Control-Request-Method", "POST")
+            .set("Access-Control-Request-Headers", "authorization,content-type"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert!(r.header("access-control-allow-methods").is_some_and(|m| m.contains("POST")));
+    assert!(r.header("access-control-allow-headers").is_some_and(|h| h.to_ascii_lowercase().contains("authorization")));
+
+    // What analytics.js then sends: text/plain, the key as Basic user and in the body, to /v1/<initial>.
+    let body = json!({"type": "track", "event": "Product Viewed", "anonymousId": "a-1", "writeKey": web, "properties": {"sku": "SUA-1L"},
+                      "messageId": "ajs-next-1"});
+    let r = send_raw(
+        ureq::post(&app.url("/v1/t"))
+            .set("Content-Type", "text/plain")
+            .set("Origin", "https://shop.example.vn")
+            .set("Authorization", &basic(&web)),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(app.lookup("anonymous_id", "a-1").body["event_count"], 1);
+    for (path, kind) in [("/v1/p", "page"), ("/v1/i", "identify")] {
+        let body = json!({"type": kind, "anonymousId": "a-1", "userId": "u-1", "writeKey": web});
+        assert_eq!(send_raw(ureq::post(&app.url(path)).set("Content-Type", "text/plain"), body.to_string().as_bytes()).status, 200);
+    }
+    assert_eq!(app.lookup("user_id", "u-1").body["event_count"], 3);
+}

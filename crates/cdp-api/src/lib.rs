@@ -198,6 +198,22 @@ fn routes(cfg: &mut ServiceConfig) {
         )
         .service(
             scope("/v1")
+                // Browsers on any site send here (analytics.js): preflights answered, `*` allowed.
+                .wrap(
+                    actix_cors::Cors::default()
+                        .allow_any_origin()
+                        .send_wildcard()
+                        .allowed_methods(["GET", "POST"])
+                        .allow_any_header()
+                        .max_age(86_400),
+                )
+                .service(tracking::settings::settings)
+                .service(tracking::identify_short)
+                .service(tracking::track_short)
+                .service(tracking::page_short)
+                .service(tracking::screen_short)
+                .service(tracking::group_short)
+                .service(tracking::alias_short)
                 .service(tracking::identify)
                 .service(tracking::track)
                 .service(tracking::page)

@@ -3,6 +3,7 @@
 //! Segment's or RudderStack's SDKs send here by changing only the host.
 
 pub mod map;
+pub mod settings;
 
 use crate::auth::{authenticate_jwt, authenticate_key};
 use crate::body::off_worker;
@@ -303,6 +304,13 @@ segment_endpoint!(
     SegmentMessage,
     "Segment `alias`: joins `previousId` to `userId` (two different user_ids are never merged)."
 );
+// analytics.js (`@segment/analytics-next`) posts each call to `apiHost` + its type's initial.
+segment_endpoint!(identify_short, "/i", Some("identify"), "segment_identify_i", SegmentMessage, "analytics.js's `identify` (`/v1/i`).");
+segment_endpoint!(track_short, "/t", Some("track"), "segment_track_t", SegmentMessage, "analytics.js's `track` (`/v1/t`).");
+segment_endpoint!(page_short, "/p", Some("page"), "segment_page_p", SegmentMessage, "analytics.js's `page` (`/v1/p`).");
+segment_endpoint!(screen_short, "/s", Some("screen"), "segment_screen_s", SegmentMessage, "analytics.js's `screen` (`/v1/s`).");
+segment_endpoint!(group_short, "/g", Some("group"), "segment_group_g", SegmentMessage, "analytics.js's `group` (`/v1/g`).");
+segment_endpoint!(alias_short, "/a", Some("alias"), "segment_alias_a", SegmentMessage, "analytics.js's `alias` (`/v1/a`).");
 segment_endpoint!(
     batch,
     "/batch",
