@@ -324,4 +324,16 @@ fn an_import_is_refused_before_it_starts_when_the_request_is_wrong() {
         import(&app, "kind=customers", "\u{feff}customer_id;phone;city\r\nC1;0912 345 678;Huế\r\nC2;0913 000 111;Vinh\r\n".as_bytes());
     assert_eq!(counts(&job), (2, 2, 0, 0), "{job}");
     assert_eq!(app.lookup("phone", "+84912345678").body["traits"]["city"], "Huế");
+
+    // A line that cannot be read whole refuses its order; bytes that are not UTF-8 refuse their row.
+    let orders = b"order_id,phone,ordered_at,revenue\nX1,0912345678,2026-11-01,100000\nX1,0912345678,2026-11-01,,extra\nX2,0912345678,2026-11-02,5000\n";
+    let job = import(&app, "kind=orders", orders);
+    assert_eq!(counts(&job), (3, 1, 0, 1), "{job}");
+    assert_eq!(reported(&job), vec![(3, "row".to_string(), "too_many_cells".to_string())]);
+    let mut customers = b"customer_id,city\nC7,".to_vec();
+    customers.extend_from_slice(&[0xff, 0xfe, b'\n']);
+    customers.extend_from_slice(b"C8,Vinh\n");
+    let job = import(&app, "kind=customers", &customers);
+    assert_eq!(counts(&job), (2, 1, 0, 1), "{job}");
+    assert_eq!(reported(&job), vec![(2, "row".to_string(), "invalid_utf8".to_string())]);
 }

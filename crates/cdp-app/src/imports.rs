@@ -166,15 +166,20 @@ impl App {
                 continue;
             }
             let line = rec.position().map_or(0, |p| p.line());
-            let cells: Result<Vec<&str>, _> = rec.iter().map(std::str::from_utf8).collect();
-            let row = match cells {
-                Err(_) => {
-                    Err(RowError { row: line, field: "row".into(), code: "invalid_utf8".into(), message: "is not UTF-8 text".into() })
-                }
-                Ok(ref cells) => Row::new(&header, cells, line),
-            };
+            let cells: Vec<std::borrow::Cow<str>> = rec.iter().map(String::from_utf8_lossy).collect();
+            let texts: Vec<&str> = cells.iter().map(|c| c.as_ref()).collect();
+            let unreadable = cells.iter().any(|c| matches!(c, std::borrow::Cow::Owned(_))).then(|| RowError {
+                row: line,
+                field: "row".into(),
+                code: "invalid_utf8".into(),
+                message: "is not UTF-8 text".into(),
+            });
             match kind {
                 ImportKind::Customers => {
+                    let row = match unreadable {
+                        Some(e) => Err(e),
+                        None => Row::new(&header, &texts, line),
+                    };
                     match row.map_err(|e| vec![e]).and_then(|r| customer_event(&r, &read, &defs)) {
                         Ok(e) => run.add(&mut chunk, e, line)?,
                         Err(errs) => {
@@ -185,21 +190,19 @@ impl App {
                     chunk.rows_read = records;
                 }
                 ImportKind::Orders => {
-                    let row = match row {
-                        Ok(r) => r,
-                        Err(e) => {
-                            // A line unreadable as cells: its order (if any) cannot be told, so the line alone is refused.
-                            chunk.errors.push(e);
-                            chunk.rejected += 1;
-                            continue;
-                        }
-                    };
+                    // A line that cannot be read whole still names its order, which it refuses.
+                    let fault = unreadable.or_else(|| Row::new(&header, &texts, line).err());
+                    let fit = &texts[..texts.len().min(header.len())];
+                    let row = Row::new(&header, fit, line).map_err(|e| AppError::Io(e.message))?;
                     let starts_new = !order.is_empty() && OrderLines::order_id_of(&row) != order.order_id();
                     if starts_new {
                         run.add_order(&mut chunk, order.finish(&defs))?;
                         chunk.rows_read = records - 1;
                     }
                     order.push(&row, &read);
+                    if let Some(f) = fault {
+                        order.refuse(f);
+                    }
                 }
             }
             if chunk.events.len() >= CHUNK_EVENTS {

@@ -367,6 +367,11 @@ impl OrderLines {
         }
     }
 
+    /// Refuses the order for a fault of one of its lines found outside its cells.
+    pub fn refuse(&mut self, e: RowError) {
+        self.errors.push(e);
+    }
+
     /// The order as an event (with the file line of its first row), or its lines' errors;
     /// the builder is empty afterwards. Without a `revenue` on any line the
     /// order's total is the sum of price × quantity.
