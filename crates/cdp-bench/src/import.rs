@@ -91,6 +91,11 @@ pub fn run(backend: Backend, postgres_url: Option<String>, sizes: &[usize]) {
         // Migrations first, so that the timed runs import only.
         cdp::Settings { database_url: db.url.clone(), ..cdp::Settings::default() }.open_db().expect("migrate");
         let (cs, crss, csum) = child_import(&db.url, "customers", &cfile);
+        if backend == Backend::Sqlite {
+            // What SQLite alone allows for the rows the customers made (see floor.rs).
+            let f = crate::floor::sqlite(db.url.trim_start_matches("sqlite://"), n, 2 * 1000);
+            println!("  {n:>9} rows  customers' floor (their {} rows alone, no lookups): {:>8.0} rows/s", f.rows, f.events_per_s);
+        }
         let (os, orss, osum) = child_import(&db.url, "orders", &ofile);
         println!(
             "  {n:>9} rows  customers {:>8.0} rows/s  peak RSS {crss:>6.1} MiB  ({csum})\n  {n:>9} lines orders    {:>8.0} rows/s  peak RSS {orss:>6.1} MiB  ({osum})",
