@@ -336,4 +336,15 @@ fn an_import_is_refused_before_it_starts_when_the_request_is_wrong() {
     let job = import(&app, "kind=customers", &customers);
     assert_eq!(counts(&job), (2, 1, 0, 1), "{job}");
     assert_eq!(reported(&job), vec![(2, "row".to_string(), "invalid_utf8".to_string())]);
+
+    // The jobs, newest first, a page at a time.
+    let first = app.get("/api/v1/imports?limit=2", &app.admin_key);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let items = first.body["items"].as_array().unwrap();
+    assert_eq!((items.len(), items[0]["id"].as_str()), (2, job["id"].as_str()));
+    assert_eq!((items[0]["kind"].as_str(), items[1]["kind"].as_str()), (Some("customers"), Some("orders")));
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let rest = app.get(&format!("/api/v1/imports?limit=2&cursor={cursor}"), &app.admin_key);
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1, "three jobs in all: {}", rest.body);
+    assert!(rest.body["next_cursor"].is_null());
 }

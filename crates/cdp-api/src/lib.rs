@@ -96,6 +96,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(tracking_plans::get_tracking_plan)
                 .service(tracking_plans::list_violations)
                 .service(imports::create_import)
+                .service(imports::list_imports)
                 .service(imports::get_import)
                 .service(keys::create_key)
                 .service(keys::list_keys)

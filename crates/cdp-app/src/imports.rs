@@ -451,6 +451,11 @@ impl App {
         }
     }
 
+    /// Jobs, newest first.
+    pub fn import_jobs(&self, before: Option<(i64, String)>, limit: i64) -> AppResult<crate::store::Page<ImportRow>> {
+        Ok(self.db.read_statement(|c| ImportStore::imports(c, before, limit))?)
+    }
+
     /// A job and its first `errors` refused rows.
     pub fn import_job(&self, id: &str, errors: i64) -> AppResult<(ImportRow, Vec<ImportErrorRow>)> {
         let id = id.to_string();

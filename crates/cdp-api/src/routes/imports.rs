@@ -2,8 +2,9 @@
 //! then imported by a background job whose progress can be read.
 
 use crate::auth::Auth;
-use crate::dto::ts;
+use crate::dto::{cursor_decode, cursor_encode, page_limit, time_id, ts, Page};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::routes::vouchers::PageQuery;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -68,7 +69,7 @@ pub struct ImportOut {
     pub duplicates: i64,
     /// Customers (or orders) refused: each has at least one entry in `errors`.
     pub rejected: i64,
-    /// The first refused rows, in file order (up to 1000).
+    /// The first refused rows, in file order (up to 1000; none in lists).
     pub errors: Vec<ImportErrorOut>,
     pub errors_total: i64,
     /// Why a failed job stopped.
@@ -160,8 +161,12 @@ pub async fn create_import(state: web::Data<AppState>, who: Auth, req: HttpReque
 pub async fn get_import(state: web::Data<AppState>, who: Auth, id: web::Path<String>) -> ApiResult<web::Json<ImportOut>> {
     who.require(Scope::Admin)?;
     let (row, errors) = crate::blocking(&state, move |app| app.import_job(&id, ERRORS_SHOWN)).await?;
+    Ok(web::Json(job_out(row, errors)))
+}
+
+fn job_out(row: cdp_app::store::ImportRow, errors: Vec<cdp_app::store::ImportErrorRow>) -> ImportOut {
     let points = serde_json::from_str::<serde_json::Value>(&row.options).ok().and_then(|o| o["points"].as_bool()).unwrap_or(false);
-    Ok(web::Json(ImportOut {
+    ImportOut {
         id: row.id,
         kind: row.kind,
         status: row.status,
@@ -176,5 +181,21 @@ pub async fn get_import(state: web::Data<AppState>, who: Auth, id: web::Path<Str
         points,
         created_at: ts(row.created_at),
         finished_at: row.finished_at.map(ts),
+    }
+}
+
+/// Import jobs, newest first, without their refused rows (admin).
+#[utoipa::path(tag = "imports", operation_id = "list_imports", params(PageQuery),
+    security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = Page<ImportOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[get("/imports")]
+pub async fn list_imports(state: web::Data<AppState>, who: Auth, q: web::Query<PageQuery>) -> ApiResult<web::Json<Page<ImportOut>>> {
+    who.require(Scope::Admin)?;
+    let limit = page_limit(q.limit)?;
+    let before = cursor_decode(q.cursor.as_deref(), time_id)?;
+    let (rows, next) = crate::blocking(&state, move |app| app.import_jobs(before, limit)).await?;
+    Ok(web::Json(Page {
+        items: rows.into_iter().map(|r| job_out(r, Vec::new())).collect(),
+        next_cursor: next.map(|(t, id)| cursor_encode(&format!("{t}|{id}"))),
     }))
 }

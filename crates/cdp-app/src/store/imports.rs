@@ -1,6 +1,6 @@
 //! Records and repository of CSV import jobs.
 
-use super::StoreResult;
+use super::{Page, StoreResult};
 
 /// An import job, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +57,8 @@ pub trait ImportStore {
     fn import_chunk(&mut self, id: &str, seq: i32) -> StoreResult<Option<Vec<u8>>>;
     fn add_import(&mut self, row: &ImportRow) -> StoreResult<()>;
     fn import(&mut self, id: &str) -> StoreResult<Option<ImportRow>>;
+    /// Jobs, newest first, from the `before` (created_at, id) key on.
+    fn imports(&mut self, before: Option<(i64, String)>, limit: i64) -> StoreResult<Page<ImportRow>>;
     /// The first `limit` errors, in file order.
     fn import_errors(&mut self, id: &str, limit: i64) -> StoreResult<Vec<ImportErrorRow>>;
     /// Takes the job until `lease_until` if it is queued or running with its

@@ -101,6 +101,9 @@ impl app::ImportStore for AnyConnection {
     fn import(&mut self, id: &str) -> Res<Option<app::ImportRow>> {
         Ok(crate::repo::imports::get(self, id)?)
     }
+    fn imports(&mut self, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::ImportRow>> {
+        Ok(crate::repo::imports::list(self, before, limit)?)
+    }
     fn import_errors(&mut self, id: &str, limit: i64) -> Res<Vec<app::ImportErrorRow>> {
         Ok(crate::repo::imports::errors(self, id, limit)?)
     }

@@ -107,6 +107,17 @@ pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<ImportRow>>
     Ok(imports::table.find(id).select(Row::as_select()).first(conn).optional()?.map(Into::into))
 }
 
+/// Jobs, newest first, from the `before` (created_at, id) key on.
+pub fn list(conn: &mut AnyConnection, before: Option<(i64, String)>, limit: i64) -> StoreResult<crate::repo::Page<ImportRow>> {
+    let mut q = imports::table.select(Row::as_select()).into_boxed();
+    if let Some((at, id)) = before {
+        q = q.filter(imports::created_at.lt(at).or(imports::created_at.eq(at).and(imports::id.lt(id))));
+    }
+    let mut rows: Vec<Row> = q.order((imports::created_at.desc(), imports::id.desc())).limit(limit + 1).load(conn)?;
+    let next = crate::repo::page_end(&mut rows, limit, |r| (r.created_at, r.id.clone()));
+    Ok((rows.into_iter().map(Into::into).collect(), next))
+}
+
 pub fn errors(conn: &mut AnyConnection, id: &str, limit: i64) -> StoreResult<Vec<ImportErrorRow>> {
     let rows: Vec<(i64, i64, String, String, String)> = import_errors::table
         .filter(import_errors::import_id.eq(id))
