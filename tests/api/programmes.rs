@@ -315,6 +315,10 @@ fn customers_see_and_edit_their_own_data_and_nothing_else() {
         let r = bearer(&app, "GET", "/api/v1/me", t, None);
         assert_eq!((r.status, r.code()), (401, "unauthorized"), "{}", r.body);
     }
+    // Their unused voucher died with them.
+    let writer = app.key(&[Scope::LoyaltyWrite], None);
+    let r = app.post(&format!("/api/v1/vouchers/{code}/redeem"), &writer, json!({"order_id": "after-erasure"}));
+    assert_eq!((r.status, r.code()), (404, "not_found"), "{}", r.body);
     let audit = app.get(&format!("/api/v1/audit?profile_id={survivor}"), &app.admin_key).body;
     let actions: Vec<(&str, &str)> =
         audit["items"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();

@@ -89,6 +89,11 @@ pub fn erase(conn: &mut AnyConnection, profile: &str, actor: &str, now: i64) -> 
         .execute(conn)?;
     e.segment_memberships = diesel::delete(segment_members::table.filter(segment_members::profile_id.eq_any(&ids))).execute(conn)?;
     e.account_memberships = diesel::delete(account_members::table.filter(account_members::profile_id.eq_any(&ids))).execute(conn)?;
+    // Codes the person has not used die with them (a redeemed one stays, as an order's record);
+    // their referral code links no one else to them.
+    use crate::schema::{referral_codes, vouchers};
+    diesel::delete(vouchers::table.filter(vouchers::profile_id.eq_any(&ids)).filter(vouchers::redeemed_at.is_null())).execute(conn)?;
+    diesel::delete(referral_codes::table.filter(referral_codes::profile_id.eq_any(&ids))).execute(conn)?;
     // Deliveries keep their ids and outcomes (what left, when) but not what
     // they said; those still pending will never be sent.
     use crate::schema::deliveries;
