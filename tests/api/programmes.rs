@@ -572,4 +572,23 @@ fn a_referral_is_rewarded_once_on_the_first_order() {
     );
     assert_eq!(r.body["accepted"], 3, "{}", r.body);
     assert_eq!(balance(&a), before + 100);
+
+    // F's first order refunded in part: the reward stays; in full: it is taken back, once.
+    let refund = |amount: Option<i64>| {
+        let mut p = json!({"order_id": "F-1"});
+        if let Some(a) = amount {
+            p["revenue"] = json!(a);
+        }
+        app.event(&web, json!({"event": "Order Refunded", "identities": {"email": "f@example.vn"}, "properties": p}));
+    };
+    refund(Some(40_000));
+    assert_eq!(balance(&a), before + 100);
+    refund(None);
+    assert_eq!(balance(&a), before, "the reward is reversed");
+    refund(None);
+    assert_eq!(balance(&a), before, "once");
+    let outcomes: Vec<String> = refs(&a)["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap().to_string()).collect();
+    assert!(outcomes.contains(&"reversed".to_string()) && outcomes.contains(&"rewarded".to_string()), "{outcomes:?}");
+    let ledger = app.get(&format!("/api/v1/profiles/{a}/loyalty/ledger"), &reader).body;
+    assert_eq!((ledger["items"][0]["kind"].as_str(), ledger["items"][0]["points"].as_i64()), (Some("reverse"), Some(-100)), "{ledger}");
 }

@@ -136,7 +136,7 @@ pub async fn create_my_referral_code(state: web::Data<AppState>, who: Auth) -> A
 #[schema(example = json!({"linked_at": "2026-11-02T09:00:00Z", "outcome": "rewarded", "first_order_at": "2026-11-03T10:00:00Z", "points": 100}))]
 pub struct MyReferralOut {
     pub linked_at: String,
-    /// pending (no order yet), rewarded, or self_referral.
+    /// pending (no order yet), rewarded, reversed (the first order was refunded in full), or self_referral.
     pub outcome: String,
     pub first_order_at: Option<String>,
     /// Points earned for it.

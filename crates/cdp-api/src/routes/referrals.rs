@@ -33,7 +33,7 @@ pub struct ReferralOut {
     pub profile_id: String,
     pub code: String,
     pub linked_at: String,
-    /// pending (no order yet), rewarded, or self_referral (the two became one person).
+    /// pending (no order yet), rewarded, reversed (the first order was refunded in full: the points taken back), or self_referral (the two became one person).
     pub outcome: String,
     pub first_order_at: Option<String>,
     /// Points the referrer earned for it.

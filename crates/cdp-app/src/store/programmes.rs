@@ -74,7 +74,7 @@ pub struct ReferralView {
     pub referee: String,
     pub code: String,
     pub linked_at: i64,
-    /// pending | rewarded | self_referral
+    /// pending | rewarded | reversed | self_referral
     pub outcome: String,
     pub first_order_at: Option<i64>,
     /// Points the referrer earned.

@@ -70,6 +70,20 @@ impl OrderBook {
         self.orders.values().map(|(o, _, _)| o.profile_id.clone()).collect()
     }
 
+    /// Orders this batch refunded in full.
+    pub fn fully_refunded(&self) -> Vec<String> {
+        use crate::repo::loyalty::LoyaltyOp;
+        self.loyalty
+            .iter()
+            .filter_map(|op| match op {
+                LoyaltyOp::Reverse { order_id, refunded_after, .. } => {
+                    self.orders.get(order_id).filter(|(o, _, _)| *refunded_after >= o.revenue).map(|_| order_id.clone())
+                }
+                LoyaltyOp::Earn { .. } => None,
+            })
+            .collect()
+    }
+
     /// After `flush`: the orders the ledger operations name, as stored (the
     /// book holds each of them with its owner's live id).
     pub fn ledger_facts(&self) -> crate::repo::loyalty::OrderFacts {

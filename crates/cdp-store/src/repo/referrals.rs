@@ -131,7 +131,35 @@ pub fn on_batch(
         if let (1, Some(p)) = (n, credited.filter(|p| *p > 0)) {
             let reason = format!("referral: first order {order} of {referee_live}");
             // Crediting never fails (only spending can be refused).
-            let _ = crate::repo::loyalty::adjust(conn, &referrer_live, p, &reason, now)?;
+            if let Ok(row) = crate::repo::loyalty::adjust(conn, &referrer_live, p, &reason, now)? {
+                diesel::update(referrals::table.find(&referee)).set(referrals::reward_entry_id.eq(row.id)).execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Orders this batch refunded in full: a referral rewarded for one of them
+/// is `reversed` and its points are taken back from the referrer (who may
+/// go into debt, as with an order's points).
+pub fn on_refunds(conn: &mut AnyConnection, orders: &[String], now: i64) -> StoreResult<()> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    // (referee, first order, points, the entry that credited them)
+    type Rewarded = (String, Option<String>, Option<i64>, Option<String>);
+    let rows: Vec<Rewarded> = referrals::table
+        .filter(referrals::outcome.eq("rewarded"))
+        .filter(referrals::first_order_id.assume_not_null().eq_any(orders))
+        .select((referrals::referee_id, referrals::first_order_id, referrals::points, referrals::reward_entry_id))
+        .load(conn)?;
+    for (referee, order, points, entry) in rows {
+        diesel::update(referrals::table.find(&referee).filter(referrals::outcome.eq("rewarded")))
+            .set(referrals::outcome.eq("reversed"))
+            .execute(conn)?;
+        if let (Some(p), Some(lot)) = (points.filter(|p| *p > 0), entry) {
+            let reason = format!("referral reversed: order {} refunded", order.unwrap_or_default());
+            crate::repo::loyalty::take_back(conn, &lot, p, &reason, now)?;
         }
     }
     Ok(())

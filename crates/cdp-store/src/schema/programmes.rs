@@ -73,6 +73,7 @@ diesel::table! {
         first_order_id -> Nullable<Text>,
         first_order_at -> Nullable<BigInt>,
         points -> Nullable<BigInt>,
+        reward_entry_id -> Nullable<Text>,
     }
 }
 

@@ -136,6 +136,7 @@ pub(super) fn flush(conn: &mut AnyConnection, b: &mut Batch, now: i64, origin_ke
             .collect::<Vec<_>>()
     });
     crate::repo::referrals::on_batch(conn, &links, &bought, pending, now)?;
+    crate::repo::referrals::on_refunds(conn, &b.orders.fully_refunded(), now)?;
     let groups = std::mem::take(&mut b.groups);
     for (account, traits, profile) in groups {
         link_account(conn, &account, &traits, &b.live(&profile), b.events.first().map(|e| e.received_at).unwrap_or_default())?;

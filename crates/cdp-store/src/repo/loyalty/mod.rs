@@ -220,6 +220,22 @@ pub fn adjust(conn: &mut AnyConnection, profile: &str, points: i64, reason: &str
     Ok(Ok(row))
 }
 
+/// Takes back `points` a ledger entry (`lot`) credited, from whoever holds
+/// it now (entries follow merges): what is left of the lot first, the rest
+/// as debt, as an order's reversal does.
+pub fn take_back(conn: &mut AnyConnection, lot: &str, points: i64, reason: &str, now: i64) -> StoreResult<()> {
+    let held: Option<(String, i64)> =
+        loyalty_ledger::table.find(lot).select((loyalty_ledger::profile_id, loyalty_ledger::remaining)).first(conn).optional()?;
+    let Some((profile, remaining)) = held else { return Ok(()) };
+    let program = program(conn)?;
+    let (balance, tier) = lock_account(conn, &profile, &program, now)?;
+    diesel::update(loyalty_ledger::table.find(lot)).set(loyalty_ledger::remaining.eq(remaining - points.min(remaining))).execute(conn)?;
+    let mut row = entry(&profile, "reverse", -points, balance - points, now);
+    row.reason = Some(reason.to_string());
+    append(conn, &row)?;
+    set_account(conn, &profile, balance - points, &tier, now)
+}
+
 /// Spends points (FIFO over lots); refused while the balance does not cover them.
 /// The same idempotency key again answers the first entry and spends nothing.
 pub fn redeem(
