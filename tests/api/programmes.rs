@@ -592,3 +592,33 @@ fn a_referral_is_rewarded_once_on_the_first_order() {
     let ledger = app.get(&format!("/api/v1/profiles/{a}/loyalty/ledger"), &reader).body;
     assert_eq!((ledger["items"][0]["kind"].as_str(), ledger["items"][0]["points"].as_i64()), (Some("reverse"), Some(-100)), "{ledger}");
 }
+
+/// Two members who turn out to be one person after the snapshot count once.
+#[test]
+fn members_merged_after_the_snapshot_convert_once() {
+    let app = TestApp::spawn();
+    let (_, pos) = app.source("POS", "store");
+    for phone in ["0912 100 001", "0912 100 002", "0912 100 003"] {
+        person(&app, &pos, phone);
+    }
+    let seg = app.post("/api/v1/segments", &app.admin_key, json!({"name": "shop", "rule": {"channel": "store"}}));
+    assert_eq!(seg.status, 201, "{}", seg.body);
+    let c = app.post(
+        "/api/v1/campaigns",
+        &app.admin_key,
+        json!({"name": "Tết", "segment_id": seg.body["id"], "holdout_percent": 0, "goal": {"event": "Order Completed", "window_days": 7}}),
+    );
+    assert_eq!((c.status, c.body["size"].as_i64()), (201, Some(3)), "{}", c.body);
+    let id = c.body["id"].as_str().unwrap();
+    // The first two are one person; that person buys twice.
+    app.event(&pos, json!({"event": "Visited", "identities": {"phone": "0912 100 001", "email": "one@example.vn"}}));
+    app.event(&pos, json!({"event": "Visited", "identities": {"phone": "0912 100 002", "email": "one@example.vn"}}));
+    for (o, revenue) in [("T-1", 200_000), ("T-2", 100_000)] {
+        app.event(&pos, json!({"event": "Order Completed", "identities": {"email": "one@example.vn"}, "properties": {"order_id": o, "revenue": revenue}}));
+    }
+    let r = app.get(&format!("/api/v1/campaigns/{id}/results"), &app.admin_key);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = &r.body["groups"]["treatment"];
+    assert_eq!((t["size"].as_i64(), t["converters"].as_i64()), (Some(3), Some(1)), "{}", r.body);
+    assert_eq!(t["revenue_per_customer"].as_f64(), Some(100_000.0), "300,000 over 3 members, counted once: {}", r.body);
+}

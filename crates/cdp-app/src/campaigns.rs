@@ -169,14 +169,25 @@ impl App {
             .read(|c| {
                 let campaign = ProgrammeStore::campaign(c, id)?;
                 let to = campaign.starts_at + i64::from(campaign.window_days) * DAY;
-                let mut converters: HashMap<String, (bool, f64)> = HashMap::new();
-                ProgrammeStore::for_each_goal_event(c, id, &campaign.goal_event, campaign.starts_at, to, &mut |member, group, revenue| {
-                    let e = converters.entry(member.to_string()).or_insert((group == "control", 0.0));
-                    e.1 += revenue_of(revenue);
-                })?;
+                // Per live person, per member that is now them: (control?, revenue). Members merged
+                // into one person since the snapshot see the same events; the person counts once,
+                // for the first of them by id.
+                let mut people: HashMap<String, std::collections::BTreeMap<String, (bool, f64)>> = HashMap::new();
+                ProgrammeStore::for_each_goal_event(
+                    c,
+                    id,
+                    &campaign.goal_event,
+                    campaign.starts_at,
+                    to,
+                    &mut |member, live, group, revenue| {
+                        let e = people.entry(live.to_string()).or_default().entry(member.to_string()).or_insert((group == "control", 0.0));
+                        e.1 += revenue_of(revenue);
+                    },
+                )?;
+                let converters = people.into_values().filter_map(|members| members.into_values().next());
                 let mut treatment = GroupTotals { size: (campaign.size - campaign.control_size) as u64, ..Default::default() };
                 let mut control = GroupTotals { size: campaign.control_size as u64, ..Default::default() };
-                for (is_control, revenue) in converters.into_values() {
+                for (is_control, revenue) in converters {
                     let g = if is_control { &mut control } else { &mut treatment };
                     g.converters += 1;
                     g.revenue += revenue;

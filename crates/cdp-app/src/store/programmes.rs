@@ -109,17 +109,10 @@ pub trait ProgrammeStore {
     /// A page of members by profile id: (profile id as snapshotted, live profile id, group).
     fn campaign_members(&mut self, campaign: &str, f: &AssignmentFilter, limit: i64)
         -> StoreResult<Page<(String, String, String), String>>;
-    /// Calls `f(member, group, revenue property as text)` for every event
-    /// named `event` between `from` and `to` (inclusive) of each member's
-    /// live profile.
-    fn for_each_goal_event(
-        &mut self,
-        campaign: &str,
-        event: &str,
-        from: i64,
-        to: i64,
-        f: &mut dyn FnMut(&str, &str, Option<&str>),
-    ) -> StoreResult<()>;
+    /// Calls `f(member, member's live profile, group, revenue property as
+    /// text)` for every event named `event` between `from` and `to`
+    /// (inclusive) of each member's live profile.
+    fn for_each_goal_event(&mut self, campaign: &str, event: &str, from: i64, to: i64, f: &mut GoalVisitor<'_>) -> StoreResult<()>;
 
     /// The referral code of a live profile (or of one merged into it), if any.
     fn referral_code(&mut self, profile: &str) -> StoreResult<Option<String>>;
@@ -146,6 +139,9 @@ pub struct ViolationRow {
     pub event_id: Option<String>,
     pub received_at: i64,
 }
+
+/// Called with (member, member's live profile, group, revenue property as text).
+pub type GoalVisitor<'a> = dyn FnMut(&str, &str, &str, Option<&str>) + 'a;
 
 pub trait TrackingPlanStore {
     /// The plan's document of a source, if it has one.

@@ -46,14 +46,7 @@ impl app::ProgrammeStore for AnyConnection {
     fn campaign_members(&mut self, campaign: &str, f: &app::AssignmentFilter, limit: i64) -> Res<Page<(String, String, String), String>> {
         Ok(campaigns::members(self, campaign, f, limit)?)
     }
-    fn for_each_goal_event(
-        &mut self,
-        campaign: &str,
-        event: &str,
-        from: i64,
-        to: i64,
-        f: &mut dyn FnMut(&str, &str, Option<&str>),
-    ) -> Res<()> {
+    fn for_each_goal_event(&mut self, campaign: &str, event: &str, from: i64, to: i64, f: &mut app::GoalVisitor<'_>) -> Res<()> {
         Ok(campaigns::for_each_goal_event(self, campaign, event, from, to, f)?)
     }
     fn referral_code(&mut self, profile: &str) -> Res<Option<String>> {

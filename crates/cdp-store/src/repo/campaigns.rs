@@ -141,6 +141,8 @@ struct Goal {
     #[diesel(sql_type = Text)]
     profile_id: String,
     #[diesel(sql_type = Text)]
+    live_id: String,
+    #[diesel(sql_type = Text)]
     grp: String,
     #[diesel(sql_type = Nullable<Text>)]
     revenue: Option<String>,
@@ -154,14 +156,14 @@ pub fn for_each_goal_event(
     event: &str,
     from: i64,
     to: i64,
-    f: &mut dyn FnMut(&str, &str, Option<&str>),
+    f: &mut cdp_app::store::GoalVisitor<'_>,
 ) -> StoreResult<()> {
     let revenue = match conn {
         AnyConnection::Postgresql(_) => "(e.properties::json ->> 'revenue')",
         AnyConnection::Sqlite(_) => "CAST(json_extract(e.properties, '$.revenue') AS TEXT)",
     };
     let sql = format!(
-        "SELECT m.profile_id, m.grp, {revenue} AS revenue \
+        "SELECT m.profile_id, COALESCE(p.merged_into, p.id) AS live_id, m.grp, {revenue} AS revenue \
          FROM campaign_members m JOIN profiles p ON p.id = m.profile_id \
          JOIN events e ON e.profile_id = COALESCE(p.merged_into, p.id) \
          WHERE m.campaign_id = $1 AND e.name = $2 AND e.occurred_at >= $3 AND e.occurred_at <= $4"
@@ -173,7 +175,7 @@ pub fn for_each_goal_event(
         .bind::<BigInt, _>(to)
         .load(c))?;
     for g in &rows {
-        f(&g.profile_id, &g.grp, g.revenue.as_deref());
+        f(&g.profile_id, &g.live_id, &g.grp, g.revenue.as_deref());
     }
     Ok(())
 }
