@@ -169,10 +169,11 @@ impl App {
             .read(|c| {
                 let campaign = ProgrammeStore::campaign(c, id)?;
                 let to = campaign.starts_at + i64::from(campaign.window_days) * DAY;
-                // Per live person, per member that is now them: (control?, revenue). Members merged
-                // into one person since the snapshot see the same events; the person counts once,
-                // for the first of them by id.
-                let mut people: HashMap<String, std::collections::BTreeMap<String, (bool, f64)>> = HashMap::new();
+                // Per live person: (the first member by id that is now them, control?, revenue).
+                // Members merged into one person since the snapshot see the same events; the person
+                // counts once, for the first of them. A member's rows all come after its first one,
+                // so a smaller member starts its count afresh.
+                let mut people: HashMap<String, (String, bool, f64)> = HashMap::new();
                 ProgrammeStore::for_each_goal_event(
                     c,
                     id,
@@ -180,11 +181,18 @@ impl App {
                     campaign.starts_at,
                     to,
                     &mut |member, live, group, revenue| {
-                        let e = people.entry(live.to_string()).or_default().entry(member.to_string()).or_insert((group == "control", 0.0));
-                        e.1 += revenue_of(revenue);
+                        let r = revenue_of(revenue);
+                        match people.get_mut(live) {
+                            Some(p) if p.0.as_str() == member => p.2 += r,
+                            Some(p) if member < p.0.as_str() => *p = (member.to_string(), group == "control", r),
+                            Some(_) => {}
+                            None => {
+                                people.insert(live.to_string(), (member.to_string(), group == "control", r));
+                            }
+                        }
                     },
                 )?;
-                let converters = people.into_values().filter_map(|members| members.into_values().next());
+                let converters = people.into_values().map(|(_, control, revenue)| (control, revenue));
                 let mut treatment = GroupTotals { size: (campaign.size - campaign.control_size) as u64, ..Default::default() };
                 let mut control = GroupTotals { size: campaign.control_size as u64, ..Default::default() };
                 for (is_control, revenue) in converters {

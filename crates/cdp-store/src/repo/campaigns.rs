@@ -140,8 +140,8 @@ pub fn members(
 struct Goal {
     #[diesel(sql_type = Text)]
     profile_id: String,
-    #[diesel(sql_type = Text)]
-    live_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    merged_into: Option<String>,
     #[diesel(sql_type = Text)]
     grp: String,
     #[diesel(sql_type = Nullable<Text>)]
@@ -163,7 +163,7 @@ pub fn for_each_goal_event(
         AnyConnection::Sqlite(_) => "CAST(json_extract(e.properties, '$.revenue') AS TEXT)",
     };
     let sql = format!(
-        "SELECT m.profile_id, COALESCE(p.merged_into, p.id) AS live_id, m.grp, {revenue} AS revenue \
+        "SELECT m.profile_id, p.merged_into, m.grp, {revenue} AS revenue \
          FROM campaign_members m JOIN profiles p ON p.id = m.profile_id \
          JOIN events e ON e.profile_id = COALESCE(p.merged_into, p.id) \
          WHERE m.campaign_id = $1 AND e.name = $2 AND e.occurred_at >= $3 AND e.occurred_at <= $4"
@@ -175,7 +175,7 @@ pub fn for_each_goal_event(
         .bind::<BigInt, _>(to)
         .load(c))?;
     for g in &rows {
-        f(&g.profile_id, &g.live_id, &g.grp, g.revenue.as_deref());
+        f(&g.profile_id, g.merged_into.as_deref().unwrap_or(&g.profile_id), &g.grp, g.revenue.as_deref());
     }
     Ok(())
 }
