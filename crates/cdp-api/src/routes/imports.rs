@@ -112,6 +112,8 @@ pub async fn create_import(state: web::Data<AppState>, who: Auth, req: HttpReque
     let id = cdp_app::store::new_id();
     let limit = state.limits.import_body_bytes;
     let (mut piece, mut pieces, mut bytes) = (Vec::with_capacity(UPLOAD_PIECE_BYTES), 0i32, 0u64);
+    // The header is checked once, as soon as its line has arrived, before anything is kept.
+    let mut checked = false;
     let received = async {
         while let Some(data) = payload.next().await {
             let data = data.map_err(|e| ApiError::invalid_json(format!("the body could not be read: {e}")))?;
@@ -120,8 +122,9 @@ pub async fn create_import(state: web::Data<AppState>, who: Auth, req: HttpReque
                 return Err(ApiError::too_large(limit as usize));
             }
             piece.extend_from_slice(&data);
-            if pieces == 0 && piece.len() >= UPLOAD_PIECE_BYTES.min(64 << 10) && piece.contains(&b'\n') {
+            if !checked && piece.contains(&b'\n') {
                 check_header(kind, &piece)?;
+                checked = true;
             }
             if piece.len() >= UPLOAD_PIECE_BYTES {
                 let (id, data, seq) = (id.clone(), std::mem::take(&mut piece), pieces);
@@ -129,7 +132,7 @@ pub async fn create_import(state: web::Data<AppState>, who: Auth, req: HttpReque
                 pieces += 1;
             }
         }
-        if pieces == 0 {
+        if !checked {
             check_header(kind, &piece)?;
         }
         if !piece.is_empty() {
