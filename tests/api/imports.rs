@@ -228,6 +228,19 @@ fn a_pos_export_is_imported_exactly_once_with_its_bad_rows_reported() {
     assert_eq!(counts(&job), (CUSTOMERS as i64, CUSTOMERS as i64 - nc, 0, nc), "{}", job["errors"]);
     assert_eq!(reported(&job), bad_customers, "every bad row, by line, column and code, in file order");
     assert_eq!(job["errors_total"], nc);
+    // All of them, a page at a time.
+    let (mut paged, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page = app.get(&format!("/api/v1/imports/{}/errors?limit=30&cursor={cursor}", job["id"].as_str().unwrap()), &app.admin_key);
+        assert_eq!(page.status, 200, "{}", page.body);
+        paged.extend(reported(&json!({"errors": page.body["items"]})));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, bad_customers);
+    assert_eq!(app.get("/api/v1/imports/nope/errors", &app.admin_key).status, 404);
 
     let job = import(&app, "kind=orders", &orders);
     assert_eq!(job["status"], "succeeded", "{job}");

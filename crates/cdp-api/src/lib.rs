@@ -97,6 +97,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(tracking_plans::list_violations)
                 .service(imports::create_import)
                 .service(imports::list_imports)
+                .service(imports::list_import_errors)
                 .service(imports::get_import)
                 .service(keys::create_key)
                 .service(keys::list_keys)

@@ -53,7 +53,8 @@ impl ImportOptions {
         ImportOptions { kind: Some(kind), points: false, utc_offset: vietnam() }
     }
 
-    fn offset(&self) -> AppResult<FixedOffset> {
+    /// The offset of local times; 422 naming `utc_offset` when it is not one.
+    pub fn offset(&self) -> AppResult<FixedOffset> {
         self.utc_offset.parse::<FixedOffset>().map_err(|_| AppError::field("utc_offset", "invalid", "must be an offset such as +07:00"))
     }
 
@@ -456,13 +457,33 @@ impl App {
         Ok(self.db.read_statement(|c| ImportStore::imports(c, before, limit))?)
     }
 
+    /// A job's refused rows after the one numbered `after`, in file order; 404 for no job.
+    pub fn import_errors(&self, id: &str, after: Option<i64>, limit: i64) -> AppResult<crate::store::Page<ImportErrorRow, i64>> {
+        let id = id.to_string();
+        let rows = self
+            .db
+            .read(|c| {
+                if ImportStore::import(c, &id)?.is_none() {
+                    return Ok(None);
+                }
+                Ok::<_, StoreError>(Some(ImportStore::import_errors(c, &id, after, limit + 1)?))
+            })?
+            .ok_or(AppError::NotFound("import"))?;
+        let mut rows = rows;
+        let next = (rows.len() as i64 > limit).then(|| {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| r.seq).unwrap_or_default()
+        });
+        Ok((rows, next))
+    }
+
     /// A job and its first `errors` refused rows.
     pub fn import_job(&self, id: &str, errors: i64) -> AppResult<(ImportRow, Vec<ImportErrorRow>)> {
         let id = id.to_string();
         self.db
             .read(|c| {
                 let Some(row) = ImportStore::import(c, &id)? else { return Ok(None) };
-                Ok::<_, StoreError>(Some((row, ImportStore::import_errors(c, &id, errors)?)))
+                Ok::<_, StoreError>(Some((row, ImportStore::import_errors(c, &id, None, errors)?)))
             })?
             .ok_or(AppError::NotFound("import"))
     }

@@ -69,7 +69,7 @@ pub struct ImportOut {
     pub duplicates: i64,
     /// Customers (or orders) refused: each has at least one entry in `errors`.
     pub rejected: i64,
-    /// The first refused rows, in file order (up to 1000; none in lists).
+    /// The first refused rows, in file order (up to 1000; none in lists); `/imports/{id}/errors` pages through all.
     pub errors: Vec<ImportErrorOut>,
     pub errors_total: i64,
     /// Why a failed job stopped.
@@ -106,6 +106,7 @@ pub async fn create_import(state: web::Data<AppState>, who: Auth, req: HttpReque
     if let Some(o) = &q.utc_offset {
         opts.utc_offset = o.clone();
     }
+    opts.offset()?;
     if !csv_content_type(&req) {
         return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, "send the file as text/csv"));
     }
@@ -185,6 +186,28 @@ fn job_out(row: cdp_app::store::ImportRow, errors: Vec<cdp_app::store::ImportErr
         created_at: ts(row.created_at),
         finished_at: row.finished_at.map(ts),
     }
+}
+
+/// A job's refused rows, in file order, a page at a time (admin).
+#[utoipa::path(tag = "imports", operation_id = "list_import_errors", params(("id" = String, Path, description = "Import id"), PageQuery),
+    security(("api_key" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = Page<ImportErrorOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[get("/imports/{id}/errors")]
+pub async fn list_import_errors(
+    state: web::Data<AppState>,
+    who: Auth,
+    id: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<ImportErrorOut>>> {
+    who.require(Scope::Admin)?;
+    let limit = page_limit(q.limit)?;
+    let after = cursor_decode(q.cursor.as_deref(), |c| c.parse::<i64>().ok())?;
+    let (rows, next) = crate::blocking(&state, move |app| app.import_errors(&id, after, limit)).await?;
+    Ok(web::Json(Page {
+        items: rows.into_iter().map(|e| ImportErrorOut { row: e.row, field: e.field, code: e.code, message: e.message }).collect(),
+        next_cursor: next.map(|seq| cursor_encode(&seq.to_string())),
+    }))
 }
 
 /// Import jobs, newest first, without their refused rows (admin).

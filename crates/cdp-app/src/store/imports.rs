@@ -59,8 +59,8 @@ pub trait ImportStore {
     fn import(&mut self, id: &str) -> StoreResult<Option<ImportRow>>;
     /// Jobs, newest first, from the `before` (created_at, id) key on.
     fn imports(&mut self, before: Option<(i64, String)>, limit: i64) -> StoreResult<Page<ImportRow>>;
-    /// The first `limit` errors, in file order.
-    fn import_errors(&mut self, id: &str, limit: i64) -> StoreResult<Vec<ImportErrorRow>>;
+    /// `limit` errors after the one numbered `after` (from the first), in file order.
+    fn import_errors(&mut self, id: &str, after: Option<i64>, limit: i64) -> StoreResult<Vec<ImportErrorRow>>;
     /// Takes the job until `lease_until` if it is queued or running with its
     /// lease lapsed (`id` None: any such job); answers it.
     fn claim_import(&mut self, id: Option<&str>, now: i64, lease_until: i64) -> StoreResult<Option<ImportRow>>;

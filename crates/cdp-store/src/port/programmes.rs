@@ -97,8 +97,8 @@ impl app::ImportStore for AnyConnection {
     fn imports(&mut self, before: Option<(i64, String)>, limit: i64) -> Res<Page<app::ImportRow>> {
         Ok(crate::repo::imports::list(self, before, limit)?)
     }
-    fn import_errors(&mut self, id: &str, limit: i64) -> Res<Vec<app::ImportErrorRow>> {
-        Ok(crate::repo::imports::errors(self, id, limit)?)
+    fn import_errors(&mut self, id: &str, after: Option<i64>, limit: i64) -> Res<Vec<app::ImportErrorRow>> {
+        Ok(crate::repo::imports::errors(self, id, after, limit)?)
     }
     fn claim_import(&mut self, id: Option<&str>, now: i64, lease_until: i64) -> Res<Option<app::ImportRow>> {
         Ok(crate::repo::imports::claim(self, id, now, lease_until)?)

@@ -118,9 +118,10 @@ pub fn list(conn: &mut AnyConnection, before: Option<(i64, String)>, limit: i64)
     Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 
-pub fn errors(conn: &mut AnyConnection, id: &str, limit: i64) -> StoreResult<Vec<ImportErrorRow>> {
+pub fn errors(conn: &mut AnyConnection, id: &str, after: Option<i64>, limit: i64) -> StoreResult<Vec<ImportErrorRow>> {
     let rows: Vec<(i64, i64, String, String, String)> = import_errors::table
         .filter(import_errors::import_id.eq(id))
+        .filter(import_errors::seq.gt(after.unwrap_or(0)))
         .order(import_errors::seq)
         .limit(limit)
         .select((import_errors::seq, import_errors::row_number, import_errors::field, import_errors::code, import_errors::message))
