@@ -4,6 +4,7 @@
 
 mod activation;
 mod auth;
+mod campaigns;
 mod cli;
 mod consent;
 mod demo;
