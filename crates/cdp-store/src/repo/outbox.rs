@@ -256,7 +256,8 @@ pub fn has_due(conn: &mut AnyConnection, destination: &str, now: i64) -> StoreRe
         n: i64,
     }
     let rows: Vec<One> = crate::per_backend!(conn, |c| crate::cached!(
-        "SELECT CAST(1 AS BIGINT) AS n FROM deliveries WHERE destination_id = $1 AND status = 'pending' AND next_attempt_at <= $2 LIMIT 1"
+        "SELECT CAST(1 AS BIGINT) AS n FROM deliveries WHERE destination_id = $1 AND status = 'pending' AND next_attempt_at <= $2 \
+         ORDER BY next_attempt_at LIMIT 1"
     )
     .bind::<Text, _>(destination)
     .bind::<BigInt, _>(now)
