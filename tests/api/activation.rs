@@ -117,6 +117,26 @@ fn a_dead_and_a_hanging_destination_do_not_hold_up_a_healthy_one() {
     // made hundreds of attempts by now.
     let attempts: i64 = deliveries(&app, &dead_id, "").iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
     assert!(attempts < 100, "{attempts} attempts on a dead destination");
+
+    // Disabled, the hanging destination makes none of the requests it had
+    // queued and gives their leases back: nothing unattempted waits for a
+    // lease to end (`lease` is 8.6 s here).
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let r = app.send_json("PATCH", &format!("/api/v1/destinations/{hang_id}"), &app.admin_key, json!({"enabled": false}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually(20, || {
+        let pending = deliveries(&app, &hang_id, "pending");
+        let unattempted: Vec<&Value> = pending.iter().filter(|d| d["attempts"] == 0).collect();
+        (pending.len() == 100 && unattempted.iter().all(|d| d["next_attempt_at"].as_str().unwrap() <= soon.as_str())).then_some(())
+    });
+    // Pointed at a receiver that answers and enabled again, all 100 arrive.
+    let fixed = Receiver::start();
+    fixed.configure(&hang_secret, 0.0, 0.0, 0.0);
+    let r =
+        app.send_json("PATCH", &format!("/api/v1/destinations/{hang_id}"), &app.admin_key, json!({"url": fixed.url(), "enabled": true}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stats = fixed.wait_for(100, 30);
+    assert_eq!((stats["distinct_delivered"].as_u64(), stats["bad_signatures"].as_u64()), (Some(100), Some(0)), "{stats}");
 }
 
 #[test]

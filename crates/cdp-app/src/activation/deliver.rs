@@ -173,6 +173,18 @@ impl App {
         Ok(outgoing)
     }
 
+    /// Gives back the leases of deliveries a stopping worker had queued and
+    /// not attempted: they are due again at once, for whichever worker runs
+    /// the destination next.
+    pub fn release_deliveries(&self, unsent: &[Outgoing]) -> AppResult<usize> {
+        let now = crate::now_micros();
+        let leases: Vec<(String, i64)> = unsent.iter().map(|o| (o.id.clone(), o.lease_until)).collect();
+        Ok(self.db.write(|c| {
+            OutboxStore::commit_lazily(c)?;
+            OutboxStore::release(c, &leases, now)
+        })?)
+    }
+
     /// What the attempts answered, to record: 2xx delivered; anything else
     /// is tried again after the retry schedule's wait, or `failed` after the last attempt.
     fn attempted(&self, done: &[(Outgoing, Answer)], now: i64) -> Vec<Attempted> {

@@ -54,9 +54,14 @@ struct Running {
 }
 
 impl Running {
-    fn halt(self) {
+    /// Asks the destination's workers to stop: in-flight attempts finish (each
+    /// bounded by the timeout) and are recorded, queued ones are given back.
+    fn stop(&self) {
         self.stop.store(true, Ordering::Release);
-        // In-flight attempts finish (each bounded by the timeout) and are recorded.
+    }
+
+    fn halt(self) {
+        self.stop();
         let _ = self.dispatcher.join();
     }
 }
@@ -64,6 +69,9 @@ impl Running {
 fn supervise(app: App, post: Arc<dyn Post>, stop: Arc<AtomicBool>) {
     let cfg = app.config.delivery.clone();
     let mut running: HashMap<String, Running> = HashMap::new();
+    // Stopped and not yet finished: not waited for, so that a destination
+    // whose receiver hangs does not hold up starting the others.
+    let mut stopping: Vec<Running> = Vec::new();
     while !stop.load(Ordering::Acquire) {
         let seen = app.destinations_changed.seen();
         match app.destinations() {
@@ -72,7 +80,8 @@ fn supervise(app: App, post: Arc<dyn Post>, stop: Arc<AtomicBool>) {
                 let gone: Vec<String> = running.keys().filter(|id| !enabled.contains(id)).cloned().collect();
                 for id in gone {
                     if let Some(r) = running.remove(&id) {
-                        r.halt();
+                        r.stop();
+                        stopping.push(r);
                     }
                 }
                 for id in enabled {
@@ -81,10 +90,14 @@ fn supervise(app: App, post: Arc<dyn Post>, stop: Arc<AtomicBool>) {
             }
             Err(e) => log::warn!("delivery supervisor: cannot list destinations: {e}"),
         }
+        let (finished, still): (Vec<Running>, Vec<Running>) = stopping.drain(..).partition(|r| r.dispatcher.is_finished());
+        stopping = still;
+        finished.into_iter().for_each(Running::halt);
         // Changes made in this process are seen at once; other processes' within the poll interval.
         app.destinations_changed.wait(seen, cfg.poll);
     }
-    for (_, r) in running.drain() {
+    running.values().for_each(Running::stop);
+    for r in running.into_values().chain(stopping) {
         r.halt();
     }
 }
@@ -109,16 +122,17 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
     let n = cfg.concurrency.max(1);
     let (jobs, queue) = mpsc::channel::<Outgoing>();
     let queue = Arc::new(Mutex::new(queue));
-    let (results, finished) = mpsc::channel::<(Outgoing, Answer)>();
+    // `None`: not attempted, because the destination is stopping.
+    let (results, finished) = mpsc::channel::<(Outgoing, Option<Answer>)>();
     let senders: Vec<JoinHandle<()>> = (0..n)
         .map(|i| {
-            let (queue, results, post, timeout) = (queue.clone(), results.clone(), post.clone(), cfg.timeout);
+            let (queue, results, post, timeout, stop) = (queue.clone(), results.clone(), post.clone(), cfg.timeout, stop.clone());
             std::thread::Builder::new()
                 .name(format!("cdp-deliver-{i}"))
                 .spawn(move || loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(o) = next else { return };
-                    let answer = post.post(&o.url, &o.headers, &o.body, timeout);
+                    let answer = (!stop.load(Ordering::Acquire)).then(|| post.post(&o.url, &o.headers, &o.body, timeout));
                     if results.send((o, answer)).is_err() {
                         return;
                     }
@@ -129,6 +143,8 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
     drop(results);
     let mut in_flight = 0usize;
     let mut done: Vec<(Outgoing, Answer)> = Vec::new();
+    // Queued when the destination began to stop, and not attempted.
+    let mut unsent: Vec<Outgoing> = Vec::new();
     // Whether deliveries may be due: after a full lease, a wake-up or a poll.
     let mut maybe_due = true;
     let mut load = Load::new(app.db.ingest_busy_micros());
@@ -197,9 +213,13 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
                 Ok(r) => {
                     let mut answers = vec![r];
                     answers.extend(finished.try_iter());
-                    for r in answers {
+                    for (o, answer) in answers {
                         in_flight -= 1;
-                        let ok = matches!(r.1, Ok(code) if (200..300).contains(&code));
+                        let Some(answer) = answer else {
+                            unsent.push(o);
+                            continue;
+                        };
+                        let ok = matches!(answer, Ok(code) if (200..300).contains(&code));
                         // Failures of attempts queued before a rest began do not lengthen it.
                         let counted = ok || rest_until.is_none_or(|t| Instant::now() >= t);
                         let rest =
@@ -208,7 +228,7 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
                             log::info!("destination {destination} failed {n} attempts in a row: resting {ms} ms");
                             rest_until = Some(Instant::now() + Duration::from_millis(ms));
                         }
-                        done.push(r);
+                        done.push((o, answer));
                     }
                     maybe_due = true;
                 }
@@ -227,6 +247,12 @@ fn dispatch(app: App, post: Arc<dyn Post>, destination: &str, stop: Arc<AtomicBo
     drop(jobs);
     for s in senders {
         let _ = s.join();
+    }
+    // Otherwise they would wait for their leases to end before anyone tries them.
+    if !unsent.is_empty() {
+        if let Err(e) = app.release_deliveries(&unsent) {
+            log::warn!("giving back {} unattempted deliveries to {destination} failed: {e}", unsent.len());
+        }
     }
 }
 

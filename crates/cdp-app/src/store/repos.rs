@@ -308,6 +308,9 @@ pub trait OutboxStore {
     fn subjects(&mut self, profiles: &[String]) -> StoreResult<std::collections::HashMap<String, Subject>>;
     /// Records attempts made under leases still held; answers how many were recorded.
     fn record_attempts(&mut self, attempts: &[Attempted]) -> StoreResult<usize>;
+    /// Gives back leases of deliveries that were not attempted, `(id,
+    /// lease_until)`: due again at `now`, as if never leased.
+    fn release(&mut self, leases: &[(String, i64)], now: i64) -> StoreResult<usize>;
     /// Lets this transaction's commit answer before it is durable (a crash
     /// right after may lose it): for leases and records of attempts, whose
     /// loss only makes a delivery due again — at least once still holds.

@@ -33,6 +33,9 @@ impl app::OutboxStore for AnyConnection {
     fn record_attempts(&mut self, attempts: &[app::Attempted]) -> Res<usize> {
         done(outbox::record_attempts(self, attempts))
     }
+    fn release(&mut self, leases: &[(String, i64)], now: i64) -> Res<usize> {
+        done(outbox::release(self, leases, now))
+    }
     fn subjects(&mut self, profiles: &[String]) -> Res<std::collections::HashMap<String, app::Subject>> {
         done(crate::repo::profiles::subjects(self, profiles))
     }

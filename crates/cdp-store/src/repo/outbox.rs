@@ -299,6 +299,21 @@ pub fn record_attempts(conn: &mut AnyConnection, attempts: &[cdp_app::store::Att
     Ok(n)
 }
 
+/// See `OutboxStore::release`.
+pub fn release(conn: &mut AnyConnection, leases: &[(String, i64)], now: i64) -> StoreResult<usize> {
+    let mut n = 0;
+    for (id, lease_until) in leases {
+        n += crate::per_backend!(conn, |c| crate::cached!(
+            "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND status = 'pending' AND lease_until = $3"
+        )
+        .bind::<BigInt, _>(now)
+        .bind::<Text, _>(id.as_str())
+        .bind::<BigInt, _>(*lease_until)
+        .execute(c)?);
+    }
+    Ok(n)
+}
+
 /// See `OutboxStore::deliveries`.
 pub fn list(
     conn: &mut AnyConnection,
