@@ -28,11 +28,21 @@ fn dead() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn create(base: &str, key: &str, name: &str, url: &str, events: &[&str]) {
+/// Creates a destination; answers its id.
+fn create(base: &str, key: &str, name: &str, url: &str, events: &[&str]) -> String {
     let body = serde_json::json!({"name": name, "url": url, "events": events}).to_string();
     let mut c = crate::http::Conn::new(base, Duration::from_secs(30));
     let status = c.send("POST", "/api/v1/destinations", key, Some(body.as_bytes())).expect("create a destination");
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&c.body));
+    let created: serde_json::Value = serde_json::from_slice(&c.body).expect("a destination");
+    created["id"].as_str().expect("the destination's id").to_string()
+}
+
+fn enable(base: &str, key: &str, id: &str, enabled: bool) {
+    let body = serde_json::json!({"enabled": enabled}).to_string();
+    let mut c = crate::http::Conn::new(base, Duration::from_secs(30));
+    let status = c.send("PATCH", &format!("/api/v1/destinations/{id}"), key, Some(body.as_bytes())).expect("update a destination");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&c.body));
 }
 
 pub struct Args {
@@ -110,7 +120,7 @@ pub fn run(a: Args) {
 }
 
 /// Orders at a steady rate as single events; the time from each answer to
-/// its delivery, per phase.
+/// its delivery, alone and beside the other two.
 fn latency(a: &Args) -> (Hist, Hist) {
     let scratch = crate::scratch_database(a.backend, a.postgres_url.clone());
     let server = load::Server::start(&scratch.url);
@@ -124,7 +134,8 @@ fn latency(a: &Args) -> (Hist, Hist) {
         let mut c = crate::http::Conn::new(&server.base, Duration::from_secs(30));
         let gap = Duration::from_micros(1_000_000 / a.orders_per_s.max(1));
         let start = Instant::now();
-        let n = (a.orders_per_s * a.seconds) as usize;
+        // Two phases a side: half the time each.
+        let n = (a.orders_per_s * a.seconds / 2) as usize;
         for i in 0..n {
             let due = start + gap * i as u32;
             if let Some(w) = due.checked_duration_since(Instant::now()) {
@@ -157,11 +168,26 @@ fn latency(a: &Args) -> (Hist, Hist) {
         assert_eq!(h.count() as usize, n, "every order delivered to the healthy destination");
         h
     };
-    let alone = phase("alone");
-    create(&server.base, &admin, "dead", &format!("http://127.0.0.1:{}/hook", dead()), &["order.completed"]);
-    create(&server.base, &admin, "hangs", &format!("http://127.0.0.1:{}/hook", hanging()), &["order.completed"]);
-    // The supervisor starts the new destinations' workers within its poll interval.
-    std::thread::sleep(Duration::from_millis(1500));
-    let beside = phase("beside");
+    // Alternated, so that what grows during the run (tables, the dead and
+    // hanging destinations' backlogs) weighs on both sides alike: alone means
+    // the other two disabled (no deliveries written for them, no workers).
+    let dead = create(&server.base, &admin, "dead", &format!("http://127.0.0.1:{}/hook", dead()), &["order.completed"]);
+    let hangs = create(&server.base, &admin, "hangs", &format!("http://127.0.0.1:{}/hook", hanging()), &["order.completed"]);
+    let (mut alone, mut beside) = (Hist::new(), Hist::new());
+    for round in 0..2 {
+        for (others, tag) in [(false, "alone"), (true, "beside")] {
+            for id in [&dead, &hangs] {
+                enable(&server.base, &admin, id, others);
+            }
+            // The supervisor starts or stops their workers at once; give them a moment to be running.
+            std::thread::sleep(Duration::from_millis(500));
+            let h = phase(&format!("{tag}{round}-"));
+            if others {
+                beside.merge(&h);
+            } else {
+                alone.merge(&h);
+            }
+        }
+    }
     (alone, beside)
 }

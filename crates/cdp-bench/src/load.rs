@@ -134,6 +134,11 @@ impl Hist {
     pub fn new() -> Hist {
         Hist(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap())
     }
+
+    /// Adds `other`'s samples.
+    pub fn merge(&mut self, other: &Hist) {
+        self.0.add(&other.0).expect("histograms of the same bounds");
+    }
     pub fn record(&mut self, d: Duration) {
         self.0.saturating_record(d.as_micros() as u64);
     }
