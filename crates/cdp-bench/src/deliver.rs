@@ -52,9 +52,27 @@ pub struct Args {
     pub orders_per_s: u64,
     pub seconds: u64,
     pub seed: u64,
+    pub latency_only: bool,
+    pub control: bool,
 }
 
 pub fn run(a: Args) {
+    if !a.latency_only {
+        ingest_and_deliver(&a);
+    }
+    // 2. Latency of a healthy destination, alone and beside a dead and a hanging one.
+    let (p_alone, p_beside) = latency(&a);
+    let beside = if a.control { "control_alone_again" } else { "beside_dead_and_hanging" };
+    println!(
+        "backend={} healthy_destination_latency alone: {} {beside}: {} p99_ratio={:.2}",
+        a.backend.name(),
+        p_alone.summary_as(""),
+        p_beside.summary_as(""),
+        p_beside.ms(0.99) / p_alone.ms(0.99)
+    );
+}
+
+fn ingest_and_deliver(a: &Args) {
     // 1. Ingestion with two destinations subscribed to orders, and to every
     // new profile, merge and order, against none; alternated, in one run.
     let ingest = |destinations, events: &[&str]| {
@@ -107,16 +125,6 @@ pub fn run(a: Args) {
         every.2,
         every_b.2
     );
-
-    // 2. Latency of a healthy destination, alone and beside a dead and a hanging one.
-    let (p_alone, p_beside) = latency(&a);
-    println!(
-        "backend={} healthy_destination_latency alone: {} beside_dead_and_hanging: {} p99_ratio={:.2}",
-        a.backend.name(),
-        p_alone.summary_as(""),
-        p_beside.summary_as(""),
-        p_beside.ms(0.99) / p_alone.ms(0.99)
-    );
 }
 
 /// Orders at a steady rate as single events; the time from each answer to
@@ -168,25 +176,25 @@ fn latency(a: &Args) -> (Hist, Hist) {
         assert_eq!(h.count() as usize, n, "every order delivered to the healthy destination");
         h
     };
-    // Alternated, so that what grows during the run (tables, the dead and
-    // hanging destinations' backlogs) weighs on both sides alike: alone means
-    // the other two disabled (no deliveries written for them, no workers).
+    // Alone and beside in the order A B B A after a warm-up phase that is not
+    // counted, so that what grows or warms during the run (tables, caches,
+    // the dead and hanging destinations' backlogs) weighs on both sides
+    // alike. Alone means the other two disabled: no deliveries written for
+    // them, no workers.
     let dead = create(&server.base, &admin, "dead", &format!("http://127.0.0.1:{}/hook", dead()), &["order.completed"]);
     let hangs = create(&server.base, &admin, "hangs", &format!("http://127.0.0.1:{}/hook", hanging()), &["order.completed"]);
     let (mut alone, mut beside) = (Hist::new(), Hist::new());
-    for round in 0..2 {
-        for (others, tag) in [(false, "alone"), (true, "beside")] {
-            for id in [&dead, &hangs] {
-                enable(&server.base, &admin, id, others);
-            }
-            // The supervisor starts or stops their workers at once; give them a moment to be running.
-            std::thread::sleep(Duration::from_millis(500));
-            let h = phase(&format!("{tag}{round}-"));
-            if others {
-                beside.merge(&h);
-            } else {
-                alone.merge(&h);
-            }
+    for (i, others) in [None, Some(false), Some(true), Some(true), Some(false)].into_iter().enumerate() {
+        for id in [&dead, &hangs] {
+            enable(&server.base, &admin, id, others == Some(true) && !a.control);
+        }
+        // The supervisor starts or stops their workers at once; give them a moment to be running.
+        std::thread::sleep(Duration::from_millis(500));
+        let h = phase(&format!("phase{i}-"));
+        match others {
+            None => {}
+            Some(false) => alone.merge(&h),
+            Some(true) => beside.merge(&h),
         }
     }
     (alone, beside)

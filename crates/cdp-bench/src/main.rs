@@ -72,6 +72,13 @@ enum Command {
         seconds: u64,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Only the latency comparison.
+        #[arg(long)]
+        latency_only: bool,
+        /// The dead and hanging destinations stay disabled on both sides: the
+        /// spread of the p99 ratio when nothing differs.
+        #[arg(long)]
+        control: bool,
     },
     /// Batch ingestion: identities resolved and committed before each answer.
     Ingest {
@@ -319,8 +326,8 @@ fn main() {
         Command::Import { backend, postgres_url, rows } => import::run(backend, postgres_url, &rows),
         Command::ImportRun { database_url, kind, file } => import::run_child(&database_url, &kind, &file),
         Command::Clv { customers, lifetimes_python, seed } => clv::run(customers, lifetimes_python.as_deref(), seed),
-        Command::Deliver { backend, postgres_url, events, orders_per_s, seconds, seed } => {
-            deliver::run(deliver::Args { backend, postgres_url, events, orders_per_s, seconds, seed })
+        Command::Deliver { backend, postgres_url, events, orders_per_s, seconds, seed, latency_only, control } => {
+            deliver::run(deliver::Args { backend, postgres_url, events, orders_per_s, seconds, seed, latency_only, control })
         }
     }
 }
