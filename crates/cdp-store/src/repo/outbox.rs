@@ -153,7 +153,20 @@ pub fn enqueue(conn: &mut AnyConnection, facts: &[Fact], now: i64) -> StoreResul
             }
         }
     }
-    crate::insert_rows!(&mut *conn, deliveries::table, &out)?;
+    // PostgreSQL: one statement text for any number of deliveries (a VALUES
+    // list of another length each batch was parsed and planned every time).
+    crate::insert_unnest!(&mut *conn, deliveries::table, "deliveries", &out, [
+        "id": Text = |r| r.id.as_str(),
+        "destination_id": Text = |r| r.destination_id.as_str(),
+        "event_type": Text = |r| r.event_type.as_str(),
+        "profile_id": Text = |r| r.profile_id.as_str(),
+        "data": Text = |r| r.data.as_str(),
+        "occurred_at": BigInt = |r| r.occurred_at,
+        "status": Text = |r| r.status.as_str(),
+        "attempts": diesel::sql_types::Integer = |r| r.attempts,
+        "next_attempt_at": BigInt = |r| r.next_attempt_at,
+        "created_at": BigInt = |r| r.created_at,
+    ])?;
     if !out.is_empty() {
         ENQUEUED.with(|e| e.set(true));
     }
