@@ -127,6 +127,9 @@ fn ingest_and_deliver(a: &Args) {
     );
 }
 
+/// Rounds of the latency comparison: each is two phases a side.
+const ROUNDS: u64 = 5;
+
 /// Orders at a steady rate as single events; the time from each answer to
 /// its delivery, alone and beside the other two.
 fn latency(a: &Args) -> (Hist, Hist) {
@@ -142,8 +145,7 @@ fn latency(a: &Args) -> (Hist, Hist) {
         let mut c = crate::http::Conn::new(&server.base, Duration::from_secs(30));
         let gap = Duration::from_micros(1_000_000 / a.orders_per_s.max(1));
         let start = Instant::now();
-        // Two phases a side: half the time each.
-        let n = (a.orders_per_s * a.seconds / 2) as usize;
+        let n = (a.orders_per_s * a.seconds / (2 * ROUNDS)) as usize;
         for i in 0..n {
             let due = start + gap * i as u32;
             if let Some(w) = due.checked_duration_since(Instant::now()) {
@@ -176,21 +178,22 @@ fn latency(a: &Args) -> (Hist, Hist) {
         assert_eq!(h.count() as usize, n, "every order delivered to the healthy destination");
         h
     };
-    // Alone and beside in the order A B B A after a warm-up phase that is not
-    // counted, so that what grows or warms during the run (tables, caches,
-    // the dead and hanging destinations' backlogs) weighs on both sides
-    // alike. Alone means the other two disabled: no deliveries written for
-    // them, no workers.
+    // Alone and beside in short phases, A B B A a round, after a warm-up
+    // phase that is not counted, so that what grows or warms during the run
+    // (tables, caches, the other two's backlogs) and the machine's bursts
+    // weigh on both sides alike. Alone means the other two disabled: no
+    // deliveries written for them, no workers.
     let dead = create(&server.base, &admin, "dead", &format!("http://127.0.0.1:{}/hook", dead()), &["order.completed"]);
     let hangs = create(&server.base, &admin, "hangs", &format!("http://127.0.0.1:{}/hook", hanging()), &["order.completed"]);
     let (mut alone, mut beside) = (Hist::new(), Hist::new());
-    for (i, others) in [None, Some(false), Some(true), Some(true), Some(false)].into_iter().enumerate() {
+    let order = std::iter::once(None).chain((0..ROUNDS).flat_map(|_| [Some(false), Some(true), Some(true), Some(false)]));
+    for (i, others) in order.enumerate() {
         for id in [&dead, &hangs] {
             enable(&server.base, &admin, id, others == Some(true) && !a.control);
         }
         // The supervisor starts or stops their workers at once; give them a moment to be running.
         std::thread::sleep(Duration::from_millis(500));
-        let h = phase(&format!("phase{i}-"));
+        let h = phase(&format!("p{i}-"));
         match others {
             None => {}
             Some(false) => alone.merge(&h),

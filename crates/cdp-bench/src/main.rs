@@ -67,7 +67,7 @@ enum Command {
         /// The latency phases' steady rate of orders (single events).
         #[arg(long, default_value_t = 200)]
         orders_per_s: u64,
-        /// Seconds per side of the latency comparison (two phases each).
+        /// Seconds per side of the latency comparison (five rounds of two phases a side).
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         #[arg(long, default_value_t = 7)]
