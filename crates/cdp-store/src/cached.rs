@@ -203,6 +203,87 @@ impl<B, K> Query for Cached<B, K> {
 
 impl<B, K, C> RunQueryDsl<C> for Cached<B, K> {}
 
+/// An INSERT of one row whose `VALUES` list is the values bound, in the
+/// order they were bound — its text is the statement up to `VALUES (` — found
+/// in diesel's cache by the type `S` (one per call site): for statements run
+/// once per row, such as the bulk inserts of `insert_unnest!` on SQLite. No
+/// pass over it (diesel makes several per execution) parses a text for
+/// numbered placeholders as [`Cached`] must.
+pub struct InOrder<B, S> {
+    text: &'static str,
+    binds: B,
+    key: PhantomData<fn() -> S>,
+}
+
+impl<S> InOrder<(), S> {
+    /// The statement up to `VALUES (`, nothing bound yet.
+    pub fn new(text: &'static str) -> Self {
+        InOrder { text, binds: (), key: PhantomData }
+    }
+}
+
+impl<B, S> InOrder<B, S> {
+    /// Binds the next value of the list.
+    pub fn bind<ST, V>(self, value: V) -> InOrder<Bound<B, ST, V>, S> {
+        InOrder { text: self.text, binds: Bound { prev: self.binds, value, ty: PhantomData }, key: PhantomData }
+    }
+}
+
+/// Pushes every bound value, first bound first, comma-separated.
+pub trait InOrderBinds<DB: Backend>: Count {
+    fn push_all<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
+}
+
+impl<DB: Backend> InOrderBinds<DB> for () {
+    fn push_all<'b>(&'b self, _out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        Ok(())
+    }
+}
+
+impl<DB, Prev, ST, V> InOrderBinds<DB> for Bound<Prev, ST, V>
+where
+    DB: Backend + HasSqlType<ST>,
+    Prev: InOrderBinds<DB>,
+    V: ToSql<ST, DB>,
+{
+    fn push_all<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.prev.push_all(out)?;
+        if Prev::COUNT > 0 {
+            out.push_sql(", ");
+        }
+        out.push_bind_param::<ST, V>(&self.value)
+    }
+}
+
+impl<B: InOrderBinds<diesel::sqlite::Sqlite>, S> QueryFragment<diesel::sqlite::Sqlite> for InOrder<B, S> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+        out.push_sql(self.text);
+        self.binds.push_all(&mut out)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<B: BindTypes, S: 'static> QueryId for InOrder<B, S> {
+    type QueryId = (S, B::Types);
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<B, S> Query for InOrder<B, S> {
+    type SqlType = Untyped;
+}
+
+impl<B, S, C> RunQueryDsl<C> for InOrder<B, S> {}
+
+/// An [`InOrder`] insert keyed by its call site: the text up to `VALUES (`.
+#[macro_export]
+macro_rules! in_order {
+    ($text:expr $(,)?) => {{
+        struct Site;
+        $crate::cached::InOrder::<(), Site>::new($text)
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::{cached, pieces, Piece};
@@ -256,6 +337,18 @@ mod tests {
         assert_eq!(select(&mut c, 0).len(), 3);
         let unbound = cached("SELECT $2 AS n").bind::<BigInt, _>(1).execute(&mut c);
         assert!(unbound.is_err());
+    }
+
+    #[test]
+    fn an_in_order_insert_binds_its_values_list_in_order_and_runs_again() {
+        let mut c = crate::sqlite_lib::establish(":memory:").unwrap();
+        c.batch_execute("CREATE TABLE t (name TEXT NOT NULL, n BIGINT NOT NULL)").unwrap();
+        for (name, n) in [("a", 1), ("b", 2)] {
+            let q = crate::in_order!("INSERT INTO t (n, name) VALUES (").bind::<BigInt, _>(n).bind::<Text, _>(name);
+            assert_eq!(q.execute(&mut c).unwrap(), 1);
+        }
+        let rows: Vec<Row> = cached("SELECT name, n FROM t ORDER BY n").load(&mut c).unwrap();
+        assert_eq!(rows, vec![Row { name: "a".into(), n: 1 }, Row { name: "b".into(), n: 2 }]);
     }
 
     #[test]

@@ -92,8 +92,20 @@ macro_rules! insert_unnest {
                     diesel::RunQueryDsl::execute(q, c).map(|_| ())
                 }
             }
-            conn => (|| -> diesel::QueryResult<()> {
-                $( $crate::insert_rows!(&mut *conn, $table, $rows)?; )+
+            $crate::AnyConnection::Sqlite(c) => (|| -> diesel::QueryResult<()> {
+                $({
+                    let _ = $table;
+                    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                    let sql = SQL.get_or_init(|| {
+                        let cols: &[&str] = &[$($col),+];
+                        format!("INSERT INTO {} ({}) VALUES (", $name, cols.join(", "))
+                    });
+                    for row in $rows.iter() {
+                        let q = $crate::in_order!(sql.as_str());
+                        $( let q = q.bind::<$ty, _>({ let $r = row; $get }); )+
+                        diesel::RunQueryDsl::execute(q, &mut *c)?;
+                    }
+                })+
                 Ok(())
             })(),
         }
