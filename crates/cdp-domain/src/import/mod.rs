@@ -183,6 +183,18 @@ impl<'a> Row<'a> {
     }
 }
 
+/// A customer row's dedupe key: its digest, after the start of its
+/// customer_id where it has one. POS exports list customers in the order of
+/// their ids, so the keys of a file arrive in key order and each one extends
+/// the dedupe index where the last ended: a digest alone lands anywhere in
+/// it, and every commit rewrote pages all over the index.
+fn customer_message_id(row: &Row) -> String {
+    match row.get("customer_id") {
+        Some(id) => format!("import:customer:{}:{}", id.chars().take(40).collect::<String>(), row.digest()),
+        None => format!("import:customer:{}", row.digest()),
+    }
+}
+
 /// Where a field of the event came from in the file.
 fn column_of(path: &str, time_column: &str) -> String {
     let path = path.split('[').next().unwrap_or(path);
@@ -242,7 +254,7 @@ pub fn customer_event(row: &Row<'_>, opts: &ReadOptions, defaults: &EventDefault
         return Err(errs);
     }
     let raw = RawEvent {
-        message_id: json!(format!("import:customer:{}", row.digest())),
+        message_id: json!(customer_message_id(row)),
         kind: json!("identify"),
         channel: row.get("channel").map_or(json!("store"), |c| json!(c)),
         occurred_at,
@@ -461,6 +473,15 @@ mod tests {
         assert_eq!(e.traits["tier_pos"], "gold");
         let again = customer_event(&row, &opts(), &defaults()).unwrap();
         assert_eq!(e.message_id, again.message_id);
+        // Keyed by customer_id first, so a file sorted by it arrives in key order.
+        let next = customer_event(&Row::new(&h, &["C2", "0912 345 679", "", ""], 3).unwrap(), &opts(), &defaults()).unwrap();
+        assert!(e.message_id.as_deref().unwrap().starts_with("import:customer:C1:"));
+        assert!(e.message_id < next.message_id);
+        let long = "K".repeat(crate::event::MAX_MESSAGE_ID_LEN);
+        let e = customer_event(&Row::new(&h, &[long.as_str(), "", "", ""], 4).unwrap(), &opts(), &defaults()).unwrap();
+        assert!(e.message_id.unwrap().len() <= crate::event::MAX_MESSAGE_ID_LEN);
+        let e = customer_event(&Row::new(&h, &["", "0912 345 678", "", ""], 5).unwrap(), &opts(), &defaults()).unwrap();
+        assert!(e.message_id.unwrap().starts_with("import:customer:"));
         let cells = ["C1", "12345", "1990-13-01", ""];
         let errs = customer_event(&Row::new(&h, &cells, 7).unwrap(), &opts(), &defaults()).unwrap_err();
         assert_eq!(errs.iter().map(|e| (e.row, e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(), [(7, "birthday", "invalid_date")]);
