@@ -217,6 +217,7 @@ impl Ingestor {
                 for job in jobs {
                     let mine: Vec<Outcome> = outcomes.by_ref().take(job.events.len()).collect();
                     (job.reply)(Ok(mine));
+                    crate::later::drop_later(job.events);
                 }
             }
             Err(e) if jobs.len() == 1 => {

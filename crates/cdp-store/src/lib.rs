@@ -6,6 +6,7 @@ pub mod conn;
 pub mod error;
 pub mod group;
 pub mod in_list;
+mod later;
 mod macros;
 mod pcache;
 mod port;

@@ -18,8 +18,12 @@ use cdp_domain::resolution::{self, Candidate, Target};
 use cdp_domain::traits::TraitState;
 use cdp_domain::{Identity, IdentityType, NewEvent};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+
+/// The batch's maps, keyed by ids, identities and message ids of one batch:
+/// hashed with foldhash (seeded per map, as std's are), which costs a
+/// fraction of std's SipHash on these short strings.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 mod flush;
 mod locks;
@@ -243,6 +247,7 @@ pub fn ingest_keyed(
             erased @ Outcome::Erased { .. } => erased,
         })
         .collect();
+    crate::later::drop_later(b);
     Ok(outcomes)
 }
 
