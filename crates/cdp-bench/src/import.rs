@@ -14,10 +14,14 @@ fn write_files(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, std::pat
     writeln!(c, "customer_id,phone,email,loyalty_card,first_name,last_name,birthday,gender,city,created_at").unwrap();
     let cities = ["Hà Nội", "TP.HCM", "Đà Nẵng", "Cần Thơ", "Hải Phòng"];
     for i in 0..n {
-        let phone = format!("09{:08}", 10_000_000 + i);
+        // Customers in the order of their ids, as POS exports list them; their
+        // phone numbers and e-mail addresses in no order (bijections of the row
+        // number), as people's are. Loyalty cards follow the ids.
+        let phone = format!("09{:08}", (i as u64 * 48_271) % 90_000_000);
+        let email = format!("khach{:08}@example.vn", (i as u64 * 7_919) % 100_000_000);
         writeln!(
             c,
-            "C{i:07},{} {} {},khach{i}@example.vn,{},Khách,Nguyễn,{:02}/{:02}/19{},{},{},2024-03-15",
+            "C{i:07},{} {} {},{email},{},Khách,Nguyễn,{:02}/{:02}/19{},{},{},2024-03-15",
             &phone[..4],
             &phone[4..7],
             &phone[7..],
