@@ -217,7 +217,9 @@ impl Ingestor {
                 for job in jobs {
                     let mine: Vec<Outcome> = outcomes.by_ref().take(job.events.len()).collect();
                     (job.reply)(Ok(mine));
-                    crate::later::drop_later(job.events);
+                    if self.db.backend == Backend::Sqlite {
+                        crate::later::drop_later(job.events);
+                    }
                 }
             }
             Err(e) if jobs.len() == 1 => {

@@ -5,6 +5,9 @@
 //! in which nothing else can be written (SQLite has one writer). A thread
 //! of its own frees them instead. When it falls behind (its queue is
 //! bounded), the caller frees them itself, so memory stays bounded.
+//! Only on SQLite: on PostgreSQL the machine's CPU, not one thread, bounds
+//! ingestion, so freeing elsewhere saves nothing and adds frees across
+//! threads.
 
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::OnceLock;

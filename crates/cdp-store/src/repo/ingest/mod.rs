@@ -247,7 +247,9 @@ pub fn ingest_keyed(
             erased @ Outcome::Erased { .. } => erased,
         })
         .collect();
-    crate::later::drop_later(b);
+    if matches!(conn, AnyConnection::Sqlite(_)) {
+        crate::later::drop_later(b);
+    }
     Ok(outcomes)
 }
 
