@@ -46,10 +46,14 @@ macro_rules! insert_rows {
 /// rows, so it is parsed and planned in microseconds, where a 100-event
 /// `VALUES` list (1,400 parameters) cost PostgreSQL more to parse and plan
 /// than to execute, and every row count was another statement to prepare.
-/// On SQLite: `insert_rows!` (cached single-row INSERTs, in-process).
-/// Columns: `"name": SqlType = |row| value`, in any order.
+/// On SQLite (in-process), one row at a time through a single-row INSERT of
+/// the same columns, prepared once per connection and found in diesel's
+/// cache by its call site's type (`in_order!`): diesel's own `insert_into`
+/// writes out, hashes and compares the text of every row's statement.
+/// Columns: `"name": SqlType = |row| value`, in any order; `"name"` is the
+/// table's.
 ///
-/// Several tables in one go — `insert_unnest!(conn, [(table, "name", rows,
+/// Several tables in one go — `insert_unnest!(conn, [("name", rows,
 /// [columns]), …])`, parents first — are one statement on PostgreSQL (the
 /// first inserts as data-modifying `WITH` clauses: one round trip instead of
 /// one per table; foreign keys are checked at the end of the statement, so a
@@ -57,7 +61,7 @@ macro_rules! insert_rows {
 /// inserts in order. Nothing runs when every list is empty.
 #[macro_export]
 macro_rules! insert_unnest {
-    ($conn:expr, [$( ($table:expr, $name:literal, $rows:expr, [$($col:literal : $ty:ty = |$r:ident| $get:expr),+ $(,)?]) ),+ $(,)?]) => {{
+    ($conn:expr, [$( ($name:literal, $rows:expr, [$($col:literal : $ty:ty = |$r:ident| $get:expr),+ $(,)?]) ),+ $(,)?]) => {{
         match $conn {
             $crate::AnyConnection::Postgresql(c) => {
                 let empty = true $( && $rows.is_empty() )+;
@@ -94,7 +98,6 @@ macro_rules! insert_unnest {
             }
             $crate::AnyConnection::Sqlite(c) => (|| -> diesel::QueryResult<()> {
                 $({
-                    let _ = $table;
                     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
                     let sql = SQL.get_or_init(|| {
                         let cols: &[&str] = &[$($col),+];
@@ -111,7 +114,7 @@ macro_rules! insert_unnest {
         }
     }};
     // One table (after the form above: its `[` must be tried first).
-    ($conn:expr, $table:expr, $name:literal, $rows:expr, [$($col:literal : $ty:ty = |$r:ident| $get:expr),+ $(,)?]) => {
-        $crate::insert_unnest!($conn, [($table, $name, $rows, [$($col : $ty = |$r| $get),+])])
+    ($conn:expr, $name:literal, $rows:expr, [$($col:literal : $ty:ty = |$r:ident| $get:expr),+ $(,)?]) => {
+        $crate::insert_unnest!($conn, [($name, $rows, [$($col : $ty = |$r| $get),+])])
     };
 }

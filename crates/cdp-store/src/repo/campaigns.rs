@@ -74,7 +74,7 @@ pub fn add(conn: &mut AnyConnection, row: &Campaign) -> StoreResult<()> {
 pub fn add_members(conn: &mut AnyConnection, campaign: &str, members: &[(String, &'static str)]) -> StoreResult<()> {
     let rows: Vec<MemberRow> = members.iter().map(|(p, g)| MemberRow { campaign_id: campaign, profile_id: p, grp: g }).collect();
     // PostgreSQL: one statement over arrays per call (10,000 members), not 20 multi-row VALUES lists.
-    crate::insert_unnest!(&mut *conn, campaign_members::table, "campaign_members", &rows, [
+    crate::insert_unnest!(&mut *conn, "campaign_members", &rows, [
         "campaign_id": Text = |r| r.campaign_id,
         "profile_id": Text = |r| r.profile_id,
         "grp": Text = |r| r.grp,

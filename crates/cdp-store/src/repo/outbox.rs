@@ -155,7 +155,7 @@ pub fn enqueue(conn: &mut AnyConnection, facts: &[Fact], now: i64) -> StoreResul
     }
     // PostgreSQL: one statement text for any number of deliveries (a VALUES
     // list of another length each batch was parsed and planned every time).
-    crate::insert_unnest!(&mut *conn, deliveries::table, "deliveries", &out, [
+    crate::insert_unnest!(&mut *conn, "deliveries", &out, [
         "id": Text = |r| r.id.as_str(),
         "destination_id": Text = |r| r.destination_id.as_str(),
         "event_type": Text = |r| r.event_type.as_str(),

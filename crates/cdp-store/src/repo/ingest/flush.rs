@@ -8,7 +8,7 @@ use crate::error::StoreResult;
 use crate::repo::move_rows;
 use crate::repo::orders::{self, OrderRow};
 use crate::repo::profiles::{EventRow, IdentityRow, ProfileRow};
-use crate::schema::{account_members, accounts, consents, events, identities, merges, orders as orders_table, profiles};
+use crate::schema::{account_members, accounts, consents, events, identities, merges, profiles};
 use crate::{new_id, AnyConnection};
 use cdp_domain::identity_rules::counts_to_json;
 use diesel::prelude::*;
@@ -198,7 +198,7 @@ fn insert_new(
     placed: &[OrderRow],
 ) -> StoreResult<()> {
     Ok(crate::insert_unnest!(&mut *conn, [
-        (profiles::table, "profiles", rows, [
+        ("profiles", rows, [
             "id": Text = |r| r.id.as_str(),
             "merged_into": Nullable<Text> = |r| r.merged_into.as_deref(),
             "user_id": Nullable<Text> = |r| r.user_id.as_deref(),
@@ -217,13 +217,13 @@ fn insert_new(
             "last_order_at": Nullable<BigInt> = |r| r.last_order_at,
             "identity_counts": Text = |r| r.identity_counts.as_str(),
         ]),
-        (identities::table, "identities", identities, [
+        ("identities", identities, [
             "value": Text = |r| r.value.as_str(),
             "identity_type": Text = |r| r.identity_type.as_str(),
             "profile_id": Text = |r| r.profile_id.as_str(),
             "created_at": BigInt = |r| r.created_at,
         ]),
-        (events::table, "events", events, [
+        ("events", events, [
             "id": Text = |r| r.id.as_str(),
             "profile_id": Text = |r| r.profile_id.as_str(),
             "source_key": Text = |r| r.source_key.as_str(),
@@ -240,7 +240,7 @@ fn insert_new(
             "context": Text = |r| r.context.as_str(),
             "blocked_identities": Nullable<Text> = |r| r.blocked_identities.as_deref(),
         ]),
-        (orders_table::table, "orders", placed, [
+        ("orders", placed, [
             "order_id": Text = |r| r.order_id.as_str(),
             "profile_id": Text = |r| r.profile_id.as_str(),
             "event_id": Text = |r| r.event_id.as_str(),

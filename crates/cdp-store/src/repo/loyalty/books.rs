@@ -297,7 +297,7 @@ impl<'p> Books<'p> {
         if let AnyConnection::Postgresql(c) = conn {
             return self.close_postgres(c, &changed);
         }
-        crate::insert_unnest!(&mut *conn, loyalty_ledger::table, "loyalty_ledger", &self.rows, [
+        crate::insert_unnest!(&mut *conn, "loyalty_ledger", &self.rows, [
             "id": Text = |r| r.id.as_str(),
             "profile_id": Text = |r| r.profile_id.as_str(),
             "kind": Text = |r| r.kind.as_str(),
