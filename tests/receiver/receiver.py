@@ -8,7 +8,9 @@ for another, 200 otherwise.
 
 Prints `listening on PORT` once ready. Controlled over HTTP:
   PUT  /config  {"secret":"whsec_…","fail":0.3,"hang":0.1,"hang_seconds":30}
-  GET  /stats   counts, the distinct webhook-ids answered 200, bad signatures
+  GET  /stats   counts, the distinct webhook-ids answered 200, bad signatures,
+                requests cut off before their whole body arrived (a sender killed
+                mid-request; never verified, never answered)
   GET  /wait?count=N&timeout=S  answers /stats once N distinct ids were answered 200
   POST /hook    (any other POST path too) a delivery
 """
@@ -24,14 +26,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 lock = threading.Condition()
 config = {"secret": None, "fail": 0.0, "hang": 0.0, "hang_seconds": 30.0}
-state = {"attempts": 0, "verified": 0, "bad_signatures": 0, "failed": 0, "hung": 0, "ok_ids": {}, "seen_ids": set(),
+state = {"attempts": 0, "verified": 0, "bad_signatures": 0, "cut_off": 0, "failed": 0, "hung": 0, "ok_ids": {}, "seen_ids": set(),
          "bodies": {}, "times": {}}
 rng = random.Random(0)
 
 
 def stats():
     return {"attempts": state["attempts"], "verified": state["verified"], "bad_signatures": state["bad_signatures"],
-            "answered_500": state["failed"], "hung": state["hung"], "delivered_ids": sorted(state["ok_ids"]),
+            "cut_off": state["cut_off"], "answered_500": state["failed"], "hung": state["hung"], "delivered_ids": sorted(state["ok_ids"]),
             "distinct_delivered": len(state["ok_ids"]), "distinct_seen": len(state["seen_ids"]),
             "duplicates_after_200": sum(n - 1 for n in state["ok_ids"].values()),
             "bodies": state["bodies"], "received_at": state["times"]}
@@ -79,6 +81,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.body()
         received = time.time()
+        if len(body) < int(self.headers.get("Content-Length") or 0):
+            # The sender went away mid-request (killed): there is nothing to verify or answer.
+            with lock:
+                state["cut_off"] += 1
+            self.close_connection = True
+            return None
         headers = {k.lower(): v for k, v in self.headers.items()}
         with lock:
             state["attempts"] += 1
