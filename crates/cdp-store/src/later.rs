@@ -33,30 +33,50 @@ pub fn drop_later<T: Send + 'static>(value: T) {
 
 #[cfg(test)]
 mod tests {
-    use super::drop_later;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use super::{drop_later, QUEUE};
+    use std::sync::mpsc::{channel, Receiver, Sender};
     use std::sync::{Arc, Mutex};
 
-    struct Counted(Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>);
+    /// Counts its drops by the name of the thread that dropped it.
+    struct Counted(Arc<Mutex<Vec<String>>>);
 
     impl Drop for Counted {
         fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            self.1.lock().unwrap().push(std::thread::current().name().unwrap_or("").to_string());
+            self.0.lock().unwrap().push(std::thread::current().name().unwrap_or("").to_string());
+        }
+    }
+
+    /// Holds the freeing thread in its drop until told to go on.
+    struct Gate(Sender<()>, Mutex<Receiver<()>>);
+
+    impl Drop for Gate {
+        fn drop(&mut self) {
+            self.0.send(()).unwrap();
+            let _ = self.1.lock().unwrap().recv();
         }
     }
 
     #[test]
-    fn every_value_is_dropped_once_and_memory_is_bounded() {
-        let (n, threads) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
-        for _ in 0..1000 {
-            drop_later(Counted(n.clone(), threads.clone()));
+    fn every_value_is_dropped_once_and_a_busy_freer_leaves_the_rest_to_the_caller() {
+        let drops = Arc::new(Mutex::new(Vec::new()));
+        let (entered_tx, entered) = channel();
+        let (open, open_rx) = channel();
+        drop_later(Gate(entered_tx, Mutex::new(open_rx)));
+        entered.recv().unwrap(); // the freeing thread is now held in the gate's drop
+        let here = std::thread::current().name().unwrap_or("").to_string();
+        let sent = QUEUE + 10;
+        for _ in 0..sent {
+            drop_later(Counted(drops.clone()));
         }
-        // The freeing thread drains its queue; the values it could not take were dropped here.
-        while n.load(Ordering::SeqCst) < 1000 {
+        // At most QUEUE values wait: the others were freed at once, here.
+        let freed_here = drops.lock().unwrap().iter().filter(|t| **t == here).count();
+        assert!(freed_here >= sent - QUEUE, "{freed_here} of {sent} freed by the caller");
+        open.send(()).unwrap();
+        while drops.lock().unwrap().len() < sent {
             std::thread::yield_now();
         }
-        assert_eq!(n.load(Ordering::SeqCst), 1000);
-        assert!(threads.lock().unwrap().iter().any(|t| t == "cdp-free"));
+        let drops = drops.lock().unwrap();
+        assert_eq!(drops.len(), sent);
+        assert!(drops.iter().all(|t| *t == here || t == "cdp-free"), "{drops:?}");
     }
 }
