@@ -12,10 +12,11 @@
 //!   event rows costs what `COPY` of them does).
 //! - SQLite: an empty database beside the run's, made by the same DDL and
 //!   pragmas as the server's writer (WAL, `synchronous = NORMAL`, 64 MiB cache),
-//!   written in the order the rows arrived (rowid, or key for `WITHOUT ROWID`
-//!   tables), one transaction per `per_commit` events' share of every table —
-//!   the largest group the run's clients can make, so its commits are as few
-//!   as ingestion's fewest. Foreign keys are not checked (the server checks
+//!   written in the order the rows arrived (rowid; for a `WITHOUT ROWID`
+//!   table, its `created_at` where it has one, else its key), one
+//!   transaction per `per_commit` events' share of every table — the largest
+//!   group the run's clients can make, so its commits are as few as
+//!   ingestion's fewest. Foreign keys are not checked (the server checks
 //!   them): each table's share of a transaction need not hold its parents, and
 //!   leaving their probes out only makes the floor faster. Nor is the WAL
 //!   checkpointed while the rows go in: the server checkpoints on a thread of
@@ -90,12 +91,6 @@ pub fn postgres(url: &str, events: usize) -> Floor {
     Floor { rows, events_per_s: events as f64 / took }
 }
 
-/// Where a table's rows are cut into transactions: rowids, or the first key column's values.
-enum Cuts {
-    Rowid(Vec<i64>),
-    Key(String, Vec<String>),
-}
-
 /// SQLite: the floor of the run in the database file `path` (`events` events).
 pub fn sqlite(path: &str, events: usize, per_commit: usize) -> Floor {
     let dir = std::path::Path::new(path).parent().expect("the database's directory");
@@ -127,48 +122,45 @@ pub fn sqlite(path: &str, events: usize, per_commit: usize) -> Floor {
             continue;
         }
         rows += n;
-        let cuts = match sql_query(format!("SELECT rowid AS id FROM src.{t} ORDER BY rowid")).load::<Rowid>(&mut c) {
-            Ok(ids) => Cuts::Rowid(ids.into_iter().map(|r| r.id).collect()),
-            // WITHOUT ROWID: in the order of its key's first column.
+        // Rows in the order they were written: a rowid table's rowids; a
+        // `WITHOUT ROWID` table keeps only its key's order, so it is first
+        // copied aside (untimed) in the order of its `created_at` where it
+        // has one (by key within a transaction), of its key otherwise.
+        let from = match sql_query(format!("SELECT rowid AS id FROM src.{t} LIMIT 1")).load::<Rowid>(&mut c) {
+            Ok(_) => format!("src.{t}"),
             Err(_) => {
-                let key = sql_query(format!("SELECT name AS text FROM pragma_table_info('{t}', 'src') WHERE pk = 1"))
-                    .get_result::<Line>(&mut c)
-                    .expect("the table's key")
-                    .text;
-                let values = sql_query(format!("SELECT {key} AS text FROM src.{t} ORDER BY {key}")).load::<Line>(&mut c).expect("keys");
-                Cuts::Key(key, values.into_iter().map(|l| l.text).collect())
+                let key: Vec<Line> =
+                    sql_query(format!("SELECT name AS text FROM pragma_table_info('{t}', 'src') WHERE pk > 0 ORDER BY pk"))
+                        .load(&mut c)
+                        .expect("the table's key");
+                let mut order: Vec<String> = key.into_iter().map(|l| l.text).collect();
+                if count(&mut c, &format!("pragma_table_info('{t}', 'src') WHERE name = 'created_at'")) > 0 {
+                    order.insert(0, "created_at".into());
+                }
+                exec(&mut c, &format!("CREATE TEMP TABLE arrival_{t} AS SELECT * FROM src.{t} ORDER BY {}", order.join(", ")));
+                format!("temp.arrival_{t}")
             }
         };
-        plan.push((t, cuts));
+        let ids: Vec<Rowid> = sql_query(format!("SELECT rowid AS id FROM {from} ORDER BY rowid")).load(&mut c).expect("rowids");
+        let cuts: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
+        plan.push((t, from, cuts));
     }
     let started = Instant::now();
     for i in 0..chunks {
         exec(&mut c, "BEGIN IMMEDIATE");
-        for (t, cuts) in &plan {
+        for (t, from, ids) in &plan {
             let at = |v: usize, k: usize| (k * v) / chunks;
-            let sql = match cuts {
-                Cuts::Rowid(ids) => {
-                    let (lo, hi) = (ids[at(ids.len(), i)], ids.get(at(ids.len(), i + 1)));
-                    match hi {
-                        Some(hi) if i + 1 < chunks => format!("rowid >= {lo} AND rowid < {hi}"),
-                        _ => format!("rowid >= {lo}"),
-                    }
-                }
-                Cuts::Key(key, values) => {
-                    let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
-                    let lo = q(&values[at(values.len(), i)]);
-                    match values.get(at(values.len(), i + 1)) {
-                        Some(hi) if i + 1 < chunks => format!("{key} >= {lo} AND {key} < {}", q(hi)),
-                        _ => format!("{key} >= {lo}"),
-                    }
-                }
+            let lo = ids[at(ids.len(), i)];
+            let sql = match ids.get(at(ids.len(), i + 1)) {
+                Some(hi) if i + 1 < chunks => format!("rowid >= {lo} AND rowid < {hi}"),
+                _ => format!("rowid >= {lo}"),
             };
-            exec(&mut c, &format!("INSERT INTO main.{t} SELECT * FROM src.{t} WHERE {sql}"));
+            exec(&mut c, &format!("INSERT INTO main.{t} SELECT * FROM {from} WHERE {sql}"));
         }
         exec(&mut c, "COMMIT");
     }
     let took = started.elapsed().as_secs_f64();
-    let copied: i64 = plan.iter().map(|(t, _)| count(&mut c, &format!("main.{t}"))).sum();
+    let copied: i64 = plan.iter().map(|(t, _, _)| count(&mut c, &format!("main.{t}"))).sum();
     assert_eq!(copied, rows, "every row written once");
     drop(c);
     for suffix in ["", "-wal", "-shm"] {
