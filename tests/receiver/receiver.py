@@ -17,6 +17,7 @@ Prints `listening on PORT` once ready. Controlled over HTTP:
 import argparse
 import json
 import random
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,14 +130,23 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, {"ok": True})
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A sender killed or timed out mid-request resets the connection: expected here, not news.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     rng.seed(a.seed)
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", a.port), Handler)
     print(f"listening on {server.server_address[1]}", flush=True)
     server.serve_forever()
 
