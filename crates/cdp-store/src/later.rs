@@ -46,23 +46,34 @@ mod tests {
         }
     }
 
-    /// Holds the freeing thread in its drop until told to go on.
-    struct Gate(Sender<()>, Mutex<Receiver<()>>);
+    /// Holds the freeing thread in its drop until told to go on (dropped
+    /// anywhere else, it only says where it was dropped).
+    struct Gate(Sender<String>, Mutex<Receiver<()>>);
 
     impl Drop for Gate {
         fn drop(&mut self) {
-            self.0.send(()).unwrap();
-            let _ = self.1.lock().unwrap().recv();
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            let held = name == "cdp-free";
+            self.0.send(name).unwrap();
+            if held {
+                let _ = self.1.lock().unwrap().recv();
+            }
         }
     }
 
     #[test]
     fn every_value_is_dropped_once_and_a_busy_freer_leaves_the_rest_to_the_caller() {
         let drops = Arc::new(Mutex::new(Vec::new()));
-        let (entered_tx, entered) = channel();
-        let (open, open_rx) = channel();
-        drop_later(Gate(entered_tx, Mutex::new(open_rx)));
-        entered.recv().unwrap(); // the freeing thread is now held in the gate's drop
+        // Until the freeing thread takes a gate (its queue may be full of
+        // other tests' values) and is held in its drop.
+        let open = loop {
+            let (entered_tx, entered) = channel();
+            let (open, open_rx) = channel();
+            drop_later(Gate(entered_tx, Mutex::new(open_rx)));
+            if entered.recv().unwrap() == "cdp-free" {
+                break open;
+            }
+        };
         let here = std::thread::current().name().unwrap_or("").to_string();
         let sent = QUEUE + 10;
         for _ in 0..sent {
